@@ -1,0 +1,130 @@
+// Package httpapi serves xmpp-invites over HTTP: the mod_invites_api
+// compatible endpoint, the JSON API, the invite landing page and web
+// registration, and health probes. It returns an http.Handler; the XMPP side
+// reaches it only through the Link interface that cmd injects.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
+	"xmpp-invites/metrics"
+)
+
+// Config is the [http] section plus what the pages show.
+type Config struct {
+	CORSOrigins     []string       // ["*"] or a list of origins
+	MaxAuthFailures int            // per client address per AuthWindow; 0 disables the limit
+	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
+	Clients         []Client       // landing page client list; nil: DefaultClients()
+	Version         string
+}
+
+// AuthWindow is the sliding window of the failed-authentication limit.
+const AuthWindow = 60 * time.Second
+
+// Link is the XMPP server as the HTTP side needs it: account operations
+// (invites.Accounts, optionally invites.Followups) and the link's state.
+type Link interface {
+	invites.Accounts
+	// State is "up", "down" or "disabled".
+	State() string
+}
+
+// Server is the HTTP handler of xmpp-invites.
+type Server struct {
+	cfg     Config
+	svc     *invites.Service
+	store   *keystore.Store
+	link    Link
+	log     *slog.Logger
+	mux     *http.ServeMux
+	now     func() time.Time
+	metrics *metrics.Metrics
+}
+
+// Option changes a Server at construction.
+type Option func(*Server)
+
+// WithClock replaces the clock, for tests.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithMetrics makes the server count requests and invites into m.
+func WithMetrics(m *metrics.Metrics) Option { return func(s *Server) { s.metrics = m } }
+
+// New builds the handler. link may be nil when the component is disabled.
+func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...Option) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if link == nil {
+		link = disabledLink{}
+	}
+	if cfg.Clients == nil {
+		cfg.Clients = DefaultClients()
+	}
+	s := &Server{cfg: cfg, svc: svc, store: svc.Store(), link: link, log: log, mux: http.NewServeMux(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if err := s.registerAPI(s.mux); err != nil {
+		return nil, err
+	}
+	if err := s.registerPages(s.mux); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	body := map[string]string{"database": "up", "component": s.link.State()}
+	status := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database does not answer", "err", err)
+		body["database"] = "down"
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+// disabledLink stands in for the component when it is disabled.
+type disabledLink struct{}
+
+func (disabledLink) State() string { return "disabled" }
+func (disabledLink) CreateAccount(context.Context, string, string) error {
+	return invites.ErrLinkDown
+}
+func (disabledLink) ChangePassword(context.Context, string, string) error {
+	return invites.ErrLinkDown
+}
+func (disabledLink) AccountExists(context.Context, string) (bool, error) {
+	return false, invites.ErrLinkDown
+}

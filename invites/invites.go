@@ -1,0 +1,283 @@
+// Package invites holds the rules of invites shared by the HTTP API and the
+// XMPP component: which requests are valid, what an invite's URI and landing
+// URL are, and how a redemption creates an account exactly once.
+package invites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"mellium.im/xmpp/jid"
+
+	"xmpp-invites/keystore"
+)
+
+// Config holds the invite rules, from the [invites] section and the top of
+// the config file.
+type Config struct {
+	Domain            string
+	PublicURL         string // without trailing slash; a path prefix is kept
+	SiteName          string
+	DefaultTTL        time.Duration
+	MaxTTL            time.Duration
+	ResetTTL          time.Duration
+	Retention         time.Duration
+	AllowUserInvites  bool
+	UserInvitesPerDay int
+	PasswordMinLength int
+}
+
+// Limits on request values.
+const (
+	MaxUses    = 1000
+	MaxNoteLen = 500
+)
+
+// Service creates and redeems invites on a store.
+type Service struct {
+	store *keystore.Store
+	cfg   Config
+	now   func() time.Time
+}
+
+// New returns a Service. now may be nil (time.Now).
+func New(store *keystore.Store, cfg Config, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.SiteName == "" {
+		cfg.SiteName = cfg.Domain
+	}
+	return &Service{store: store, cfg: cfg, now: now}
+}
+
+// Config returns the rules the service runs with.
+func (s *Service) Config() Config { return s.cfg }
+
+// Store returns the underlying store.
+func (s *Service) Store() *keystore.Store { return s.store }
+
+// ValidationError is a request the rules refuse. Its message is safe to show
+// to the requester.
+type ValidationError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Request asks for a new invite.
+type Request struct {
+	Type     keystore.Type // empty: account
+	Username string        // account: optional fixed username; reset: the account; contact: the inviter's localpart
+	TTL      time.Duration // 0: the default for the type
+	Uses     int           // 0: 1
+	Note     string
+	Creator  string // key:ID, xmpp:JID or cli
+	// AllowRegister lets a contact invite also register new accounts (;ibr=y).
+	AllowRegister bool
+	// Limit caps the creator's invites in a window (key quotas, users' daily limit).
+	Limit keystore.Limit
+}
+
+// Created is a new invite with what may be shown only now.
+type Created struct {
+	Invite     keystore.Invite
+	Token      string
+	URI        string
+	LandingURL string
+}
+
+// ErrQuota is returned when the creator's limit is reached.
+var ErrQuota = errors.New("invite limit reached")
+
+// Create validates r and stores the invite. Errors: *ValidationError for a
+// bad request, ErrQuota when r.Limit is reached.
+func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
+	if r.Type == "" {
+		r.Type = keystore.TypeAccount
+	}
+	if !r.Type.Valid() {
+		return Created{}, invalid("type", "must be account, reset or contact")
+	}
+	if r.Uses == 0 {
+		r.Uses = 1
+	}
+	if r.Uses < 1 || r.Uses > MaxUses {
+		return Created{}, invalid("uses", "must be between 1 and %d", MaxUses)
+	}
+	ttl := r.TTL
+	if ttl == 0 {
+		ttl = s.cfg.DefaultTTL
+		if r.Type == keystore.TypeReset {
+			ttl = s.cfg.ResetTTL
+		}
+	}
+	if ttl < time.Second {
+		return Created{}, invalid("ttl", "must be at least 1s")
+	}
+	if ttl > s.cfg.MaxTTL {
+		return Created{}, invalid("ttl", "must not exceed %s", FormatDuration(s.cfg.MaxTTL))
+	}
+	if len(r.Note) > MaxNoteLen || !utf8.ValidString(r.Note) || strings.ContainsAny(r.Note, "\t\n\r\x00") {
+		return Created{}, invalid("note", "must be at most %d bytes of text on one line", MaxNoteLen)
+	}
+	if r.Username != "" {
+		u, err := PrepareUsername(r.Username)
+		if err != nil {
+			return Created{}, invalid("username", "%s", err)
+		}
+		r.Username = u
+	}
+	switch r.Type {
+	case keystore.TypeReset:
+		if r.Username == "" {
+			return Created{}, invalid("username", "a reset invite needs the account's username")
+		}
+		if r.Uses != 1 {
+			return Created{}, invalid("uses", "a reset invite has exactly one use")
+		}
+	case keystore.TypeContact:
+		if r.Username == "" {
+			return Created{}, invalid("username", "a contact invite needs the inviter's username")
+		}
+	case keystore.TypeAccount:
+		if r.Username != "" && r.Uses != 1 {
+			return Created{}, invalid("uses", "an invite for a fixed username has exactly one use")
+		}
+	}
+	if r.Type != keystore.TypeContact {
+		r.AllowRegister = true
+	}
+	if r.Creator == "" {
+		return Created{}, invalid("creator", "is required")
+	}
+	now := s.now()
+	inv, token, err := s.store.CreateInvite(ctx, keystore.InviteParams{
+		Type: r.Type, Username: r.Username, Creator: r.Creator, Note: r.Note,
+		AllowRegister: r.AllowRegister, Expires: now.Add(ttl), MaxUses: r.Uses, Limit: r.Limit,
+	})
+	if errors.Is(err, keystore.ErrLimit) {
+		return Created{}, ErrQuota
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Invite: inv, Token: token, URI: s.URI(inv, token), LandingURL: s.LandingURL(token)}, nil
+}
+
+// URI is the invite's xmpp: URI (XEP-0401).
+func (s *Service) URI(inv keystore.Invite, token string) string {
+	switch inv.Type {
+	case keystore.TypeContact:
+		u := "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?roster;preauth=" + token
+		if inv.AllowRegister {
+			u += ";ibr=y"
+		}
+		return u
+	case keystore.TypeReset:
+		return "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?register;preauth=" + token
+	}
+	if inv.Username != "" {
+		return "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?register;preauth=" + token
+	}
+	return "xmpp:" + s.cfg.Domain + "?register;preauth=" + token
+}
+
+// LandingURL is the invite's page: {public_url}/invite?TOKEN.
+func (s *Service) LandingURL(token string) string {
+	return s.cfg.PublicURL + "/invite?" + token
+}
+
+// RegisterURL is the web registration page of an invite.
+func (s *Service) RegisterURL(token string) string {
+	return s.cfg.PublicURL + "/register?t=" + url.QueryEscape(token)
+}
+
+// PrepareUsername applies PRECIS UsernameCaseMapped (RFC 8265) and the JID
+// localpart rules, so "Alice" becomes "alice".
+func PrepareUsername(u string) (string, error) {
+	if u == "" {
+		return "", errors.New("must not be empty")
+	}
+	if len(u) > 1024 {
+		return "", errors.New("must be at most 64 bytes")
+	}
+	j, err := jid.New(u, "localhost", "")
+	if err != nil {
+		return "", errors.New("contains characters that are not allowed in a username")
+	}
+	lp := j.Localpart()
+	if len(lp) > 64 {
+		return "", errors.New("must be at most 64 bytes")
+	}
+	return lp, nil
+}
+
+// FormatDuration prints durations the way the config writes them ("168h",
+// "90m", "30s").
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	s = strings.TrimSuffix(s, "0m")
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+// ParseTTL reads a ttl parameter: whole seconds ("3600") or a Go duration
+// ("1h30m").
+func ParseTTL(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, invalid("ttl", "must not be empty")
+	}
+	if len(v) > 32 {
+		return 0, invalid("ttl", "too long")
+	}
+	if isDigits(v) {
+		var n int64
+		for _, c := range v {
+			n = n*10 + int64(c-'0')
+			if n > int64(100*365*24*time.Hour/time.Second) {
+				return 0, invalid("ttl", "too large")
+			}
+		}
+		if n <= 0 {
+			return 0, invalid("ttl", "must be positive")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, invalid("ttl", "must be seconds or a duration such as 24h")
+	}
+	if d <= 0 {
+		return 0, invalid("ttl", "must be positive")
+	}
+	return d, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,182 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"xmpp-invites/keystore"
+)
+
+// Errors an Accounts implementation returns, and Redeem passes on.
+var (
+	// ErrUsernameTaken: the server already has an account with that name.
+	ErrUsernameTaken = errors.New("username is taken")
+	// ErrLinkDown: the XMPP server cannot be reached right now.
+	ErrLinkDown = errors.New("the XMPP server cannot be reached right now")
+	// ErrUnsupported: the server did not grant what the operation needs.
+	ErrUnsupported = errors.New("not supported by the server")
+	// ErrNoRegistration: a contact invite that does not allow registering.
+	ErrNoRegistration = errors.New("this invite does not allow creating an account")
+)
+
+// Accounts creates and changes accounts on the XMPP server. The component
+// implements it over XEP-0133.
+type Accounts interface {
+	// CreateAccount creates username@domain. ErrUsernameTaken when it exists.
+	CreateAccount(ctx context.Context, username, password string) error
+	// ChangePassword sets a new password for username@domain.
+	ChangePassword(ctx context.Context, username, password string) error
+	// AccountExists asks the server whether username@domain exists.
+	AccountExists(ctx context.Context, username string) (bool, error)
+}
+
+// Followups is what an Accounts may also do after a redemption. Both are
+// best effort: their failure does not undo the account.
+type Followups interface {
+	// AddMutualContacts puts a and b (bare JIDs) in each other's roster with
+	// subscription both. ErrUnsupported when the server gave no roster
+	// permission.
+	AddMutualContacts(ctx context.Context, a, b string) error
+	// Notify sends a chat message from the component to a bare JID.
+	Notify(ctx context.Context, to, body string) error
+}
+
+// Redemption is the outcome of a successful redemption.
+type Redemption struct {
+	Invite   keystore.Invite
+	Username string // prepared
+	JID      string // username@domain
+	// Contact is the inviter's JID for contact invites.
+	Contact string
+	// Befriended reports that the new user and Contact are now mutual contacts.
+	Befriended bool
+}
+
+// Registration is what a person submits to redeem an invite.
+type Registration struct {
+	Username string // ignored for reset and fixed-username invites
+	Password string
+	Confirm  string
+}
+
+// AccountTimeout bounds one account operation on the server.
+const AccountTimeout = 15 * time.Second
+
+// MaxPasswordLen is the longest password accepted, in bytes.
+const MaxPasswordLen = 1024
+
+// Check validates a registration against an invite without touching the
+// store, and returns the prepared username.
+func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
+	username := inv.Username
+	if username == "" || (inv.Type == keystore.TypeContact) {
+		u, err := PrepareUsername(strings.TrimSpace(reg.Username))
+		if err != nil {
+			return "", invalid("user", "%s", err)
+		}
+		username = u
+	}
+	if inv.Type == keystore.TypeContact && !inv.AllowRegister {
+		return "", ErrNoRegistration
+	}
+	pw := reg.Password
+	switch {
+	case !utf8.ValidString(pw):
+		return username, invalid("password", "must be valid text")
+	case len(pw) < s.cfg.PasswordMinLength:
+		return username, invalid("password", "must be at least %d characters", s.cfg.PasswordMinLength)
+	case len(pw) > MaxPasswordLen:
+		return username, invalid("password", "must be at most %d bytes", MaxPasswordLen)
+	case strings.Contains(strings.ToLower(pw), strings.ToLower(username)):
+		return username, invalid("password", "must not contain the username")
+	case pw != reg.Confirm:
+		return username, invalid("password_confirm", "the two passwords differ")
+	}
+	return username, nil
+}
+
+// Redeem uses one use of the invite with this token: it reserves the use,
+// creates the account (or changes the password of a reset invite) through
+// acc, and confirms the use. Every failure before the account exists gives
+// the use back. Errors: keystore.ErrNotFound/ErrExpired/ErrUsedUp/ErrRevoked/
+// ErrInUse, *ValidationError, ErrNoRegistration, ErrUsernameTaken,
+// ErrLinkDown, or another error from acc.
+func (s *Service) Redeem(ctx context.Context, token string, reg Registration, acc Accounts) (Redemption, error) {
+	inv, err := s.store.InviteByToken(ctx, token)
+	if err != nil {
+		return Redemption{}, err
+	}
+	if err := inv.Err(s.now()); err != nil {
+		return Redemption{}, err
+	}
+	username, err := s.Check(inv, reg)
+	if err != nil {
+		return Redemption{}, err
+	}
+	res, err := s.store.ReserveUse(ctx, token)
+	if err != nil {
+		return Redemption{}, err
+	}
+	red := Redemption{Invite: res.Invite, Username: username, JID: username + "@" + s.cfg.Domain}
+
+	actx, cancel := context.WithTimeout(ctx, AccountTimeout)
+	if inv.Type == keystore.TypeReset {
+		err = acc.ChangePassword(actx, username, reg.Password)
+	} else {
+		err = acc.CreateAccount(actx, username, reg.Password)
+	}
+	cancel()
+	// Store bookkeeping below must finish even if the request went away.
+	bctx := context.WithoutCancel(ctx)
+	if err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return Redemption{}, errors.Join(err, s.store.ReleaseUse(bctx, res))
+		}
+		// The server did not answer in time: the account may exist anyway.
+		if inv.Type == keystore.TypeReset {
+			// Whether the password changed cannot be asked; the reservation
+			// lapses by itself after keystore.ReservationTTL.
+			return Redemption{}, fmt.Errorf("change password: %w", ErrLinkDown)
+		}
+		cctx, cancel := context.WithTimeout(bctx, AccountTimeout)
+		exists, cerr := acc.AccountExists(cctx, username)
+		cancel()
+		switch {
+		case cerr != nil:
+			return Redemption{}, fmt.Errorf("create account: %w", ErrLinkDown)
+		case !exists:
+			return Redemption{}, errors.Join(fmt.Errorf("create account: %w", ErrLinkDown), s.store.ReleaseUse(bctx, res))
+		}
+	}
+	if err := s.store.ConfirmUse(bctx, res, red.JID); err != nil {
+		return Redemption{}, err
+	}
+	red.Invite.Uses++
+	s.followUp(bctx, &red, acc)
+	return red, nil
+}
+
+// followUp makes contact invites' parties contacts and tells an XMPP
+// inviter that their invite was used. Failures are reported in red only.
+func (s *Service) followUp(ctx context.Context, red *Redemption, acc Accounts) {
+	f, ok := acc.(Followups)
+	if !ok {
+		return
+	}
+	inviter, isXMPP := strings.CutPrefix(red.Invite.Creator, "xmpp:")
+	if red.Invite.Type == keystore.TypeContact {
+		red.Contact = red.Invite.Username + "@" + s.cfg.Domain
+		cctx, cancel := context.WithTimeout(ctx, AccountTimeout)
+		red.Befriended = f.AddMutualContacts(cctx, red.Contact, red.JID) == nil
+		cancel()
+	}
+	if isXMPP && red.Invite.Type != keystore.TypeReset {
+		nctx, cancel := context.WithTimeout(ctx, AccountTimeout)
+		_ = f.Notify(nctx, inviter, red.JID+" joined with your invite")
+		cancel()
+	}
+}

@@ -1,0 +1,368 @@
+package keystore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Type is the kind of an invite.
+type Type string
+
+// Invite types.
+const (
+	TypeAccount Type = "account" // register a new account (optionally with a fixed username)
+	TypeReset   Type = "reset"   // set a new password for an existing account
+	TypeContact Type = "contact" // become a contact of the inviter (and register, with AllowRegister)
+)
+
+// Valid reports whether t is a known type.
+func (t Type) Valid() bool { return t == TypeAccount || t == TypeReset || t == TypeContact }
+
+// State is where an invite is in its life.
+type State string
+
+// Invite states.
+const (
+	StatePending State = "pending"
+	StateUsed    State = "used"
+	StateExpired State = "expired"
+	StateRevoked State = "revoked"
+)
+
+// Invite is an invite record. The token is not part of it: only its hash is
+// stored, and the token is shown once, at creation.
+type Invite struct {
+	ID            string
+	Type          Type
+	Username      string
+	Creator       string // key:ID, xmpp:JID or cli
+	Note          string
+	AllowRegister bool // contact invites: may people without an account register (;ibr=y)
+	Created       time.Time
+	Expires       time.Time
+	MaxUses       int
+	Uses          int
+	Revoked       time.Time // zero: not revoked
+
+	seq int64
+}
+
+// State reports the invite's state at time now.
+func (i Invite) State(now time.Time) State {
+	switch {
+	case !i.Revoked.IsZero():
+		return StateRevoked
+	case i.Uses >= i.MaxUses:
+		return StateUsed
+	case !now.Before(i.Expires):
+		return StateExpired
+	}
+	return StatePending
+}
+
+// Err maps a state that forbids use onto its sentinel error, nil when pending.
+func (i Invite) Err(now time.Time) error {
+	switch i.State(now) {
+	case StateRevoked:
+		return ErrRevoked
+	case StateUsed:
+		return ErrUsedUp
+	case StateExpired:
+		return ErrExpired
+	}
+	return nil
+}
+
+// Use is one redemption of an invite.
+type Use struct {
+	JID  string
+	Time time.Time
+}
+
+// InviteParams are the fields of a new invite. Validation of their values
+// against configuration is the caller's; the store checks its invariants.
+type InviteParams struct {
+	Type          Type
+	Username      string
+	Creator       string
+	Note          string
+	AllowRegister bool
+	Expires       time.Time
+	MaxUses       int
+	// Limit, when Max > 0, refuses the invite with ErrLimit if Creator has
+	// already created Max invites since Limit.Since. Checked in the same
+	// transaction as the insert, so concurrent requests cannot overshoot.
+	Limit Limit
+}
+
+// Limit caps how many invites one creator may create in a window.
+type Limit struct {
+	Max   int
+	Since time.Time
+}
+
+// Token and ID sizes: 18 random bytes give a 24-character token (144 bits);
+// 6 give an 8-character public ID.
+const (
+	tokenBytes    = 18
+	inviteIDBytes = 6
+	// TokenLen is the length of an invite token.
+	TokenLen = 24
+	// InviteIDLen is the length of an invite's public ID.
+	InviteIDLen = 8
+)
+
+// CreateInvite stores a new invite and returns it with its token. It returns
+// only after the invite has committed.
+func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, string, error) {
+	if !p.Type.Valid() {
+		return Invite{}, "", fmt.Errorf("create invite: unknown type %q", p.Type)
+	}
+	if p.MaxUses < 1 {
+		return Invite{}, "", errors.New("create invite: max uses must be at least 1")
+	}
+	if p.Creator == "" {
+		return Invite{}, "", errors.New("create invite: creator is required")
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	if !p.Expires.After(now) {
+		return Invite{}, "", errors.New("create invite: expiry must be in the future")
+	}
+	inv := Invite{
+		Type: p.Type, Username: p.Username, Creator: p.Creator, Note: p.Note,
+		AllowRegister: p.AllowRegister, Created: now, Expires: p.Expires.UTC().Truncate(time.Second),
+		MaxUses: p.MaxUses,
+	}
+	var token string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if p.Limit.Max > 0 {
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`,
+				p.Creator, unix(p.Limit.Since)).Scan(&n)
+			if err != nil {
+				return err
+			}
+			if n >= p.Limit.Max {
+				return ErrLimit
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			inv.ID = randomString(inviteIDBytes)
+			token = randomString(tokenBytes)
+			res, err := tx.ExecContext(ctx, `INSERT INTO invites
+				(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				inv.ID, hash(token), string(inv.Type), inv.Username, inv.Creator, inv.Note,
+				inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses)
+			if err == nil {
+				inv.seq, err = res.LastInsertId()
+				return err
+			}
+			if !isUnique(err) || attempt == 3 {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return Invite{}, "", fmt.Errorf("create invite: %w", err)
+	}
+	return inv, token, nil
+}
+
+const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at`
+
+func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
+	var (
+		inv              Invite
+		typ              string
+		created, expires int64
+		revoked          sql.NullInt64
+	)
+	err := row.Scan(&inv.seq, &inv.ID, &typ, &inv.Username, &inv.Creator, &inv.Note, &inv.AllowRegister,
+		&created, &expires, &inv.MaxUses, &inv.Uses, &revoked)
+	if err != nil {
+		return Invite{}, err
+	}
+	inv.Type = Type(typ)
+	inv.Created = time.Unix(created, 0).UTC()
+	inv.Expires = time.Unix(expires, 0).UTC()
+	inv.Revoked = fromUnix(revoked)
+	return inv, nil
+}
+
+// lookup builds the WHERE clause for an ID or a token: an 8-character
+// reference is an ID, anything else is hashed and looked up as a token.
+func lookup(ref string) (string, any) {
+	if len(ref) == InviteIDLen {
+		return "id = ?", ref
+	}
+	return "token_hash = ?", hash(ref)
+}
+
+// GetInvite returns an invite by public ID or by token.
+func (s *Store) GetInvite(ctx context.Context, ref string) (Invite, error) {
+	if ref == "" || len(ref) > 256 {
+		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
+	}
+	where, arg := lookup(ref)
+	inv, err := scanInvite(s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Invite{}, fmt.Errorf("get invite: %w", err)
+	}
+	return inv, nil
+}
+
+// InviteByToken returns an invite by token only (never by ID): what a person
+// holding a link may see.
+func (s *Store) InviteByToken(ctx context.Context, token string) (Invite, error) {
+	if len(token) != TokenLen {
+		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
+	}
+	return s.GetInvite(ctx, token)
+}
+
+// ListOptions select invites to list.
+type ListOptions struct {
+	All   bool   // include used, expired and revoked invites
+	After string // continue after this invite ID
+	Limit int    // at most this many; 0: no limit
+}
+
+// ListInvites returns invites oldest first.
+func (s *Store) ListInvites(ctx context.Context, o ListOptions) ([]Invite, error) {
+	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1`
+	var args []any
+	if !o.All {
+		q += ` AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`
+		args = append(args, unix(s.now()))
+	}
+	if o.After != "" {
+		q += ` AND seq > coalesce((SELECT seq FROM invites WHERE id = ?), -1)`
+		args = append(args, o.After)
+	}
+	q += ` ORDER BY seq`
+	if o.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, o.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	defer rows.Close()
+	out := []Invite{}
+	for rows.Next() {
+		inv, err := scanInvite(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list invites: %w", err)
+		}
+		out = append(out, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	return out, nil
+}
+
+// Uses returns the confirmed uses of an invite, oldest first.
+func (s *Store) Uses(ctx context.Context, inviteID string) ([]Use, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT u.jid, u.used_at FROM uses u JOIN invites i ON i.seq = u.invite_seq
+		WHERE i.id = ? AND u.used_at IS NOT NULL ORDER BY u.used_at, u.id`, inviteID)
+	if err != nil {
+		return nil, fmt.Errorf("list uses: %w", err)
+	}
+	defer rows.Close()
+	out := []Use{}
+	for rows.Next() {
+		var u Use
+		var t int64
+		if err := rows.Scan(&u.JID, &t); err != nil {
+			return nil, fmt.Errorf("list uses: %w", err)
+		}
+		u.Time = time.Unix(t, 0).UTC()
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list uses: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeInvite revokes an invite by ID or token. Revoking an invite that is
+// already revoked, used up or expired is ErrRevoked, ErrUsedUp or ErrExpired.
+func (s *Store) RevokeInvite(ctx context.Context, ref string) (Invite, error) {
+	inv, err := s.GetInvite(ctx, ref)
+	if err != nil {
+		return Invite{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE invites SET revoked_at = ?, done_at = ? WHERE seq = ? AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`,
+			unix(now), unix(now), inv.seq, unix(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			cur, err := scanInvite(tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE seq = ?`, inv.seq))
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			if err := cur.Err(now); err != nil {
+				return err
+			}
+			return errors.New("invite changed during revocation")
+		}
+		return nil
+	})
+	if err != nil {
+		return Invite{}, fmt.Errorf("revoke invite %s: %w", inv.ID, err)
+	}
+	inv.Revoked = now
+	return inv, nil
+}
+
+// CountInvites counts the invites a creator made after since.
+func (s *Store) CountInvites(ctx context.Context, creator string, since time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`,
+		creator, unix(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count invites: %w", err)
+	}
+	return n, nil
+}
+
+// Purge deletes invites that were used up, revoked or expired before cutoff,
+// with their uses, and forgets stale reservations. It reports how many
+// invites it deleted.
+func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE done_at < ?1 OR expires_at < ?1`, unix(cutoff))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM uses WHERE used_at IS NULL AND reserved_at < ?`,
+			unix(s.now().Add(-ReservationTTL)))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge: %w", err)
+	}
+	return int(n), nil
+}

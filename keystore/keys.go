@@ -1,0 +1,250 @@
+package keystore
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Scope is what an API key may do.
+type Scope string
+
+// Scopes. A create key mints account invites only; a manage key may also mint
+// reset and contact invites and list, show and revoke invites.
+const (
+	ScopeCreate Scope = "create"
+	ScopeManage Scope = "manage"
+)
+
+// Key is an API key record. The secret is not part of it: only its hash is
+// stored, and the secret is shown once, at creation.
+type Key struct {
+	ID       string
+	Name     string
+	Scope    Scope
+	Created  time.Time
+	LastUsed time.Time // zero: never used
+	Expires  time.Time // zero: never expires
+	Quota    int       // invites per hour, 0: unlimited
+}
+
+// Creator is how invites minted with this key name their creator.
+func (k Key) Creator() string { return "key:" + k.ID }
+
+// KeyParams are the choices made when creating a key.
+type KeyParams struct {
+	Name    string
+	Scope   Scope
+	Expires time.Time // zero: never
+	Quota   int       // invites per hour, 0: unlimited
+}
+
+// Key ID and secret sizes: 9 random bytes give 12 base64url characters,
+// 32 give 43.
+const (
+	keyIDBytes     = 9
+	keySecretBytes = 32
+	maxKeyName     = 200
+)
+
+// dummyHash is compared against when a key ID is unknown, so that a miss
+// costs the same as a wrong secret.
+var dummyHash = hash("xmpp-invites dummy secret")
+
+// CreateKey stores a new key and returns it with the full credential
+// "ID/SECRET", which is not recoverable later.
+func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error) {
+	if p.Scope == "" {
+		p.Scope = ScopeCreate
+	}
+	if p.Scope != ScopeCreate && p.Scope != ScopeManage {
+		return Key{}, "", fmt.Errorf("create key: unknown scope %q", p.Scope)
+	}
+	if len(p.Name) > maxKeyName || strings.ContainsAny(p.Name, "\t\n\r") {
+		return Key{}, "", fmt.Errorf("create key: name must be at most %d bytes without tabs or newlines", maxKeyName)
+	}
+	if p.Quota < 0 {
+		return Key{}, "", errors.New("create key: quota must not be negative")
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	k := Key{Name: p.Name, Scope: p.Scope, Created: now, Expires: p.Expires, Quota: p.Quota}
+	if !k.Expires.IsZero() {
+		k.Expires = k.Expires.UTC().Truncate(time.Second)
+	}
+	var secret string
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for attempt := 0; ; attempt++ {
+			k.ID = randomString(keyIDBytes)
+			secret = randomString(keySecretBytes)
+			_, err := tx.ExecContext(ctx,
+				`INSERT INTO keys (id, secret_hash, name, scope, created_at, expires_at, quota) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				k.ID, hash(secret), k.Name, string(k.Scope), unix(now), nullTime(k.Expires), k.Quota)
+			if err == nil {
+				return nil
+			}
+			if !isUnique(err) || attempt == 3 {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return Key{}, "", fmt.Errorf("create key: %w", err)
+	}
+	return k, k.ID + "/" + secret, nil
+}
+
+const keyColumns = `id, name, scope, created_at, last_used_at, expires_at, quota`
+
+func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
+	var (
+		k                 Key
+		scope             string
+		created           int64
+		lastUsed, expires sql.NullInt64
+	)
+	dest := append([]any{&k.ID, &k.Name, &scope, &created, &lastUsed, &expires, &k.Quota}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return Key{}, err
+	}
+	k.Scope = Scope(scope)
+	k.Created = time.Unix(created, 0).UTC()
+	k.LastUsed = fromUnix(lastUsed)
+	k.Expires = fromUnix(expires)
+	return k, nil
+}
+
+// ListKeys returns every key, oldest first.
+func (s *Store) ListKeys(ctx context.Context) ([]Key, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	defer rows.Close()
+	keys := []Key{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return keys, nil
+}
+
+// GetKey returns one key by ID.
+func (s *Store) GetKey(ctx context.Context, id string) (Key, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Key{}, fmt.Errorf("key %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("get key: %w", err)
+	}
+	return k, nil
+}
+
+// DeleteKey deletes a key; from then on it authenticates nothing. With
+// revokeInvites it also revokes the key's pending invites, in the same
+// transaction, and reports how many.
+func (s *Store) DeleteKey(ctx context.Context, id string, revokeInvites bool) (int, error) {
+	now := unix(s.now())
+	var revoked int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("key %q: %w", id, ErrNotFound)
+		}
+		if !revokeInvites {
+			return nil
+		}
+		res, err = tx.ExecContext(ctx,
+			`UPDATE invites SET revoked_at = ?, done_at = ? WHERE creator = ? AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`,
+			now, now, "key:"+id, now)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		revoked = int(n)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete key: %w", err)
+	}
+	return revoked, nil
+}
+
+// ParseCredential splits "ID/SECRET". It accepts the project's own keys and
+// those of other shapes (such as mod_invites_api's), and rejects anything
+// that could not be a key without touching the database.
+func ParseCredential(cred string) (id, secret string, err error) {
+	id, secret, ok := strings.Cut(cred, "/")
+	if !ok || id == "" || secret == "" || len(id) > 64 || len(secret) > 256 ||
+		!isBase64URL(id) || !isBase64URL(secret) {
+		return "", "", ErrUnauthorized
+	}
+	return id, secret, nil
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Authenticate checks a credential "ID/SECRET" and returns its key. Every
+// failure (malformed, unknown ID, wrong secret, expired) is ErrUnauthorized,
+// and an unknown ID costs the same hash comparison as a wrong secret.
+func (s *Store) Authenticate(ctx context.Context, cred string) (Key, error) {
+	id, secret, err := ParseCredential(cred)
+	if err != nil {
+		subtle.ConstantTimeCompare(hash(cred), dummyHash)
+		return Key{}, ErrUnauthorized
+	}
+	var stored []byte
+	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+`, secret_hash FROM keys WHERE id = ?`, id), &stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		subtle.ConstantTimeCompare(hash(secret), dummyHash)
+		return Key{}, ErrUnauthorized
+	case err != nil:
+		return Key{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if subtle.ConstantTimeCompare(hash(secret), stored) != 1 {
+		return Key{}, ErrUnauthorized
+	}
+	now := s.now()
+	if !k.Expires.IsZero() && !now.Before(k.Expires) {
+		return Key{}, ErrUnauthorized
+	}
+	// Record use at most once a minute per key, so authentication does not
+	// turn every read into a write.
+	if now.Sub(k.LastUsed) >= time.Minute {
+		k.LastUsed = now.UTC().Truncate(time.Second)
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ?`, unix(now), k.ID)
+			return err
+		})
+		if err != nil {
+			return Key{}, fmt.Errorf("authenticate: record use: %w", err)
+		}
+	}
+	return k, nil
+}

@@ -1,0 +1,316 @@
+// Package keystore keeps API keys, invites and their uses in one SQLite
+// database. It owns every SQL statement of the project: the schema and its
+// migrations, and the invariants of key and invite records (secrets and tokens
+// stored only as SHA-256 hashes, uses counted by guarded updates, every write
+// committed with synchronous=FULL before it is acknowledged).
+package keystore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"sync"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// Sentinel errors at the store boundary. Callers test them with errors.Is.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrExists       = errors.New("already exists")
+	ErrExpired      = errors.New("expired")
+	ErrUsedUp       = errors.New("used up")
+	ErrRevoked      = errors.New("revoked")
+	ErrInUse        = errors.New("every remaining use is being redeemed right now")
+	ErrUnauthorized = errors.New("unauthorized")
+	ErrLimit        = errors.New("limit reached")
+	ErrTooNew       = errors.New("database schema is newer than this binary")
+	ErrClosed       = errors.New("store closed")
+)
+
+// ReservationTTL is how long a reserved use blocks an invite before it counts
+// as free again: long enough for an account creation, short enough that a
+// crashed redemption does not burn the invite.
+const ReservationTTL = 2 * time.Minute
+
+//go:embed schema.sql
+var schemaV1 string
+
+// migrations[i] brings the schema from user_version i to i+1.
+var migrations = []string{schemaV1}
+
+// Options tunes a Store. The zero value is fine.
+type Options struct {
+	// Now replaces the clock, for tests.
+	Now func() time.Time
+	// Synchronous is the SQLite synchronous mode; empty means FULL, the only
+	// mode under which an acknowledged write survives power loss.
+	Synchronous string
+}
+
+// Store is the SQLite database. It is safe for concurrent use. Writes of
+// concurrent callers share transactions (group commit): each caller is
+// answered only after the transaction holding its write has committed.
+type Store struct {
+	w   *sql.DB // one connection, used only by the writer goroutine
+	r   *sql.DB // readers
+	now func() time.Time
+
+	ops     chan *writeOp
+	closing chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+type writeOp struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	errc chan error
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	sync := opts.Synchronous
+	if sync == "" {
+		sync = "FULL"
+	}
+	switch sync {
+	case "FULL", "NORMAL", "EXTRA":
+	default:
+		return nil, fmt.Errorf("open database: unsupported synchronous mode %q", sync)
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", sync)
+	wq := url.Values{}
+	for k, v := range q {
+		wq[k] = v
+	}
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	q.Set("_query_only", "true")
+	r, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
+	s := &Store{
+		w: w, r: r, now: opts.Now,
+		ops:     make(chan *writeOp, 256),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	go s.writer()
+	return s, nil
+}
+
+// escapePath keeps a file name with '?' or '#' from being read as URI syntax.
+func escapePath(p string) string {
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: database version %d, binary knows %d: %w", version, len(migrations), ErrTooNew)
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", i+1, err)
+		}
+	}
+	// PRAGMA takes no placeholders; the value is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+		return fmt.Errorf("migrate: set version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// Close waits for queued writes, then closes the database.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.closing) })
+	<-s.done
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// write runs fn inside a transaction shared with other concurrent writes and
+// returns once that transaction has committed (or fn's changes were rolled
+// back). fn runs under a savepoint, so its error undoes only its own changes.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	op := &writeOp{ctx: ctx, fn: fn, errc: make(chan error, 1)}
+	select {
+	case <-s.closing:
+		return ErrClosed
+	case s.ops <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The op is queued: wait for its outcome even if ctx ends, so a caller
+	// never reports failure for a write that then commits.
+	return <-op.errc
+}
+
+// maxBatch bounds how many writes share one commit.
+const maxBatch = 128
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*writeOp, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case op := <-s.ops:
+			batch = append(batch, op)
+		case <-s.closing:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case op := <-s.ops:
+					s.commit([]*writeOp{op})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-s.ops:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*writeOp) {
+	results := make([]error, len(batch))
+	err := s.runBatch(batch, results)
+	for i, op := range batch {
+		if err != nil && results[i] == nil {
+			results[i] = err
+		}
+		op.errc <- results[i]
+	}
+}
+
+func (s *Store) runBatch(batch []*writeOp, results []error) error {
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if err := op.fn(tx); err != nil {
+			results[i] = err
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+				return fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// randomString returns base64url (no padding) of n random bytes.
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		// crypto/rand never fails on supported platforms (Go 1.24+).
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+func unix(t time.Time) int64 { return t.UTC().Unix() }
+
+func fromUnix(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(v.Int64, 0).UTC()
+}
+
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: unix(t), Valid: true}
+}

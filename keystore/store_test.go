@@ -1,0 +1,483 @@
+package keystore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clock is a settable test clock.
+type clock struct{ t atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.t.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Unix())
+	return c
+}
+func (c *clock) Now() time.Time      { return time.Unix(c.t.Load(), 0).UTC() }
+func (c *clock) Add(d time.Duration) { c.t.Add(int64(d / time.Second)) }
+func openTest(t *testing.T) (*Store, *clock, string) {
+	t.Helper()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "test.db")
+	s, err := Open(context.Background(), path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, c, path
+}
+
+func newInvite(t *testing.T, s *Store, c *clock, p InviteParams) (Invite, string) {
+	t.Helper()
+	if p.Type == "" {
+		p.Type = TypeAccount
+	}
+	if p.Creator == "" {
+		p.Creator = "cli"
+	}
+	if p.MaxUses == 0 {
+		p.MaxUses = 1
+	}
+	if p.Expires.IsZero() {
+		p.Expires = c.Now().Add(time.Hour)
+	}
+	inv, tok, err := s.CreateInvite(context.Background(), p)
+	if err != nil {
+		t.Fatalf("CreateInvite: %v", err)
+	}
+	return inv, tok
+}
+
+func TestKeyLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	k, cred, err := s.CreateKey(ctx, KeyParams{Name: "My key", Scope: ScopeManage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, secret, ok := strings.Cut(cred, "/")
+	if !ok || len(id) != 12 || len(secret) != 43 || id != k.ID {
+		t.Fatalf("credential %q: want 12-char ID / 43-char secret matching key %q", cred, k.ID)
+	}
+	got, err := s.Authenticate(ctx, cred)
+	if err != nil || got.ID != k.ID || got.Scope != ScopeManage || got.Name != "My key" {
+		t.Fatalf("Authenticate = %+v, %v; want key %s", got, err, k.ID)
+	}
+	if got.LastUsed.IsZero() {
+		t.Error("LastUsed not recorded")
+	}
+	for name, bad := range map[string]string{
+		"wrong secret": id + "/" + strings.Repeat("A", 43),
+		"unknown id":   "AAAAAAAAAAAA/" + secret,
+		"no slash":     id + secret,
+		"empty":        "",
+		"bad chars":    id + "/" + secret + "!",
+		"empty secret": id + "/",
+	} {
+		if _, err := s.Authenticate(ctx, bad); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("%s: Authenticate err = %v, want ErrUnauthorized", name, err)
+		}
+	}
+	// Expiry.
+	_, cred2, err := s.CreateKey(ctx, KeyParams{Expires: c.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, cred2); err != nil {
+		t.Fatalf("fresh expiring key: %v", err)
+	}
+	c.Add(time.Hour)
+	if _, err := s.Authenticate(ctx, cred2); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("expired key: err = %v, want ErrUnauthorized", err)
+	}
+	keys, err := s.ListKeys(ctx)
+	if err != nil || len(keys) != 2 || keys[0].ID != k.ID {
+		t.Fatalf("ListKeys = %v, %v; want 2 keys, oldest first", keys, err)
+	}
+	if _, err := s.DeleteKey(ctx, k.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, cred); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("deleted key: err = %v, want ErrUnauthorized", err)
+	}
+	if _, err := s.DeleteKey(ctx, k.ID, false); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestParseCredentialAcceptsSeedShape(t *testing.T) {
+	id, secret, err := ParseCredential("HTwALnKL/73UUylA-2ZJbu9x1XMATuIbjWpip8ow1")
+	if err != nil || id != "HTwALnKL" || secret != "73UUylA-2ZJbu9x1XMATuIbjWpip8ow1" {
+		t.Fatalf("ParseCredential = %q, %q, %v", id, secret, err)
+	}
+}
+
+func TestSecretsNeverStoredInClear(t *testing.T) {
+	ctx := context.Background()
+	s, c, path := openTest(t)
+	var secrets []string
+	for i := 0; i < 5; i++ {
+		_, cred, err := s.CreateKey(ctx, KeyParams{Name: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, _ := strings.Cut(cred, "/")
+		secrets = append(secrets, secret)
+		_, tok := newInvite(t, s, c, InviteParams{})
+		secrets = append(secrets, tok)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(path + suffix)
+		if err == nil {
+			all = append(all, b...)
+		}
+	}
+	if len(all) == 0 {
+		t.Fatal("database file is empty")
+	}
+	for _, sec := range secrets {
+		if bytes.Contains(all, []byte(sec)) {
+			t.Errorf("database files contain secret or token %q in clear", sec[:4]+"…")
+		}
+	}
+}
+
+func TestInviteStatesAndRevoke(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	inv, tok := newInvite(t, s, c, InviteParams{Note: "for bob"})
+	if len(inv.ID) != InviteIDLen || len(tok) != TokenLen {
+		t.Fatalf("ID %q token length %d: want %d and %d", inv.ID, len(tok), InviteIDLen, TokenLen)
+	}
+	byTok, err := s.GetInvite(ctx, tok)
+	if err != nil || byTok.ID != inv.ID || byTok.Note != "for bob" {
+		t.Fatalf("GetInvite(token) = %+v, %v", byTok, err)
+	}
+	byID, err := s.GetInvite(ctx, inv.ID)
+	if err != nil || byID.ID != inv.ID {
+		t.Fatalf("GetInvite(id) = %+v, %v", byID, err)
+	}
+	if _, err := s.InviteByToken(ctx, inv.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("InviteByToken(id) err = %v, want ErrNotFound: an ID must not act as a token", err)
+	}
+	if st := byID.State(c.Now()); st != StatePending {
+		t.Fatalf("state %s, want pending", st)
+	}
+	if _, err := s.RevokeInvite(ctx, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeInvite(ctx, inv.ID); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoke twice: %v, want ErrRevoked", err)
+	}
+	if _, err := s.ReserveUse(ctx, tok); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("reserve revoked: %v, want ErrRevoked", err)
+	}
+	inv2, tok2 := newInvite(t, s, c, InviteParams{})
+	c.Add(2 * time.Hour)
+	if _, err := s.ReserveUse(ctx, tok2); !errors.Is(err, ErrExpired) {
+		t.Fatalf("reserve expired: %v, want ErrExpired", err)
+	}
+	if _, err := s.RevokeInvite(ctx, inv2.ID); !errors.Is(err, ErrExpired) {
+		t.Fatalf("revoke expired: %v, want ErrExpired", err)
+	}
+	if _, err := s.ReserveUse(ctx, strings.Repeat("x", TokenLen)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("reserve unknown: %v, want ErrNotFound", err)
+	}
+}
+
+func TestReservationLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	inv, tok := newInvite(t, s, c, InviteParams{MaxUses: 2})
+	r1, err := s.ReserveUse(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := s.ReserveUse(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReserveUse(ctx, tok); !errors.Is(err, ErrInUse) {
+		t.Fatalf("third reservation of 2-use invite: %v, want ErrInUse", err)
+	}
+	if err := s.ReleaseUse(ctx, r2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmUse(ctx, r1, "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := s.ReserveUse(ctx, tok)
+	if err != nil {
+		t.Fatalf("reserve after release: %v", err)
+	}
+	// A reservation lapses: after ReservationTTL the use is free again.
+	c.Add(ReservationTTL + time.Second)
+	r4, err := s.ReserveUse(ctx, tok)
+	if err != nil {
+		t.Fatalf("reserve after lapse: %v", err)
+	}
+	_ = r3
+	if err := s.ConfirmUse(ctx, r4, "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReserveUse(ctx, tok); !errors.Is(err, ErrUsedUp) {
+		t.Fatalf("reserve used-up: %v, want ErrUsedUp", err)
+	}
+	got, _ := s.GetInvite(ctx, inv.ID)
+	if got.Uses != 2 || got.State(c.Now()) != StateUsed {
+		t.Fatalf("invite uses %d state %s, want 2 used", got.Uses, got.State(c.Now()))
+	}
+	uses, err := s.Uses(ctx, inv.ID)
+	if err != nil || len(uses) != 2 || uses[0].JID != "alice@example.com" || uses[1].JID != "bob@example.com" {
+		t.Fatalf("Uses = %+v, %v", uses, err)
+	}
+	if err := s.ConfirmUse(ctx, r4, "x@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("confirm twice: %v, want ErrNotFound", err)
+	}
+}
+
+func TestReserveExactlyOnceUnderRace(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	for _, maxUses := range []int{1, 3} {
+		_, tok := newInvite(t, s, c, InviteParams{MaxUses: maxUses})
+		var ok atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 40; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := s.ReserveUse(ctx, tok)
+				if err == nil {
+					ok.Add(1)
+					if err := s.ConfirmUse(ctx, r, "u@example.com"); err != nil {
+						t.Error(err)
+					}
+				} else if !errors.Is(err, ErrInUse) && !errors.Is(err, ErrUsedUp) {
+					t.Errorf("unexpected error %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if int(ok.Load()) != maxUses {
+			t.Fatalf("%d-use invite: %d reservations succeeded", maxUses, ok.Load())
+		}
+	}
+}
+
+func TestConcurrentCreatesAllCommitted(t *testing.T) {
+	ctx := context.Background()
+	s, c, path := openTest(t)
+	const n = 50
+	toks := make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, tok, err := s.CreateInvite(ctx, InviteParams{Type: TypeAccount, Creator: "cli", MaxUses: 1, Expires: c.Now().Add(time.Hour)})
+			if err != nil {
+				t.Error(err)
+			}
+			toks[i] = tok
+		}()
+	}
+	wg.Wait()
+	s.Close()
+	s2, err := Open(ctx, path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	list, err := s2.ListInvites(ctx, ListOptions{})
+	if err != nil || len(list) != n {
+		t.Fatalf("after reopen: %d invites, %v; want %d", len(list), err, n)
+	}
+	for _, tok := range toks {
+		if _, err := s2.InviteByToken(ctx, tok); err != nil {
+			t.Fatalf("token not found after reopen: %v", err)
+		}
+	}
+}
+
+func TestLimitIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := s.CreateInvite(ctx, InviteParams{Type: TypeContact, Username: "u", Creator: "xmpp:u@example.com",
+				MaxUses: 1, Expires: c.Now().Add(time.Hour), Limit: Limit{Max: 10, Since: c.Now().Add(-24 * time.Hour)}})
+			if err == nil {
+				ok.Add(1)
+			} else if !errors.Is(err, ErrLimit) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 10 {
+		t.Fatalf("%d invites created under a limit of 10", ok.Load())
+	}
+	if n, _ := s.CountInvites(ctx, "xmpp:u@example.com", c.Now().Add(-time.Hour)); n != 10 {
+		t.Fatalf("CountInvites = %d, want 10", n)
+	}
+}
+
+func TestListPagingAndAll(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	var ids []string
+	for i := 0; i < 7; i++ {
+		inv, _ := newInvite(t, s, c, InviteParams{})
+		ids = append(ids, inv.ID)
+	}
+	if _, err := s.RevokeInvite(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	after := ""
+	for {
+		page, err := s.ListInvites(ctx, ListOptions{All: true, After: after, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, inv := range page {
+			got = append(got, inv.ID)
+		}
+		after = page[len(page)-1].ID
+	}
+	if strings.Join(got, ",") != strings.Join(ids, ",") {
+		t.Fatalf("paged list %v, want %v", got, ids)
+	}
+	pending, _ := s.ListInvites(ctx, ListOptions{})
+	if len(pending) != 6 {
+		t.Fatalf("pending = %d, want 6 (one revoked)", len(pending))
+	}
+}
+
+func TestDeleteKeyRevokesInvites(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	k, _, _ := s.CreateKey(ctx, KeyParams{})
+	other, _, _ := s.CreateKey(ctx, KeyParams{})
+	for i := 0; i < 3; i++ {
+		newInvite(t, s, c, InviteParams{Creator: k.Creator()})
+	}
+	newInvite(t, s, c, InviteParams{Creator: other.Creator()})
+	n, err := s.DeleteKey(ctx, k.ID, true)
+	if err != nil || n != 3 {
+		t.Fatalf("DeleteKey revoked %d, %v; want 3", n, err)
+	}
+	pending, _ := s.ListInvites(ctx, ListOptions{})
+	if len(pending) != 1 || pending[0].Creator != other.Creator() {
+		t.Fatalf("pending after revoke: %+v", pending)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	used, tok := newInvite(t, s, c, InviteParams{})
+	r, _ := s.ReserveUse(ctx, tok)
+	s.ConfirmUse(ctx, r, "a@example.com")
+	revoked, _ := newInvite(t, s, c, InviteParams{})
+	s.RevokeInvite(ctx, revoked.ID)
+	expiring, _ := newInvite(t, s, c, InviteParams{Expires: c.Now().Add(time.Minute)})
+	live, _ := newInvite(t, s, c, InviteParams{Expires: c.Now().Add(100 * 24 * time.Hour)})
+	if n, err := s.Purge(ctx, c.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("early purge removed %d, %v", n, err)
+	}
+	c.Add(48 * time.Hour)
+	n, err := s.Purge(ctx, c.Now().Add(-24*time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("purge removed %d, %v; want 3", n, err)
+	}
+	for _, id := range []string{used.ID, revoked.ID, expiring.ID} {
+		if _, err := s.GetInvite(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s still there after purge", id)
+		}
+	}
+	if _, err := s.GetInvite(ctx, live.ID); err != nil {
+		t.Errorf("live invite purged: %v", err)
+	}
+	if u, _ := s.Uses(ctx, used.ID); len(u) != 0 {
+		t.Errorf("uses of purged invite left behind")
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(context.Background(), path, Options{}); !errors.Is(err, ErrTooNew) {
+		t.Fatalf("Open of newer schema: %v, want ErrTooNew", err)
+	}
+}
+
+func TestReopenKeepsVersion(t *testing.T) {
+	ctx := context.Background()
+	s, c, path := openTest(t)
+	inv, _ := newInvite(t, s, c, InviteParams{})
+	s.Close()
+	s2, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.GetInvite(ctx, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQueryPlansUseIndexes(t *testing.T) {
+	s, _, _ := openTest(t)
+	for _, q := range []struct{ sql, want string }{
+		{`EXPLAIN QUERY PLAN DELETE FROM invites WHERE done_at < 1 OR expires_at < 1`, "invites_expires"},
+		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator"},
+		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE token_hash = x'00'`, "token_hash"},
+	} {
+		rows, err := s.r.Query(q.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		if !strings.Contains(joined, q.want) || strings.Contains(joined, "SCAN invites") {
+			t.Errorf("%s\nplan: %s\nwant an index search on %s", q.sql, joined, q.want)
+		}
+		t.Logf("%s -> %s", q.sql, joined)
+	}
+}

@@ -1,0 +1,124 @@
+// Package metrics defines the Prometheus metrics of xmpp-invites. A nil
+// *Metrics is valid and records nothing, so packages take one optionally.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the collectors, registered on their own registry.
+type Metrics struct {
+	reg             *prometheus.Registry
+	invitesCreated  *prometheus.CounterVec
+	invitesUsed     *prometheus.CounterVec
+	authFailures    prometheus.Counter
+	rateLimited     prometheus.Counter
+	linkUp          prometheus.Gauge
+	linkReconnects  prometheus.Counter
+	requestDuration *prometheus.HistogramVec
+}
+
+// New creates the metrics with Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		invitesCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xmpp_invites_invites_created_total",
+			Help: "Invites created, by source (http, xmpp, cli) and type.",
+		}, []string{"source", "type"}),
+		invitesUsed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xmpp_invites_invites_used_total",
+			Help: "Invite uses confirmed, by type.",
+		}, []string{"type"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xmpp_invites_auth_failures_total",
+			Help: "HTTP requests refused for a missing or bad API key.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xmpp_invites_rate_limited_total",
+			Help: "HTTP requests answered 429 (auth failure limit or key quota).",
+		}),
+		linkUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xmpp_invites_component_up",
+			Help: "1 while the XEP-0114 link to the XMPP server is up.",
+		}),
+		linkReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xmpp_invites_component_connects_total",
+			Help: "Successful component handshakes.",
+		}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "xmpp_invites_http_request_duration_seconds",
+			Help:    "HTTP request latency by route and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "code"}),
+	}
+	m.reg.MustRegister(m.invitesCreated, m.invitesUsed, m.authFailures, m.rateLimited,
+		m.linkUp, m.linkReconnects, m.requestDuration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// InviteCreated counts a new invite.
+func (m *Metrics) InviteCreated(source, typ string) {
+	if m != nil {
+		m.invitesCreated.WithLabelValues(source, typ).Inc()
+	}
+}
+
+// InviteUsed counts a confirmed use.
+func (m *Metrics) InviteUsed(typ string) {
+	if m != nil {
+		m.invitesUsed.WithLabelValues(typ).Inc()
+	}
+}
+
+// AuthFailure counts a refused credential.
+func (m *Metrics) AuthFailure() {
+	if m != nil {
+		m.authFailures.Inc()
+	}
+}
+
+// RateLimited counts a 429.
+func (m *Metrics) RateLimited() {
+	if m != nil {
+		m.rateLimited.Inc()
+	}
+}
+
+// LinkUp records the component link state.
+func (m *Metrics) LinkUp(up bool) {
+	if m == nil {
+		return
+	}
+	if up {
+		m.linkUp.Set(1)
+		m.linkReconnects.Inc()
+	} else {
+		m.linkUp.Set(0)
+	}
+}
+
+// Request records one HTTP request.
+func (m *Metrics) Request(route string, code int, d time.Duration) {
+	if m != nil {
+		m.requestDuration.WithLabelValues(route, statusLabel(code)).Observe(d.Seconds())
+	}
+}
+
+func statusLabel(code int) string {
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return string([]byte{byte('0' + code/100), byte('0' + code/10%10), byte('0' + code%10)})
+}
