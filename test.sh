@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the whole xmpp-invites test suite: formatting, vet, and every test with
+# the race detector, including the integration tests against real Prosody and
+# ejabberd and the browser test in Chromium. Installs the Debian packages the
+# suite needs when they are missing (as root, or through sudo).
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="$PATH:/usr/local/go/bin"
+
+need=()
+command -v prosody >/dev/null 2>&1 || need+=(prosody)
+dpkg -s prosody-modules >/dev/null 2>&1 || need+=(prosody-modules)
+dpkg -s lua-dbi-sqlite3 >/dev/null 2>&1 || need+=(lua-dbi-sqlite3)
+command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "test.sh: installing ${need[*]}"
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	# Package scripts may start the system servers; the tests start their own
+	# private instances on free loopback ports and need none of these.
+	for svc in prosody ejabberd; do
+		$sudo service "$svc" stop >/dev/null 2>&1 || true
+	done
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 20m ./...
+
+# Fuzz targets: a short, bounded run each on top of the committed corpora.
+fuzztime="${FUZZTIME:-10s}"
+for target in $(grep -rhoE '^func Fuzz[A-Za-z0-9_]+' --include='*_test.go' . | sed 's/^func //' | sort -u); do
+	pkg=$(dirname "$(grep -rlE "^func ${target}\(" --include='*_test.go' . | head -1)")
+	echo "fuzz: $pkg $target ($fuzztime)"
+	go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg"
+done
