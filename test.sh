@@ -13,6 +13,7 @@ dpkg -s prosody-modules >/dev/null 2>&1 || need+=(prosody-modules)
 dpkg -s lua-dbi-sqlite3 >/dev/null 2>&1 || need+=(lua-dbi-sqlite3)
 command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools) # the browser test decodes the QR code
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}"
 	sudo=""

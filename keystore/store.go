@@ -278,14 +278,18 @@ func (s *Store) runBatch(batch []*writeOp, results []error) error {
 	return nil
 }
 
-// randomString returns base64url (no padding) of n random bytes.
+// randomString returns base64url (no padding) of n random bytes. It never
+// starts with '-', so that IDs and tokens given to the CLI as arguments are
+// not mistaken for flags (this costs 1/64 of one character's entropy).
 func randomString(n int) string {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		// crypto/rand never fails on supported platforms (Go 1.24+).
-		panic(err)
+	for {
+		// crypto/rand.Read never returns an error (Go 1.24+).
+		rand.Read(b)
+		if s := base64.RawURLEncoding.EncodeToString(b); s[0] != '-' {
+			return s
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func hash(s string) []byte {

@@ -1,0 +1,297 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
+)
+
+// browserPath is Debian's chromium, which .ci/run installs.
+const browserPath = "/usr/bin/chromium"
+
+// browserArtifacts is where the screenshots go, for people to look at.
+func browserArtifacts(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "xmpp-invites-artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// newPageBrowser starts a headless chromium for the test, or skips the test
+// when there is none (fails under CI=true: CI must not pass by skipping).
+func newPageBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(browserPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI=true: %v", browserPath, err)
+		}
+		t.Skipf("no browser: %v", err)
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browserPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // tests run as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.WindowSize(1280, 900),
+	)
+	t.Cleanup(cancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	// The first Run starts the browser; it lives as long as ctx.
+	if err := chromedp.Do(ctx); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("start %s: %v", browserPath, err)
+		}
+		t.Skipf("cannot start %s: %v", browserPath, err)
+	}
+	return ctx
+}
+
+// browserConsole collects what the page logs, such as CSP violations.
+func browserConsole(t *testing.T, ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var msgs []string
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range chromedp.Console(cctx) {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			msgs = append(msgs, string(m.Type)+": "+m.Text)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), msgs...)
+	}
+}
+
+func TestBrowserRegistration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	ctx := newPageBrowser(t)
+	console := browserConsole(t, ctx)
+
+	// The public URL must be the test server's, so the page's links work.
+	ts := httptest.NewUnstartedServer(nil)
+	e := newPageEnv(t, "http://"+ts.Listener.Addr().String())
+	ts.Config.Handler = e.srv
+	ts.Start()
+	t.Cleanup(ts.Close)
+	e.link.delay = 50 * time.Millisecond
+
+	c := e.invite(invites.Request{Creator: "xmpp:admin@example.com"})
+	dir := browserArtifacts(t)
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(js string) float64 {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](js))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", js, err)
+		}
+		return v
+	}
+
+	desktop := chromedp.EmulateViewport(1280, 900)
+	phone := chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch)
+
+	// Landing page, desktop.
+	run("open the landing page",
+		desktop,
+		chromedp.Navigate(e.svc.LandingURL(c.Token)),
+		chromedp.WaitVisible(chromedp.CSS("#register")),
+	)
+	if w, h := eval(`document.querySelector("svg.qr").getBoundingClientRect().width`),
+		eval(`document.querySelector("svg.qr").getBoundingClientRect().height`); w < 100 || h < 100 {
+		t.Errorf("QR code is %.0f×%.0f px, want a visible square", w, h)
+	}
+	if n := eval(`[...document.querySelectorAll("#apps .client")].filter(e => e.getBoundingClientRect().height > 0).length`); n < 5 {
+		t.Errorf("%v clients rendered, want the list", n)
+	}
+	// The stylesheet applies: the CSP hash matches what is inlined.
+	if r := eval(`parseFloat(getComputedStyle(document.querySelector(".card")).borderTopLeftRadius)`); r == 0 {
+		t.Error("stylesheet not applied (blocked by the CSP?)")
+	}
+	shot("landing-desktop")
+	browserDecodeQR(t, filepath.Join(dir, "landing-desktop.png"), e.svc.LandingURL(c.Token))
+
+	// The same page on a phone, then in dark mode.
+	run("phone viewport", phone)
+	if w := eval(`document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("landing page is %v px wide on a 390 px phone: it scrolls sideways", w)
+	}
+	shot("landing-phone")
+	run("dark mode", browserDarkMode(true))
+	shot("landing-phone-dark")
+	run("desktop viewport", browserDarkMode(false), desktop)
+
+	// Registration form.
+	run("click through to registration",
+		chromedp.Click(chromedp.CSS("#register")),
+		chromedp.WaitVisible(chromedp.CSS("#register-form")),
+	)
+	if ac := eval(`document.querySelectorAll('input[type=password][autocomplete="new-password"]').length`); ac != 2 {
+		t.Errorf("%v password fields with autocomplete=new-password, want 2", ac)
+	}
+	const pw = "Sunny-Meadow-42"
+	run("submit mismatched passwords",
+		chromedp.SendKeys(chromedp.CSS("#user"), "Alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.SendKeys(chromedp.CSS("#password_confirm"), pw+"!"),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#form-error")),
+	)
+	kept, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#user").value + "|" + document.querySelector("#password").value`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept != "Alice|" {
+		t.Errorf("after an error the form holds %q, want the username and no password", kept)
+	}
+	shot("register-error")
+	run("fill the form",
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.SendKeys(chromedp.CSS("#password_confirm"), pw),
+		chromedp.SetValue(chromedp.CSS("#c"), "gajim"),
+	)
+	shot("register-form")
+	run("submit",
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#success")),
+	)
+	jid, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#jid")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(jid) != "alice@example.com" {
+		t.Errorf("success page names %q, want alice@example.com", jid)
+	}
+	body, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, pw) {
+		t.Error("success page shows the password")
+	}
+	if !strings.Contains(body, "Install <strong>Gajim</strong>") {
+		t.Error("success page has no steps for the chosen client")
+	}
+	shot("success-desktop")
+	run("phone viewport", phone)
+	shot("success-phone")
+	run("desktop viewport", desktop)
+
+	if got := e.link.createdAccounts(); len(got) != 1 || got[0] != "alice" {
+		t.Errorf("accounts created %v, want [alice]", got)
+	}
+	if inv, err := e.store.GetInvite(context.Background(), c.Invite.ID); err != nil || inv.State(e.clock.Now()) != keystore.StateUsed {
+		t.Errorf("invite after registration: %+v, %v; want used", inv, err)
+	}
+
+	// Going back to the invite now shows that it was used.
+	run("reopen the invite",
+		chromedp.Navigate(e.svc.LandingURL(c.Token)),
+		chromedp.WaitVisible(chromedp.CSS("#error")),
+	)
+	shot("used-invite")
+
+	contact := e.invite(invites.Request{Type: keystore.TypeContact, Username: "admin", Creator: "xmpp:admin@example.com", AllowRegister: true})
+	run("open a contact invite",
+		chromedp.Navigate(e.svc.LandingURL(contact.Token)),
+		chromedp.WaitVisible(chromedp.CSS("#add-contact")),
+	)
+	shot("landing-contact")
+
+	for _, m := range console() {
+		if strings.Contains(m, "Content Security Policy") || strings.HasPrefix(m, "exception") {
+			t.Errorf("browser console: %s", m)
+		}
+	}
+	t.Logf("screenshots in %s", dir)
+}
+
+// browserDarkMode makes the page see prefers-color-scheme: dark, or not.
+func browserDarkMode(on bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		v := "light"
+		if on {
+			v = "dark"
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}},
+		})
+		return err
+	})
+}
+
+// browserDecodeQR reads the QR code in a screenshot with zbarimg, where it is
+// installed (Debian's zbar-tools), and checks that it is the landing URL: the
+// proof that phones can scan it.
+func browserDecodeQR(t *testing.T, png, want string) {
+	t.Helper()
+	zbar, err := exec.LookPath("zbarimg")
+	if err != nil {
+		t.Log("zbarimg not installed: QR code not decoded")
+		return
+	}
+	out, err := exec.Command(zbar, "-q", "--raw", png).Output()
+	if err != nil {
+		t.Errorf("zbarimg %s: %v", png, err)
+		return
+	}
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("QR code reads %q, want %q", got, want)
+	}
+}

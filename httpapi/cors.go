@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// corsPolicy lets browser pages on other origins call the APIs. Bearer keys
+// are not cookies (no credentials mode), so allowing any origin ("*") is safe
+// and is the default; a list restricts it to those origins.
+type corsPolicy struct {
+	anyOrigin bool
+	origins   map[string]bool // lower-case scheme://host[:port]
+	methods   string
+}
+
+// newCORSPolicy checks cors_origins: "*" or origins such as
+// https://app.example.com (no path).
+func newCORSPolicy(origins []string, methods string) (corsPolicy, error) {
+	c := corsPolicy{origins: make(map[string]bool), methods: methods}
+	for _, o := range origins {
+		if o == "*" {
+			c.anyOrigin = true
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return corsPolicy{}, fmt.Errorf("http.cors_origins: %q is not \"*\" or an origin such as https://app.example.com", o)
+		}
+		c.origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	return c, nil
+}
+
+// apply sets the CORS headers of a response to r. They go on every answer,
+// errors included, so that a page can read why a call failed.
+func (c corsPolicy) apply(h http.Header, r *http.Request) {
+	switch {
+	case c.anyOrigin:
+		h.Set("Access-Control-Allow-Origin", "*")
+	case len(c.origins) > 0:
+		// The answer depends on Origin: caches must keep them apart.
+		h.Add("Vary", "Origin")
+		if o := r.Header.Get("Origin"); o != "" && c.origins[strings.ToLower(o)] {
+			h.Set("Access-Control-Allow-Origin", o)
+		}
+	}
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	h.Set("Access-Control-Allow-Methods", c.methods)
+	h.Set("Access-Control-Expose-Headers", "Location")
+	h.Set("Access-Control-Max-Age", "7200")
+}

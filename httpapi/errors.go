@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
+)
+
+// apiError is an error of the JSON APIs: the status it answers and a message
+// that is safe to show to the client. Handlers return it (or a store or
+// invites error, which apiErrorOf maps); writeAPIError renders it as
+// {"error": Message, "code": Status}.
+type apiError struct {
+	Status     int
+	Message    string
+	RetryAfter time.Duration // > 0: sent as Retry-After, in whole seconds rounded up
+	Allow      string        // 405: sent as Allow
+}
+
+func (e *apiError) Error() string { return strconv.Itoa(e.Status) + " " + e.Message }
+
+// newAPIError returns an apiError with a fixed message.
+func newAPIError(status int, msg string) *apiError {
+	return &apiError{Status: status, Message: msg}
+}
+
+// errUnauthorized is every bad-key answer. It is one message for every case
+// (missing, malformed, unknown, wrong secret, expired, deleted), so the
+// answer tells an attacker nothing.
+func errUnauthorized() *apiError { return newAPIError(http.StatusUnauthorized, "unauthorized") }
+
+// errorBody is the JSON body of every API error.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"`
+}
+
+// writeJSONError writes {"error":msg,"code":status}. The body has no
+// trailing newline, so that identical errors are identical bytes.
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	b, err := json.Marshal(errorBody{Error: msg, Code: status})
+	if err != nil {
+		// Cannot happen for a string and an int.
+		b = []byte(`{"error":"internal error","code":500}`)
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// apiErrorOf maps an error to what the client is told. unexpected reports
+// an error no rule covers: the caller logs it, the client sees only 500.
+func apiErrorOf(err error) (e *apiError, unexpected bool) {
+	var ae *apiError
+	var ve *invites.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae, false
+	case errors.As(err, &ve):
+		return newAPIError(http.StatusBadRequest, ve.Error()), false
+	case errors.As(err, &mbe):
+		return newAPIError(http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.Itoa(maxBodyBytes>>10)+" KiB"), false
+	case errors.Is(err, invites.ErrQuota):
+		return &apiError{Status: http.StatusTooManyRequests, Message: "this key has reached its invite quota",
+			RetryAfter: quotaRetryAfter}, false
+	case errors.Is(err, keystore.ErrUnauthorized):
+		return errUnauthorized(), false
+	case errors.Is(err, keystore.ErrNotFound):
+		return newAPIError(http.StatusNotFound, "not found"), false
+	case errors.Is(err, keystore.ErrRevoked):
+		return newAPIError(http.StatusConflict, "invite is already revoked"), false
+	case errors.Is(err, keystore.ErrUsedUp):
+		return newAPIError(http.StatusConflict, "invite is already used up"), false
+	case errors.Is(err, keystore.ErrExpired):
+		return newAPIError(http.StatusConflict, "invite has already expired"), false
+	case errors.Is(err, keystore.ErrClosed):
+		return &apiError{Status: http.StatusServiceUnavailable, Message: "the service is shutting down",
+			RetryAfter: 5 * time.Second}, false
+	case errors.Is(err, invites.ErrLinkDown):
+		return &apiError{Status: http.StatusServiceUnavailable, Message: invites.ErrLinkDown.Error(),
+			RetryAfter: time.Minute}, false
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The client went away or the request ran out of time; nobody is
+		// likely to read this answer, and it is not a fault of ours.
+		return newAPIError(http.StatusServiceUnavailable, "request canceled"), false
+	}
+	return newAPIError(http.StatusInternalServerError, "internal error"), true
+}
+
+// writeAPIError answers err as JSON. It logs only errors no rule covers,
+// once, with the route pattern (never the URL: it may hold a token) and the
+// key ID, never a credential.
+func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
+	e, unexpected := apiErrorOf(err)
+	info := apiInfo(r)
+	if unexpected {
+		s.log.Error("api request failed", "route", r.Pattern, "method", r.Method,
+			"key", info.keyID, "client", clientString(info.client), "err", err)
+	}
+	h := w.Header()
+	switch e.Status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", "Bearer")
+	case http.StatusTooManyRequests:
+		s.metrics.RateLimited()
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(retrySeconds(e.RetryAfter), 10))
+	}
+	if e.Allow != "" {
+		h.Set("Allow", e.Allow)
+	}
+	writeJSONError(w, e.Status, e.Message)
+}
+
+// retrySeconds rounds d up to whole seconds, at least 1.
+func retrySeconds(d time.Duration) int64 {
+	n := int64((d + time.Second - 1) / time.Second)
+	return max(n, 1)
+}

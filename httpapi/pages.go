@@ -1,0 +1,435 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"xmpp-invites/keystore"
+)
+
+//go:embed templates/*.html static/style.css
+var pageFS embed.FS
+
+// pageNames are the templates under templates/; each defines "content" and
+// is rendered inside layout.html, with the pieces of partials.html.
+var pageNames = []string{"landing", "register", "success", "error"}
+
+// pages serves the landing page and web registration. It keeps what is
+// built once at start: the parsed templates, the stylesheet with its CSP
+// hash, and the key that signs registration forms.
+type pages struct {
+	s       *Server
+	tmpl    map[string]*template.Template
+	css     template.CSS
+	csp     string
+	csrfKey []byte
+}
+
+// registerPages adds the landing page and web registration.
+func (s *Server) registerPages(mux *http.ServeMux) error {
+	p, err := newPages(s)
+	if err != nil {
+		return err
+	}
+	mux.Handle("GET /invite", p.handle(p.landing))
+	mux.Handle("GET /invite/{token}", p.handle(p.landing))
+	mux.Handle("/invite", p.handle(p.methodNotAllowed("GET, HEAD")))
+	mux.Handle("/invite/{token}", p.handle(p.methodNotAllowed("GET, HEAD")))
+	mux.Handle("GET /register", p.handle(p.registerForm))
+	mux.Handle("POST /register", p.handle(p.register))
+	mux.Handle("/register", p.handle(p.methodNotAllowed("GET, HEAD, POST")))
+	return nil
+}
+
+func newPages(s *Server) (*pages, error) {
+	css, err := pageFS.ReadFile("static/style.css")
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	sum := sha256.Sum256(css)
+	p := &pages{
+		s:    s,
+		tmpl: make(map[string]*template.Template, len(pageNames)),
+		css:  template.CSS(css),
+		// The stylesheet is inlined and allowed by its hash, so no style
+		// attribute or injected <style> can apply, and nothing is loaded
+		// from anywhere: the QR code is inline SVG.
+		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+			"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+		csrfKey: make([]byte, 32),
+	}
+	if _, err := rand.Read(p.csrfKey); err != nil {
+		return nil, fmt.Errorf("pages: csrf key: %w", err)
+	}
+	layout, err := template.New("layout.html").ParseFS(pageFS, "templates/layout.html", "templates/partials.html")
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	for _, name := range pageNames {
+		t, err := layout.Clone()
+		if err == nil {
+			t, err = t.ParseFS(pageFS, "templates/"+name+".html")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pages: %w", err)
+		}
+		p.tmpl[name] = t
+	}
+	return p, nil
+}
+
+// pageFunc is a page handler. A returned *pageError is shown as it says;
+// any other error is logged and shown as a 500 page.
+type pageFunc func(w http.ResponseWriter, r *http.Request) error
+
+// pageError is an error page: its status, a title and a friendly message,
+// and optionally a link onward.
+type pageError struct {
+	Status    int
+	Title     string
+	Msg       string
+	LinkURL   string
+	LinkLabel string
+}
+
+func (e *pageError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Title) }
+
+// errorData is the error page.
+type errorData struct {
+	page
+	Msg       string
+	LinkURL   string
+	LinkLabel string
+}
+
+// page is what every template needs.
+type page struct {
+	Site   string
+	Domain string
+	Title  string
+	CSS    template.CSS
+	Slim   bool // one narrow column: forms and messages
+}
+
+func (p *pages) base(title string) page {
+	cfg := p.s.svc.Config()
+	return page{Site: cfg.SiteName, Domain: cfg.Domain, Title: title, CSS: p.css}
+}
+
+func (p *pages) slim(title string) page {
+	pg := p.base(title)
+	pg.Slim = true
+	return pg
+}
+
+func (p *pages) handle(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", p.csp)
+		// Tokens are in page URLs: never send them on as a referrer, never
+		// keep them in a cache.
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cache-Control", "no-store")
+		if err := h(w, r); err != nil {
+			p.fail(w, r, err)
+		}
+	})
+}
+
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		// r.Pattern, not the URL: the URL may hold an invite token.
+		p.s.log.Error("page failed", "route", r.Pattern, "err", err)
+		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
+			Msg: "This is a problem on our side. Please try again in a few minutes."}
+	}
+	if pe.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "60")
+	}
+	data := errorData{page: p.slim(pe.Title), Msg: pe.Msg, LinkURL: pe.LinkURL, LinkLabel: pe.LinkLabel}
+	if err := p.render(w, pe.Status, "error", data); err != nil {
+		p.s.log.Error("render error page", "err", err)
+		http.Error(w, pe.Title, pe.Status)
+	}
+}
+
+// render executes a page into a buffer first, so a template failure becomes
+// a clean 500 instead of half a page.
+func (p *pages) render(w http.ResponseWriter, status int, name string, data any) error {
+	var buf bytes.Buffer
+	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+	return nil
+}
+
+func (p *pages) methodNotAllowed(allow string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return &pageError{Status: http.StatusMethodNotAllowed, Title: "Not allowed",
+			Msg: "This page cannot be used that way. Open the invite link in your browser."}
+	}
+}
+
+// Error pages of invites that cannot be used.
+var (
+	errPageNotFound = &pageError{Status: http.StatusNotFound, Title: "Invite not found",
+		Msg: "This link does not match any invite. Check that you opened or copied the whole link, or ask the person who invited you to send it again."}
+	errPageExpired = &pageError{Status: http.StatusGone, Title: "This invite has expired",
+		Msg: "Invites are only valid for a limited time, and this one has run out. Ask the person who invited you for a new link."}
+	errPageUsed = &pageError{Status: http.StatusGone, Title: "This invite has already been used",
+		Msg: "If you used it yourself, you are all set: sign in to your app with your address and password. Otherwise, ask the person who invited you for a new link."}
+	errPageRevoked = &pageError{Status: http.StatusGone, Title: "This invite was withdrawn",
+		Msg: "Whoever created this invite has cancelled it. If you still want to join, ask them for a new link."}
+	errPageLinkDown = &pageError{Status: http.StatusServiceUnavailable, Title: "Please try again in a minute",
+		Msg: "The chat server cannot be reached right now. Nothing was used up: your invite is still valid."}
+)
+
+// inviteError turns the store's verdict on an invite into its page.
+func inviteError(err error) error {
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return errPageNotFound
+	case errors.Is(err, keystore.ErrExpired):
+		return errPageExpired
+	case errors.Is(err, keystore.ErrUsedUp):
+		return errPageUsed
+	case errors.Is(err, keystore.ErrRevoked):
+		return errPageRevoked
+	}
+	return err
+}
+
+// usableInvite returns the invite with this token if it can still be used.
+func (p *pages) usableInvite(ctx context.Context, token string) (keystore.Invite, error) {
+	inv, err := p.s.store.InviteByToken(ctx, token)
+	if err != nil {
+		return keystore.Invite{}, inviteError(err)
+	}
+	if err := inv.Err(p.s.now()); err != nil {
+		return keystore.Invite{}, inviteError(err)
+	}
+	return inv, nil
+}
+
+// landingData is the landing page.
+type landingData struct {
+	page
+	Kind        string // account, username (fixed), reset or contact
+	JID         string // the fixed account, the reset account or the contact to add
+	Inviter     string
+	Expires     time.Time
+	ExpiresIn   string
+	UsesLeft    int
+	RegisterURL string
+	CanRegister bool
+	RosterURI   template.URL
+	QR          template.HTML
+	Platforms   []platformGroup
+}
+
+// landingToken reads the token from /invite/TOKEN, /invite?TOKEN or, for
+// links that were rewritten on the way, /invite?t=TOKEN.
+func landingToken(r *http.Request) string {
+	if t := r.PathValue("token"); t != "" {
+		return t
+	}
+	q := r.URL.RawQuery
+	if i := strings.IndexByte(q, '&'); i >= 0 {
+		q = q[:i]
+	}
+	if t, ok := strings.CutPrefix(q, "t="); ok {
+		q = t
+	}
+	return q
+}
+
+func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
+	token := landingToken(r)
+	inv, err := p.usableInvite(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	cfg := p.s.svc.Config()
+	landingURL := p.s.svc.LandingURL(token)
+	qr, err := qrSVG(landingURL, "QR code of this invite's link")
+	if err != nil {
+		return err
+	}
+	now := p.s.now()
+	d := landingData{
+		page:        p.base("You're invited"),
+		Kind:        inviteKind(inv),
+		Inviter:     p.inviter(r.Context(), inv),
+		Expires:     inv.Expires,
+		ExpiresIn:   untilText(inv.Expires.Sub(now)),
+		UsesLeft:    inv.MaxUses - inv.Uses,
+		RegisterURL: p.s.svc.RegisterURL(token),
+		CanRegister: inv.AllowRegister,
+		QR:          qr,
+		Platforms:   groupClients(p.s.cfg.Clients, platformOf(r.UserAgent())),
+	}
+	if inv.Username != "" {
+		d.JID = inv.Username + "@" + cfg.Domain
+	}
+	switch inv.Type {
+	case keystore.TypeContact:
+		d.Title = "Chat with " + d.JID
+		// Apps that know XEP-0401 find the roster URI here too. An account
+		// invite's register URI is not offered: the XMPP server does not
+		// know the component's tokens, so in-band registration would fail.
+		uri := p.s.svc.URI(inv, token)
+		d.RosterURI = template.URL(uri)
+		w.Header().Set("Link", "<"+uri+">; rel=\"alternate\"")
+	case keystore.TypeReset:
+		d.Title = "Reset your password"
+	}
+	w.Header().Add("Vary", "User-Agent")
+	return p.render(w, http.StatusOK, "landing", d)
+}
+
+// inviteKind names what the invite is for, as the templates tell it apart.
+func inviteKind(inv keystore.Invite) string {
+	switch {
+	case inv.Type == keystore.TypeContact:
+		return "contact"
+	case inv.Type == keystore.TypeReset:
+		return "reset"
+	case inv.Username != "":
+		return "username"
+	}
+	return "account"
+}
+
+// inviter is who made the invite, as a person receiving it understands it.
+func (p *pages) inviter(ctx context.Context, inv keystore.Invite) string {
+	site := p.s.svc.Config().SiteName
+	if jid, ok := strings.CutPrefix(inv.Creator, "xmpp:"); ok {
+		return jid
+	}
+	if id, ok := strings.CutPrefix(inv.Creator, "key:"); ok {
+		if k, err := p.s.store.GetKey(ctx, id); err == nil && k.Name != "" {
+			return k.Name
+		}
+		return site
+	}
+	return "the " + site + " admins"
+}
+
+// untilText says how far away d is, roughly.
+func untilText(d time.Duration) string {
+	plural := func(n int, unit string) string {
+		if n == 1 {
+			return "in 1 " + unit
+		}
+		return "in " + strconv.Itoa(n) + " " + unit + "s"
+	}
+	switch {
+	case d < time.Minute:
+		return "in less than a minute"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour")
+	}
+	return plural(int(d/(24*time.Hour)), "day")
+}
+
+// platformOrder is the order platforms are listed in; others follow in the
+// order the client list first names them.
+var platformOrder = []string{"Android", "iOS", "macOS", "Windows", "Linux"}
+
+// platformGroup is the clients recommended for one platform.
+type platformGroup struct {
+	Name    string
+	Yours   bool // the visitor's browser seems to run on it
+	Clients []Client
+}
+
+// groupClients groups clients by platform, the visitor's platform first.
+func groupClients(clients []Client, yours string) []platformGroup {
+	names := append([]string(nil), platformOrder...)
+	for _, c := range clients {
+		for _, pl := range c.Platforms {
+			if !containsFold(names, pl) {
+				names = append(names, pl)
+			}
+		}
+	}
+	var groups []platformGroup
+	for _, name := range names {
+		g := platformGroup{Name: name, Yours: strings.EqualFold(name, yours)}
+		for _, c := range clients {
+			if containsFold(c.Platforms, name) {
+				g.Clients = append(g.Clients, c)
+			}
+		}
+		if len(g.Clients) == 0 {
+			continue
+		}
+		if g.Yours {
+			groups = append([]platformGroup{g}, groups...)
+		} else {
+			groups = append(groups, g)
+		}
+	}
+	return groups
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// platformOf guesses the visitor's platform from the User-Agent, only to
+// list its apps first.
+func platformOf(ua string) string {
+	switch {
+	case strings.Contains(ua, "Android"):
+		return "Android"
+	case strings.Contains(ua, "iPhone"), strings.Contains(ua, "iPad"), strings.Contains(ua, "iPod"):
+		return "iOS"
+	case strings.Contains(ua, "Macintosh"):
+		return "macOS"
+	case strings.Contains(ua, "Windows"):
+		return "Windows"
+	case strings.Contains(ua, "Linux"), strings.Contains(ua, "X11"):
+		return "Linux"
+	}
+	return ""
+}
+
+// clientByID returns the configured client with this ID.
+func (p *pages) clientByID(id string) (Client, bool) {
+	if id == "" {
+		return Client{}, false
+	}
+	for _, c := range p.s.cfg.Clients {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Client{}, false
+}

@@ -1,0 +1,325 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
+)
+
+const (
+	// maxFormBytes bounds a registration form: three short fields and two
+	// passwords of at most invites.MaxPasswordLen bytes fit easily.
+	maxFormBytes = 16 << 10
+	// csrfMaxAge is how long a registration form may stay open.
+	csrfMaxAge = 12 * time.Hour
+	// csrfSkew tolerates a clock that stepped back since the form was made.
+	csrfSkew = 5 * time.Minute
+)
+
+// linkDownMsg is shown when the XMPP server cannot be reached.
+const linkDownMsg = "The chat server cannot be reached right now, so nothing was created and your invite is still valid. Please try again in a minute."
+
+// registerData is the registration form.
+type registerData struct {
+	page
+	Kind       string // account, username (fixed), reset or contact
+	JID        string // reset and fixed-username invites: the account
+	Contact    string // contact invites: who the new user becomes a contact of
+	User       string // the username as typed
+	UserNote   string // what the username becomes, when preparing changes it
+	Error      string
+	ErrorField string // user, password, password_confirm or empty
+	CSRF       string
+	MinLen     int
+	MaxLen     int
+	Clients    []clientOption
+	LandingURL string
+}
+
+// clientOption is one choice of the form's app selector.
+type clientOption struct {
+	ID, Label string
+	Selected  bool
+}
+
+// successData is the page after a registration.
+type successData struct {
+	page
+	Kind       string
+	JID        string
+	Typed      string // the username as typed, when preparing it changed it
+	Contact    string
+	Befriended bool
+	ContactURI template.URL
+	Client     *Client
+	Platforms  []platformGroup // when no client was chosen
+}
+
+// formInput is what a form submission carries besides the passwords, which
+// are never shown again.
+type formInput struct {
+	User   string
+	Client string
+}
+
+func (p *pages) registerForm(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	token := q.Get("t")
+	inv, err := p.registrable(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	if p.s.link.State() != "up" {
+		pe := *errPageLinkDown
+		pe.LinkURL, pe.LinkLabel = p.s.svc.RegisterURL(token), "Try again"
+		return &pe
+	}
+	return p.renderForm(w, http.StatusOK, inv, token, formInput{Client: q.Get("c")}, "", "")
+}
+
+func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			return &pageError{Status: http.StatusRequestEntityTooLarge, Title: "Form too large",
+				Msg: "What was sent is larger than this form can be. Please go back and try again."}
+		}
+		return &pageError{Status: http.StatusBadRequest, Title: "The form could not be read",
+			Msg: "Please go back and submit the form again."}
+	}
+	ctx := r.Context()
+	token := r.URL.Query().Get("t")
+	inv, err := p.registrable(ctx, token)
+	if err != nil {
+		return err
+	}
+	if !p.sameOrigin(r) || !p.csrfValid(token, r.PostForm.Get("csrf"), p.s.now()) {
+		return &pageError{Status: http.StatusForbidden, Title: "Please submit the form again",
+			Msg:     "This form has expired or was not sent from this site, so nothing was done.",
+			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open the form again"}
+	}
+	in := formInput{User: r.PostForm.Get("user"), Client: r.PostForm.Get("c")}
+	reg := invites.Registration{
+		Username: in.User,
+		Password: r.PostForm.Get("password"),
+		Confirm:  r.PostForm.Get("password_confirm"),
+	}
+	// Asked before anything is reserved, so a down link consumes nothing.
+	if p.s.link.State() != "up" {
+		return p.formError(w, inv, token, in, invites.ErrLinkDown)
+	}
+	if _, err := p.s.svc.Check(inv, reg); err != nil {
+		return p.formError(w, inv, token, in, err)
+	}
+	red, err := p.s.svc.Redeem(ctx, token, reg, p.s.link)
+	if err != nil {
+		return p.formError(w, inv, token, in, err)
+	}
+
+	typ := string(red.Invite.Type)
+	p.s.metrics.InviteUsed(typ)
+	p.s.log.Info("invite redeemed", "invite", red.Invite.ID, "type", typ, "jid", red.JID, "befriended", red.Befriended)
+
+	cfg := p.s.svc.Config()
+	d := successData{page: p.slim("Welcome"), Kind: inviteKind(inv), JID: red.JID, Befriended: red.Befriended}
+	switch d.Kind {
+	case "reset":
+		d.Title = "Password changed"
+	case "account", "contact":
+		if typed := strings.TrimSpace(in.User); typed != red.Username {
+			d.Typed = typed
+		}
+	}
+	if inv.Type == keystore.TypeContact {
+		d.Contact = red.Contact
+		if d.Contact == "" {
+			d.Contact = inv.Username + "@" + cfg.Domain
+		}
+		d.ContactURI = template.URL("xmpp:" + d.Contact + "?roster")
+	}
+	if c, ok := p.clientByID(in.Client); ok {
+		d.Client = &c
+	} else {
+		d.Platforms = groupClients(p.s.cfg.Clients, platformOf(r.UserAgent()))
+	}
+	return p.render(w, http.StatusOK, "success", d)
+}
+
+// registrable returns the invite if it can still be used to register.
+func (p *pages) registrable(ctx context.Context, token string) (keystore.Invite, error) {
+	inv, err := p.usableInvite(ctx, token)
+	if err != nil {
+		return keystore.Invite{}, err
+	}
+	if inv.Type == keystore.TypeContact && !inv.AllowRegister {
+		return keystore.Invite{}, p.noRegistration(token)
+	}
+	return inv, nil
+}
+
+func (p *pages) noRegistration(token string) error {
+	return &pageError{Status: http.StatusForbidden, Title: "This invite is for adding a contact",
+		Msg:     "It does not include creating a new account. Open the invite to add the contact in the app you already use.",
+		LinkURL: p.s.svc.LandingURL(token), LinkLabel: "Back to the invite"}
+}
+
+// formError shows why a submission failed: on the form again where the
+// person can fix it, on an error page where they cannot.
+func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token string, in formInput, err error) error {
+	var ve *invites.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return p.renderForm(w, http.StatusUnprocessableEntity, inv, token, in, ve.Field, validationText(ve))
+	case errors.Is(err, invites.ErrUsernameTaken):
+		if inv.Type != keystore.TypeContact && inv.Username != "" {
+			return &pageError{Status: http.StatusConflict, Title: "This account already exists",
+				Msg: "The account " + inv.Username + "@" + p.s.svc.Config().Domain +
+					" has been created already. If it is yours, sign in with your app; otherwise ask for a new invite."}
+		}
+		u, _ := invites.PrepareUsername(strings.TrimSpace(in.User))
+		return p.renderForm(w, http.StatusConflict, inv, token, in, "user",
+			fmt.Sprintf("The username %q is already taken. Please choose another one.", u))
+	case errors.Is(err, keystore.ErrInUse):
+		return p.renderForm(w, http.StatusConflict, inv, token, in, "",
+			"Someone is using this invite right now. Please try again in a moment.")
+	case errors.Is(err, invites.ErrLinkDown):
+		w.Header().Set("Retry-After", "60")
+		return p.renderForm(w, http.StatusServiceUnavailable, inv, token, in, "", linkDownMsg)
+	case errors.Is(err, invites.ErrNoRegistration):
+		return p.noRegistration(token)
+	case errors.Is(err, invites.ErrUnsupported):
+		p.s.log.Warn("registration refused by the XMPP server", "invite", inv.ID, "err", err)
+		return &pageError{Status: http.StatusServiceUnavailable, Title: "Not possible right now",
+			Msg: "The chat server does not allow this at the moment, and nothing was used up. Please let its admins know."}
+	}
+	if pe := (*pageError)(nil); errors.As(inviteError(err), &pe) {
+		return pe
+	}
+	return fmt.Errorf("redeem invite %s: %w", inv.ID, err)
+}
+
+// validationText turns a rule's complaint into a sentence for the form.
+func validationText(ve *invites.ValidationError) string {
+	switch ve.Field {
+	case "user":
+		return "Username " + ve.Msg + "."
+	case "password":
+		return "Password " + ve.Msg + "."
+	}
+	msg := ve.Msg
+	if msg == "" {
+		msg = ve.Error()
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+}
+
+func (p *pages) renderForm(w http.ResponseWriter, status int, inv keystore.Invite, token string, in formInput, field, msg string) error {
+	cfg := p.s.svc.Config()
+	d := registerData{
+		page:       p.slim("Create your account"),
+		Kind:       inviteKind(inv),
+		User:       in.User,
+		Error:      msg,
+		ErrorField: field,
+		CSRF:       p.csrfToken(token, p.s.now()),
+		MinLen:     cfg.PasswordMinLength,
+		MaxLen:     invites.MaxPasswordLen,
+		LandingURL: p.s.svc.LandingURL(token),
+	}
+	switch d.Kind {
+	case "reset":
+		d.Title = "Set a new password"
+		d.JID = inv.Username + "@" + cfg.Domain
+	case "username":
+		d.JID = inv.Username + "@" + cfg.Domain
+	case "contact":
+		d.Contact = inv.Username + "@" + cfg.Domain
+	}
+	if d.JID == "" && in.User != "" {
+		if u, err := invites.PrepareUsername(strings.TrimSpace(in.User)); err == nil && u != in.User {
+			d.UserNote = u
+		}
+	}
+	for _, c := range p.s.cfg.Clients {
+		d.Clients = append(d.Clients, clientOption{
+			ID: c.ID, Label: c.Name + " (" + strings.Join(c.Platforms, ", ") + ")", Selected: c.ID == in.Client,
+		})
+	}
+	return p.render(w, status, "register", d)
+}
+
+// csrfToken signs a registration form: HMAC over the invite token's hash
+// and the time, with a key that lives as long as the process. It proves
+// the form came from this server recently, for this invite; a restart asks
+// people with an open form to submit it again.
+func (p *pages) csrfToken(token string, now time.Time) string {
+	ts := now.Unix()
+	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(p.csrfMAC(token, ts))
+}
+
+func (p *pages) csrfMAC(token string, ts int64) []byte {
+	th := sha256.Sum256([]byte(token))
+	m := hmac.New(sha256.New, p.csrfKey)
+	m.Write([]byte("xmpp-invites register form\x00"))
+	m.Write(th[:])
+	m.Write(binary.BigEndian.AppendUint64(nil, uint64(ts)))
+	return m.Sum(nil)
+}
+
+func (p *pages) csrfValid(token, v string, now time.Time) bool {
+	tsPart, macPart, ok := strings.Cut(v, ".")
+	if !ok || len(v) > 100 {
+		return false
+	}
+	ts, err := strconv.ParseInt(tsPart, 36, 64)
+	if err != nil {
+		return false
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(macPart)
+	if err != nil {
+		return false
+	}
+	if age := now.Sub(time.Unix(ts, 0)); age < -csrfSkew || age > csrfMaxAge {
+		return false
+	}
+	return hmac.Equal(mac, p.csrfMAC(token, ts))
+}
+
+// sameOrigin refuses submissions that browsers mark as coming from another
+// site. Origin is often "null" here: under Referrer-Policy no-referrer,
+// browsers send that on same-origin POSTs too, so it proves nothing either
+// way and the signed form token decides.
+func (p *pages) sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	// Behind a reverse proxy r.Host may be the backend's address.
+	pub, err := url.Parse(p.s.svc.Config().PublicURL)
+	return err == nil && strings.EqualFold(u.Scheme, pub.Scheme) && strings.EqualFold(u.Host, pub.Host)
+}
