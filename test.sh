@@ -14,6 +14,7 @@ dpkg -s lua-dbi-sqlite3 >/dev/null 2>&1 || need+=(lua-dbi-sqlite3)
 command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools) # the browser test decodes the QR code
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)     # the backup test runs the README recipe
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}"
 	sudo=""

@@ -64,8 +64,8 @@ const (
 	Ejabberd = "ejabberd"
 )
 
-// defaultDomain is the virtual host of every test server.
-const defaultDomain = "example.test"
+// Domain is the virtual host of every test server.
+const Domain = "example.test"
 
 // Server is a running private XMPP server. The exported fields describe how
 // to reach it; they do not change across Kill and Restart.
@@ -436,8 +436,8 @@ func newServer(t testing.TB, kind string, nports int) (*Server, []int) {
 	}
 	s := &Server{
 		Kind:          kind,
-		Domain:        defaultDomain,
-		ComponentJID:  "invites." + defaultDomain,
+		Domain:        Domain,
+		ComponentJID:  "invites." + Domain,
 		Secret:        randomHex(16),
 		C2SAddr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
 		ComponentAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),

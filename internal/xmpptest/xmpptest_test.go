@@ -36,7 +36,7 @@ func TestLoginKillRestart(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			begin := time.Now()
-			s := Start(t, kind, Options{Admins: []string{"admin@" + defaultDomain}})
+			s := Start(t, kind, Options{Admins: []string{"admin@" + Domain}})
 			t.Logf("%s ready in %v (c2s %s, component %s)", kind, time.Since(begin).Round(time.Millisecond), s.C2SAddr, s.ComponentAddr)
 
 			begin = time.Now()
@@ -174,7 +174,7 @@ func TestAdmins(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			s := Start(t, kind, Options{Admins: []string{"admin@" + defaultDomain}})
+			s := Start(t, kind, Options{Admins: []string{"admin@" + Domain}})
 			s.Register(t, "admin", "admin-pw")
 			s.Register(t, "alice", "alice-pw")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// cliEnv is a config and database for CLI tests.
+type cliEnv struct {
+	t      *testing.T
+	config string
+	env    map[string]string
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	dir := t.TempDir()
+	cfg := writeFile(t, "c.toml", `domain = "example.com"
+public_url = "https://chat.example.com/join"
+database = "`+filepath.Join(dir, "db.sqlite")+`"
+`)
+	return &cliEnv{t: t, config: cfg, env: map[string]string{}}
+}
+
+// run runs the CLI and returns stdout, stderr and the exit status.
+func (e *cliEnv) run(args ...string) (string, string, int) {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"xmpp-invites", "--config", e.config}, args...), &out, &errb, mapEnv(e.env))
+	return out.String(), errb.String(), code
+}
+
+func (e *cliEnv) ok(args ...string) string {
+	e.t.Helper()
+	out, errs, code := e.run(args...)
+	if code != 0 {
+		e.t.Fatalf("%v: exit %d, stderr %q", args, code, errs)
+	}
+	return out
+}
+
+var credRE = regexp.MustCompile(`^[A-Za-z0-9_-]{12}/[A-Za-z0-9_-]{43}\n$`)
+
+func TestKeyCommands(t *testing.T) {
+	e := newCLIEnv(t)
+	out := e.ok("key", "create", "example.com", "My test key")
+	if !credRE.MatchString(out) {
+		t.Fatalf("key create printed %q, want ID/SECRET and a newline only", out)
+	}
+	id := out[:12]
+	e.ok("key", "create", "--manage", "--expires", "24h", "--quota", "5", "example.com")
+	list := e.ok("key", "list", "example.com")
+	lines := strings.Split(strings.TrimSuffix(list, "\n"), "\n")
+	if len(lines) != 2 || lines[0] != id+"\tMy test key" || !strings.HasSuffix(lines[1], "\t") {
+		t.Fatalf("key list = %q", list)
+	}
+	long := e.ok("key", "list", "--long", "example.com")
+	fields := strings.Split(strings.Split(long, "\n")[1], "\t")
+	if len(fields) != 6 || fields[2] != "manage" || fields[4] != "-" || !strings.HasSuffix(fields[5], "Z") {
+		t.Fatalf("key list --long second line fields = %q", fields)
+	}
+	e.ok("key", "delete", "example.com", id)
+	if out := e.ok("key", "list", "example.com"); strings.Contains(out, id) {
+		t.Fatalf("deleted key still listed: %q", out)
+	}
+	if _, errs, code := e.run("key", "delete", "example.com", id); code != 1 || !strings.HasPrefix(errs, "Error: ") {
+		t.Fatalf("delete unknown: exit %d stderr %q, want 1 and Error:", code, errs)
+	}
+}
+
+func TestHostCheckAndUsageErrors(t *testing.T) {
+	e := newCLIEnv(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"key", "create", "other.org"}, 1, "Error: please supply a valid host\n"},
+		{[]string{"key", "list", "other.org"}, 1, "Error: please supply a valid host\n"},
+		{[]string{"invite", "create", "other.org"}, 1, "Error: please supply a valid host\n"},
+		{[]string{"key", "create", "example.com", "name", "--manage"}, 2, "looks like a flag"},
+		{[]string{"key", "list", "example.com", "--long"}, 2, "looks like a flag"},
+		{[]string{"key", "create"}, 2, "wrong number of arguments"},
+		{[]string{"key", "create", "--bogus", "example.com"}, 2, "flag provided but not defined"},
+		{[]string{"invite", "create", "--ttl", "forever", "example.com"}, 2, "ttl"},
+		{[]string{"invite", "create", "--uses", "5000", "example.com"}, 2, "uses"},
+		{[]string{"invite", "create", "--type", "party", "example.com"}, 2, "type"},
+		{[]string{"invite", "create", "--type", "reset", "example.com"}, 2, "username"},
+		{[]string{"invite", "show", "example.com", "nosuchid"}, 1, "Error: no invite"},
+		{[]string{"invite", "revoke", "example.com", "nosuchid"}, 1, "Error: no invite"},
+		{[]string{"frobnicate"}, 2, ""},
+	} {
+		_, errs, code := e.run(tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d stderr %q; want exit %d containing %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	// A bad config is exit 2 for every command.
+	e.config = writeFile(t, "bad.toml", "domain = \"example.com\"\n")
+	if _, errs, code := e.run("key", "list", "example.com"); code != 2 || !strings.Contains(errs, "public_url") {
+		t.Errorf("bad config: exit %d stderr %q, want 2 naming public_url", code, errs)
+	}
+}
+
+func TestInviteCommands(t *testing.T) {
+	e := newCLIEnv(t)
+	url := strings.TrimSpace(e.ok("invite", "create", "--note", "for bob", "example.com"))
+	if !regexp.MustCompile(`^https://chat\.example\.com/join/invite\?[A-Za-z0-9_-]{24}$`).MatchString(url) {
+		t.Fatalf("invite create printed %q", url)
+	}
+	token := url[strings.Index(url, "?")+1:]
+	e.ok("invite", "create", "--type", "reset", "--username", "Alice", "example.com")
+	e.ok("invite", "create", "--type", "contact", "--username", "bob", "--uses", "5", "--ttl", "2h", "example.com")
+	list := e.ok("invite", "list", "example.com")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("invite list = %q, want 3 lines", list)
+	}
+	f := strings.Split(lines[0], "\t")
+	if len(f) != 7 || f[1] != "account" || f[2] != "-" || f[3] != "0/1" || f[5] != "cli" || f[6] != "for bob" {
+		t.Fatalf("first line fields %q", f)
+	}
+	if f2 := strings.Split(lines[1], "\t"); f2[1] != "reset" || f2[2] != "alice" {
+		t.Fatalf("reset invite line %q: want username prepared to alice", f2)
+	}
+	if strings.Contains(list, token) {
+		t.Fatal("invite list shows a token")
+	}
+	id := f[0]
+	show := e.ok("invite", "show", "example.com", token)
+	if !strings.Contains(show, id) || !strings.Contains(show, "pending") || strings.Contains(show, token) {
+		t.Fatalf("invite show by token = %q", show)
+	}
+	e.ok("invite", "revoke", "example.com", id)
+	if _, errs, code := e.run("invite", "revoke", "example.com", id); code != 1 || !strings.Contains(errs, "already revoked") {
+		t.Fatalf("revoke twice: %d %q", code, errs)
+	}
+	if l := e.ok("invite", "list", "example.com"); strings.Contains(l, id) {
+		t.Fatalf("revoked invite listed as pending: %q", l)
+	}
+	all := e.ok("invite", "list", "--all", "example.com")
+	if !strings.Contains(all, id) || !strings.Contains(all, "\trevoked") {
+		t.Fatalf("invite list --all = %q", all)
+	}
+}
+
+func TestKeyDeleteRevokeInvites(t *testing.T) {
+	e := newCLIEnv(t)
+	cred := strings.TrimSpace(e.ok("key", "create", "example.com"))
+	id := cred[:12]
+	st := openStoreForTest(t, e)
+	createKeyInvites(t, st, "key:"+id, 3)
+	st.Close()
+	_, errs, code := e.run("key", "delete", "--revoke-invites", "example.com", id)
+	if code != 0 || !strings.Contains(errs, "revoked 3") {
+		t.Fatalf("delete --revoke-invites: %d %q", code, errs)
+	}
+	if l := e.ok("invite", "list", "example.com"); l != "" {
+		t.Fatalf("pending after revoke: %q", l)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	e := newCLIEnv(t)
+	out := e.ok("--version")
+	if !strings.Contains(out, version) {
+		t.Fatalf("--version = %q", out)
+	}
+}

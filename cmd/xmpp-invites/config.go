@@ -1,0 +1,398 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"mellium.im/xmpp/jid"
+
+	"xmpp-invites/httpapi"
+)
+
+// fileConfig mirrors the config file. Durations stay strings here so that an
+// unparsable one is reported with its option name.
+type fileConfig struct {
+	Domain    string   `toml:"domain"`
+	PublicURL string   `toml:"public_url"`
+	SiteName  string   `toml:"site_name"`
+	Database  string   `toml:"database"`
+	Admins    []string `toml:"admins"`
+	LogLevel  string   `toml:"log_level"`
+	LogFormat string   `toml:"log_format"`
+
+	Component struct {
+		JID          string `toml:"jid"`
+		Server       string `toml:"server"`
+		Secret       string `toml:"secret"`
+		SecretFile   string `toml:"secret_file"`
+		PingInterval string `toml:"ping_interval"`
+	} `toml:"component"`
+
+	HTTP struct {
+		Listen          string   `toml:"listen"`
+		CORSOrigins     []string `toml:"cors_origins"`
+		MaxAuthFailures int      `toml:"max_auth_failures"`
+		TrustedProxies  []string `toml:"trusted_proxies"`
+	} `toml:"http"`
+
+	Invites struct {
+		DefaultTTL        string           `toml:"default_ttl"`
+		MaxTTL            string           `toml:"max_ttl"`
+		ResetTTL          string           `toml:"reset_ttl"`
+		Retention         string           `toml:"retention"`
+		AllowUserInvites  bool             `toml:"allow_user_invites"`
+		UserInvitesPerDay int              `toml:"user_invites_per_day"`
+		PasswordMinLength int              `toml:"password_min_length"`
+		Clients           []httpapi.Client `toml:"clients" env:"-"`
+	} `toml:"invites"`
+}
+
+func defaultFileConfig() fileConfig {
+	var c fileConfig
+	c.Database = "xmpp-invites.db"
+	c.Admins = []string{}
+	c.LogLevel = "info"
+	c.LogFormat = "text"
+	c.Component.Server = "127.0.0.1:5347"
+	c.Component.PingInterval = "60s"
+	c.HTTP.Listen = "127.0.0.1:5281"
+	c.HTTP.CORSOrigins = []string{"*"}
+	c.HTTP.MaxAuthFailures = 20
+	c.HTTP.TrustedProxies = []string{}
+	c.Invites.DefaultTTL = "168h"
+	c.Invites.MaxTTL = "720h"
+	c.Invites.ResetTTL = "24h"
+	c.Invites.Retention = "720h"
+	c.Invites.UserInvitesPerDay = 10
+	c.Invites.PasswordMinLength = 8
+	return c
+}
+
+// Config is the validated configuration.
+type Config struct {
+	Domain    string
+	PublicURL string
+	SiteName  string
+	Database  string
+	Admins    []string
+	LogLevel  string
+	LogFormat string
+
+	ComponentJID    string
+	ComponentServer string
+	ComponentSecret string // empty: component disabled
+	PingInterval    time.Duration
+
+	Listen          string
+	CORSOrigins     []string
+	MaxAuthFailures int
+	TrustedProxies  []netip.Prefix
+
+	DefaultTTL        time.Duration
+	MaxTTL            time.Duration
+	ResetTTL          time.Duration
+	Retention         time.Duration
+	AllowUserInvites  bool
+	UserInvitesPerDay int
+	PasswordMinLength int
+	Clients           []httpapi.Client
+}
+
+// configError names the option that is wrong; it exits with status 2.
+type configError struct {
+	option string
+	msg    string
+}
+
+func (e *configError) Error() string {
+	if e.option == "" {
+		return "config: " + e.msg
+	}
+	return "config: option " + e.option + ": " + e.msg
+}
+
+func optErr(option, format string, args ...any) error {
+	return &configError{option: option, msg: fmt.Sprintf(format, args...)}
+}
+
+// overrides are the global flags, highest precedence; empty means unset.
+type overrides struct {
+	Database string
+	Listen   string
+	LogLevel string
+}
+
+const envPrefix = "XMPP_INVITES_"
+
+// loadConfig reads path (may be empty: defaults only), applies the
+// environment and flags, and validates the result.
+func loadConfig(path string, env func(string) (string, bool), flags overrides) (Config, error) {
+	fc := defaultFileConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, &configError{msg: fmt.Sprintf("read %s: %v", path, errors.Unwrap(err))}
+		}
+		md, err := toml.Decode(string(data), &fc)
+		if err != nil {
+			return Config{}, tomlError(path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return Config{}, optErr(und[0].String(), "unknown option in %s", path)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&fc).Elem(), "", env); err != nil {
+		return Config{}, err
+	}
+	if flags.Database != "" {
+		fc.Database = flags.Database
+	}
+	if flags.Listen != "" {
+		fc.HTTP.Listen = flags.Listen
+	}
+	if flags.LogLevel != "" {
+		fc.LogLevel = flags.LogLevel
+	}
+	return fc.validate()
+}
+
+// tomlError turns a decode error into one that names the option when the
+// TOML library knows it.
+func tomlError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg := strings.TrimPrefix(pe.Message, "toml: ")
+		if pe.LastKey != "" {
+			return optErr(pe.LastKey, "%s (%s line %d)", msg, path, pe.Position.Line)
+		}
+		return &configError{msg: fmt.Sprintf("%s line %d: %s", path, pe.Position.Line, msg)}
+	}
+	if m := lastKeyRE.FindStringSubmatch(err.Error()); m != nil {
+		msg := err.Error()
+		if i := strings.LastIndex(msg, "): "); i >= 0 {
+			msg = msg[i+3:]
+		}
+		return optErr(m[1], "%s (%s)", msg, path)
+	}
+	return &configError{msg: fmt.Sprintf("%s: %v", path, err)}
+}
+
+// lastKeyRE finds the option in the TOML library's type errors.
+var lastKeyRE = regexp.MustCompile(`\(last key "([^"]+)"\)`)
+
+// applyEnv sets fields from XMPP_INVITES_<SECTION>_<KEY> variables.
+func applyEnv(v reflect.Value, section string, env func(string) (string, bool)) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Tag.Get("env") == "-" {
+			continue
+		}
+		key := f.Tag.Get("toml")
+		name := key
+		if section != "" {
+			name = section + "." + key
+		}
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		envName := envPrefix + strings.ToUpper(strings.ReplaceAll(name, ".", "_"))
+		raw, ok := env(envName)
+		if !ok {
+			continue
+		}
+		switch f.Type.Kind() {
+		case reflect.String:
+			fv.SetString(raw)
+		case reflect.Int:
+			n, err := strconv.Atoi(strings.TrimSpace(raw))
+			if err != nil {
+				return optErr(name, "%s=%q is not an integer", envName, raw)
+			}
+			fv.SetInt(int64(n))
+		case reflect.Bool:
+			b, err := strconv.ParseBool(strings.TrimSpace(raw))
+			if err != nil {
+				return optErr(name, "%s=%q is not true or false", envName, raw)
+			}
+			fv.SetBool(b)
+		case reflect.Slice:
+			list := []string{}
+			for _, p := range strings.Split(raw, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					list = append(list, p)
+				}
+			}
+			fv.Set(reflect.ValueOf(list))
+		}
+	}
+	return nil
+}
+
+func parseDuration(option, v string, allowZero bool) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, optErr(option, "%q is not a duration (examples: 90s, 24h)", v)
+	}
+	if d < 0 || (d == 0 && !allowZero) {
+		return 0, optErr(option, "must be positive, got %q", v)
+	}
+	return d, nil
+}
+
+func (fc fileConfig) validate() (Config, error) {
+	c := Config{
+		Domain: strings.TrimSpace(fc.Domain), SiteName: fc.SiteName, Database: fc.Database,
+		LogLevel: fc.LogLevel, LogFormat: fc.LogFormat,
+		ComponentJID: fc.Component.JID, ComponentServer: fc.Component.Server,
+		Listen: fc.HTTP.Listen, CORSOrigins: fc.HTTP.CORSOrigins, MaxAuthFailures: fc.HTTP.MaxAuthFailures,
+		AllowUserInvites: fc.Invites.AllowUserInvites, UserInvitesPerDay: fc.Invites.UserInvitesPerDay,
+		PasswordMinLength: fc.Invites.PasswordMinLength, Clients: fc.Invites.Clients,
+	}
+	if c.Domain == "" {
+		return Config{}, optErr("domain", "is required")
+	}
+	if d, err := jid.Parse(c.Domain); err != nil || d.Localpart() != "" || d.Resourcepart() != "" || d.String() != c.Domain {
+		return Config{}, optErr("domain", "%q is not a valid XMPP domain", c.Domain)
+	}
+	if fc.PublicURL == "" {
+		return Config{}, optErr("public_url", "is required")
+	}
+	u, err := url.Parse(fc.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return Config{}, optErr("public_url", "%q must be an http or https URL without query or fragment", fc.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(fc.PublicURL, "/")
+	if c.SiteName == "" {
+		c.SiteName = c.Domain
+	}
+	if c.Database == "" {
+		return Config{}, optErr("database", "must not be empty")
+	}
+	for _, a := range fc.Admins {
+		j, err := jid.Parse(a)
+		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
+			return Config{}, optErr("admins", "%q is not a bare JID such as admin@%s", a, c.Domain)
+		}
+		c.Admins = append(c.Admins, j.String())
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return Config{}, optErr("log_level", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return Config{}, optErr("log_format", "%q must be text or json", c.LogFormat)
+	}
+
+	secret := fc.Component.Secret
+	if fc.Component.SecretFile != "" {
+		if secret != "" {
+			return Config{}, optErr("component.secret_file", "set either component.secret or component.secret_file, not both")
+		}
+		data, err := os.ReadFile(fc.Component.SecretFile)
+		if err != nil {
+			return Config{}, optErr("component.secret_file", "%v", err)
+		}
+		secret = strings.TrimRight(string(data), "\r\n")
+		if secret == "" {
+			return Config{}, optErr("component.secret_file", "%s is empty", fc.Component.SecretFile)
+		}
+	}
+	c.ComponentSecret = secret
+	if secret != "" {
+		if c.ComponentJID == "" {
+			return Config{}, optErr("component.jid", "is required when a component secret is set")
+		}
+		j, err := jid.Parse(c.ComponentJID)
+		if err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
+			return Config{}, optErr("component.jid", "%q is not a domain JID such as invites.%s", c.ComponentJID, c.Domain)
+		}
+		if _, _, err := net.SplitHostPort(c.ComponentServer); err != nil {
+			return Config{}, optErr("component.server", "%q is not host:port", c.ComponentServer)
+		}
+	}
+	if c.PingInterval, err = parseDuration("component.ping_interval", fc.Component.PingInterval, false); err != nil {
+		return Config{}, err
+	}
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return Config{}, optErr("http.listen", "%q is not host:port", c.Listen)
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		ou, err := url.Parse(o)
+		if err != nil || ou.Scheme == "" || ou.Host == "" || ou.Path != "" {
+			return Config{}, optErr("http.cors_origins", "%q is not * or an origin such as https://app.example.com", o)
+		}
+	}
+	if c.MaxAuthFailures < 0 {
+		return Config{}, optErr("http.max_auth_failures", "must not be negative")
+	}
+	for _, p := range fc.HTTP.TrustedProxies {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return Config{}, optErr("http.trusted_proxies", "%q is not an IP address or CIDR prefix", p)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+	}
+
+	if c.DefaultTTL, err = parseDuration("invites.default_ttl", fc.Invites.DefaultTTL, false); err != nil {
+		return Config{}, err
+	}
+	if c.MaxTTL, err = parseDuration("invites.max_ttl", fc.Invites.MaxTTL, false); err != nil {
+		return Config{}, err
+	}
+	if c.ResetTTL, err = parseDuration("invites.reset_ttl", fc.Invites.ResetTTL, false); err != nil {
+		return Config{}, err
+	}
+	if c.Retention, err = parseDuration("invites.retention", fc.Invites.Retention, false); err != nil {
+		return Config{}, err
+	}
+	if c.DefaultTTL > c.MaxTTL {
+		return Config{}, optErr("invites.default_ttl", "%s exceeds invites.max_ttl %s", c.DefaultTTL, c.MaxTTL)
+	}
+	if c.ResetTTL > c.MaxTTL {
+		return Config{}, optErr("invites.reset_ttl", "%s exceeds invites.max_ttl %s", c.ResetTTL, c.MaxTTL)
+	}
+	if c.UserInvitesPerDay < 0 {
+		return Config{}, optErr("invites.user_invites_per_day", "must not be negative")
+	}
+	if c.PasswordMinLength < 1 || c.PasswordMinLength > 1024 {
+		return Config{}, optErr("invites.password_min_length", "must be between 1 and 1024")
+	}
+	for i, cl := range c.Clients {
+		if cl.Name == "" || len(cl.Platforms) == 0 {
+			return Config{}, optErr(fmt.Sprintf("invites.clients[%d]", i), "needs a name and at least one platform")
+		}
+		for _, d := range cl.Downloads {
+			du, err := url.Parse(d.URL)
+			if err != nil || (du.Scheme != "https" && du.Scheme != "http") || d.Label == "" {
+				return Config{}, optErr(fmt.Sprintf("invites.clients[%d].downloads", i), "each needs a label and an http(s) url")
+			}
+		}
+	}
+	return c, nil
+}

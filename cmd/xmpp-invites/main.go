@@ -1,0 +1,171 @@
+// Command xmpp-invites gives an XMPP server invite-based onboarding. It runs
+// as an XEP-0114 component beside the server, serves the invite API and pages
+// over HTTP, and manages API keys and invites from the command line.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr, os.LookupEnv)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit status and a message for stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// Exit statuses.
+const (
+	exitFailure = 1 // not found, operational failure
+	exitUsage   = 2 // usage and configuration errors
+)
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+func failErr(format string, args ...any) error {
+	return &exitError{code: exitFailure, msg: fmt.Sprintf(format, args...)}
+}
+
+// run is the whole program; main and tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
+	app := newApp(stdout, stderr, env)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	code := exitUsage
+	var ee *exitError
+	var ce *configError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case errors.As(err, &ce):
+		code = exitUsage
+	}
+	fmt.Fprintf(stderr, "Error: %s\n", err)
+	return code
+}
+
+// env wraps a lookup function for use from commands.
+type envFunc func(string) (string, bool)
+
+func newApp(stdout, stderr io.Writer, env envFunc) *cli.App {
+	a := &appState{stdout: stdout, stderr: stderr, env: env}
+	app := &cli.App{
+		Name:            "xmpp-invites",
+		Usage:           "invite-based onboarding for any XMPP server",
+		Version:         version,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {}, // run decides the status
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErr("%v", err)
+		},
+		Flags: []cli.Flag{
+			// XMPP_INVITES_CONFIG is read in appState.config, through the
+			// injected environment, not urfave/cli's os.Getenv.
+			&cli.StringFlag{Name: "config", Usage: "config `FILE` (TOML; env XMPP_INVITES_CONFIG)"},
+			&cli.StringFlag{Name: "database", Usage: "SQLite database `FILE` (overrides database)"},
+			&cli.StringFlag{Name: "listen", Usage: "HTTP listen `ADDR` (overrides http.listen)"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (overrides log_level)"},
+		},
+		Commands: []*cli.Command{
+			a.serveCommand(),
+			a.keyCommand(),
+			a.inviteCommand(),
+			a.checkCommand(),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "Error: unknown command %q (see --help)\n", name)
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErr("unknown command %q (see --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+	return app
+}
+
+type appState struct {
+	stdout, stderr io.Writer
+	env            envFunc
+}
+
+// config loads and validates the configuration named by the global flags.
+func (a *appState) config(c *cli.Context) (Config, error) {
+	path := c.String("config")
+	if path == "" {
+		if v, ok := a.env("XMPP_INVITES_CONFIG"); ok {
+			path = v
+		}
+	}
+	if path == "" {
+		return Config{}, &configError{msg: "no config file: pass --config FILE or set XMPP_INVITES_CONFIG"}
+	}
+	return loadConfig(path, a.env, overrides{
+		Database: c.String("database"),
+		Listen:   c.String("listen"),
+		LogLevel: c.String("log-level"),
+	})
+}
+
+// logger builds the process logger from the config.
+func (a *appState) logger(cfg Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated in loadConfig
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
+}
+
+// positional checks a command's positional arguments: exactly min..max of
+// them, none looking like a flag (urfave/cli stops parsing flags at the first
+// positional argument, so a late flag would otherwise be taken as a value).
+func positional(c *cli.Context, min, max int, usage string) ([]string, error) {
+	args := c.Args().Slice()
+	for _, arg := range args {
+		if strings.HasPrefix(arg, "-") && arg != "-" {
+			return nil, usageErr("%q looks like a flag: flags go before arguments (usage: %s %s)", arg, c.Command.HelpName, usage)
+		}
+	}
+	if len(args) < min || len(args) > max {
+		return nil, usageErr("wrong number of arguments (usage: %s %s)", c.Command.HelpName, usage)
+	}
+	return args, nil
+}
+
+// checkHost keeps the prosodyctl shape: HOST must be the configured domain.
+func checkHost(cfg Config, host string) error {
+	if host != cfg.Domain {
+		return failErr("please supply a valid host")
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+// Package component is the XEP-0114 link between xmpp-invites and the XMPP
+// server. It keeps the link up by itself (dial, handshake, read loop, pings,
+// reconnect with capped backoff), answers service discovery, ping and
+// version queries, offers the XEP-0401 ad-hoc commands and a chat interface
+// for minting invites in-band, and asks the server to create and change
+// accounts (XEP-0133) and to add roster entries (XEP-0356).
+//
+// A *Component implements invites.Accounts and invites.Followups: the HTTP
+// side creates accounts through it without knowing about XMPP.
+package component
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"xmpp-invites/invites"
+	"xmpp-invites/metrics"
+)
+
+// Config configures a Component. It is filled from the [component] section
+// of the config file and a few invite rules.
+type Config struct {
+	// JID is the component's address, e.g. invites.example.com.
+	JID string
+	// Server is host:port of the XMPP server's component listener.
+	Server string
+	// Secret is the shared component secret (XEP-0114). It is never logged.
+	Secret string
+	// Domain is the XMPP domain whose accounts are managed; XEP-0133
+	// commands are sent to it.
+	Domain string
+	// Admins are bare JIDs allowed to create account invites in-band.
+	Admins []string
+	// PingInterval is how often the component pings the server to find a
+	// dead link; 0 means 60 s.
+	PingInterval time.Duration
+	// AllowUserInvites lets ordinary users' contact invites also register
+	// new accounts (;ibr=y). Admins' contact invites always do.
+	AllowUserInvites bool
+	// UserInvitesPerDay caps ordinary users' in-band invites in any 24 hours;
+	// 0 means no limit. Admins are never limited.
+	UserInvitesPerDay int
+	// Version is reported to XEP-0092 software version queries.
+	Version string
+}
+
+// LogValue keeps the secret out of logs when a Config is logged whole.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("jid", c.JID), slog.String("server", c.Server), slog.String("domain", c.Domain),
+		slog.Any("admins", c.Admins), slog.Duration("ping_interval", c.PingInterval),
+	)
+}
+
+// Minter is what the component needs from the invite rules;
+// *invites.Service satisfies it.
+type Minter interface {
+	Create(ctx context.Context, r invites.Request) (invites.Created, error)
+}
+
+// ErrNotAuthorized means the server rejected the component's secret. It is
+// the only error that makes Run give up: retrying cannot fix it.
+var ErrNotAuthorized = errors.New("the XMPP server rejected component.secret (not-authorized)")
+
+// ErrNotAdmin means the server refused an XEP-0133 command: it did not grant
+// the component admin rights on the domain. Operators fix it in the server's
+// configuration (see SERVERS.md).
+var ErrNotAdmin = errors.New("the XMPP server did not grant admin rights to the component")
+
+// Timing defaults. Tests shorten some of them through the unexported
+// fields of Component.
+const (
+	defaultPingInterval = 60 * time.Second
+	pingTimeout         = 10 * time.Second
+	handshakeTimeout    = 10 * time.Second
+	backoffMin          = 100 * time.Millisecond
+	backoffMax          = 2 * time.Second
+	backoffJitter       = 0.2
+	// healthyAfter is how long a link must stay up before a loss starts
+	// the backoff from backoffMin again. A server that accepts and drops at
+	// once therefore meets a growing delay instead of a reconnect storm.
+	healthyAfter = 30 * time.Second
+	// closeWait bounds how long a closing stream waits for the server's
+	// </stream:stream>.
+	closeWait = 2 * time.Second
+	// mintTimeout bounds one invite creation for an in-band request.
+	mintTimeout = 10 * time.Second
+	// privilegeWait is how long the link-up report waits for the XEP-0356
+	// advertisement after the command probe has answered.
+	privilegeWait = 500 * time.Millisecond
+)
+
+// Component is the XMPP side of xmpp-invites. Create it with New, run it
+// with Run; the account methods may be called from any goroutine.
+//
+// While the link is down the account methods fail at once with an error
+// wrapping invites.ErrLinkDown. When the link ends while the server is
+// still working on a request, the error wraps both invites.ErrLinkDown and
+// context.Canceled: the request may have been carried out, and
+// invites.Service.Redeem then asks AccountExists before giving the use back.
+type Component struct {
+	cfg    Config
+	jid    jid.JID
+	domain jid.JID
+	admins map[string]bool
+	minter Minter
+	log    *slog.Logger
+	m      *metrics.Metrics
+
+	cur     atomic.Pointer[link] // nil while the link is down
+	running atomic.Bool
+
+	upMu sync.Mutex
+	upCh chan struct{} // closed while the link is up
+
+	replies replyLimiter
+
+	// Hooks and timings, replaced by tests.
+	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
+	sleep        func(ctx context.Context, d time.Duration) bool
+	now          func() time.Time
+	jitter       func() float64 // in [0, 1)
+	pingTimeout  time.Duration
+	healthyAfter time.Duration
+	closeWait    time.Duration
+}
+
+// New validates cfg and returns a Component that is not yet connected.
+// log and m may be nil.
+func New(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
+	if minter == nil {
+		return nil, errors.New("component: no invite minter")
+	}
+	return newComponent(cfg, minter, log, m)
+}
+
+func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
+	me, err := jid.Parse(cfg.JID)
+	if err != nil || cfg.JID == "" || me.Localpart() != "" || me.Resourcepart() != "" {
+		return nil, fmt.Errorf("component: jid %q is not a domain JID such as invites.example.com", cfg.JID)
+	}
+	domain, err := jid.Parse(cfg.Domain)
+	if err != nil || cfg.Domain == "" || domain.Localpart() != "" || domain.Resourcepart() != "" {
+		return nil, fmt.Errorf("component: domain %q is not a domain such as example.com", cfg.Domain)
+	}
+	if me.Equal(domain) {
+		return nil, fmt.Errorf("component: jid %q must differ from the domain", cfg.JID)
+	}
+	if host, port, err := net.SplitHostPort(cfg.Server); err != nil || host == "" || port == "" {
+		return nil, fmt.Errorf("component: server %q is not host:port", cfg.Server)
+	}
+	if cfg.Secret == "" {
+		return nil, errors.New("component: secret is empty")
+	}
+	if cfg.PingInterval < 0 {
+		return nil, errors.New("component: ping interval must not be negative")
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = defaultPingInterval
+	}
+	if cfg.UserInvitesPerDay < 0 {
+		return nil, errors.New("component: user invites per day must not be negative")
+	}
+	admins := make(map[string]bool, len(cfg.Admins))
+	for _, a := range cfg.Admins {
+		j, err := jid.Parse(strings.TrimSpace(a))
+		if err != nil || j.Localpart() == "" {
+			return nil, fmt.Errorf("component: admin %q is not a bare JID such as admin@%s", a, cfg.Domain)
+		}
+		admins[j.Bare().String()] = true
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Component{
+		cfg: cfg, jid: me, domain: domain, admins: admins, minter: minter,
+		log: log, m: m,
+		upCh:         make(chan struct{}),
+		dial:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		sleep:        sleepCtx,
+		now:          time.Now,
+		jitter:       rand.Float64,
+		pingTimeout:  pingTimeout,
+		healthyAfter: healthyAfter,
+		closeWait:    closeWait,
+	}
+	c.replies.now = func() time.Time { return c.now() }
+	return c, nil
+}
+
+// State reports the link state: "up" or "down".
+func (c *Component) State() string {
+	if c.cur.Load() != nil {
+		return "up"
+	}
+	return "down"
+}
+
+// WaitUp blocks until the link is up or ctx ends.
+func (c *Component) WaitUp(ctx context.Context) error {
+	for {
+		c.upMu.Lock()
+		ch := c.upCh
+		c.upMu.Unlock()
+		select {
+		case <-ch:
+			if c.cur.Load() != nil {
+				return nil
+			}
+			// Went down again in between: wait for the next link.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setUp publishes l as the current link.
+func (c *Component) setUp(l *link) {
+	c.cur.Store(l)
+	c.upMu.Lock()
+	close(c.upCh)
+	c.upMu.Unlock()
+	c.m.LinkUp(true)
+}
+
+// setDown withdraws the current link.
+func (c *Component) setDown() {
+	c.cur.Store(nil)
+	c.upMu.Lock()
+	c.upCh = make(chan struct{})
+	c.upMu.Unlock()
+	c.m.LinkUp(false)
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoff is a capped exponential delay with jitter.
+type backoff struct {
+	next   time.Duration
+	jitter func() float64
+}
+
+// delay returns the next delay (±backoffJitter around the base) and
+// doubles the base up to backoffMax.
+func (b *backoff) delay() time.Duration {
+	if b.next < backoffMin {
+		b.next = backoffMin
+	}
+	d := b.next
+	b.next = min(2*b.next, backoffMax)
+	f := 1 + backoffJitter*(2*b.jitter()-1)
+	return time.Duration(float64(d) * f)
+}
+
+// reset starts the delays from backoffMin again.
+func (b *backoff) reset() { b.next = backoffMin }
+
+// replyLimiter bounds how many chat replies one sender gets per minute, so
+// two bots that answer every message cannot loop through the component.
+type replyLimiter struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	seen map[string][]time.Time
+}
+
+const (
+	repliesPerMinute = 6
+	maxReplySenders  = 10000
+)
+
+// allow records a reply to sender and reports whether it may be sent.
+func (r *replyLimiter) allow(sender string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if r.seen == nil || len(r.seen) > maxReplySenders {
+		r.seen = make(map[string][]time.Time)
+	}
+	recent := r.seen[sender][:0]
+	for _, t := range r.seen[sender] {
+		if now.Sub(t) < time.Minute {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= repliesPerMinute {
+		r.seen[sender] = recent
+		return false
+	}
+	r.seen[sender] = append(recent, now)
+	return true
+}

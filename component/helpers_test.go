@@ -1,0 +1,178 @@
+package component
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
+)
+
+// testLogger writes the component's log to the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct {
+	t  *testing.T
+	mu sync.Mutex
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// logBuffer collects log output for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakeMinter records requests and returns a fixed invite, or err.
+type fakeMinter struct {
+	mu   sync.Mutex
+	reqs []invites.Request
+	err  error
+}
+
+var testExpiry = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func (f *fakeMinter) Create(_ context.Context, r invites.Request) (invites.Created, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, r)
+	if f.err != nil {
+		return invites.Created{}, f.err
+	}
+	const token = "TOKEN0123456789abcdefghi"
+	uri := "xmpp:example.test?register;preauth=" + token
+	if r.Type == keystore.TypeContact {
+		uri = "xmpp:" + r.Username + "@example.test?roster;preauth=" + token
+	}
+	return invites.Created{
+		Invite: keystore.Invite{ID: "inv12345", Type: r.Type, Username: r.Username, Creator: r.Creator,
+			Expires: testExpiry, MaxUses: 1},
+		Token: token, URI: uri, LandingURL: "https://example.test/invite?" + token,
+	}, nil
+}
+
+func (f *fakeMinter) requests() []invites.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]invites.Request(nil), f.reqs...)
+}
+
+func (f *fakeMinter) setErr(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+// running is a Component whose Run goroutine the test controls.
+type running struct {
+	c      *Component
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startRun starts c.Run and stops it at cleanup, failing the test if Run
+// returns an error or does not return.
+func startRun(t *testing.T, c *Component) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{c: c, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return within 10s of cancel")
+		}
+	})
+	return r
+}
+
+// stop cancels Run and returns its result.
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- nil // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10s of cancel")
+		return nil
+	}
+}
+
+// connect builds a component for fs, runs it and waits until it is up.
+func connect(t *testing.T, fs *fakeServer, m Minter, tweak func(*Component)) (*Component, *fakeConn) {
+	t.Helper()
+	if m == nil {
+		m = &fakeMinter{}
+	}
+	c, err := New(fs.config(), m, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(c)
+	}
+	startRun(t, c)
+	fc := fs.nextConn(t)
+	waitUp(t, c)
+	return c, fc
+}
+
+func waitUp(t *testing.T, c *Component) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitUp(ctx); err != nil {
+		t.Fatalf("component not up: %v", err)
+	}
+}
+
+// ctxT returns a context that ends after d or with the test.
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

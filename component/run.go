@@ -1,0 +1,408 @@
+package component
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/stream"
+
+	"xmpp-invites/invites"
+)
+
+// link is one authenticated stream to the server. Everything that belongs
+// to a connection lives here, so a reconnect starts from a clean slate.
+type link struct {
+	s      *xmpp.Session
+	conn   net.Conn
+	ctx    context.Context // ends when the stream ends
+	cancel context.CancelFunc
+	since  time.Time
+	wg     sync.WaitGroup // goroutines working for this link
+
+	privOnce sync.Once
+	privSeen chan struct{} // closed at the first XEP-0356 advertisement
+	mu       sync.Mutex
+	privNS   string
+	privs    map[string]string
+	cmds     map[string]bool // the server's commands for the component; nil until known
+}
+
+// setCommands records the server's command list.
+func (l *link) setCommands(nodes []string) {
+	m := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		m[n] = true
+	}
+	l.mu.Lock()
+	l.cmds = m
+	l.mu.Unlock()
+}
+
+// commands returns the server's command list, nil when not yet known.
+func (l *link) commands() map[string]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cmds
+}
+
+// setPrivileges records an XEP-0356 advertisement.
+func (l *link) setPrivileges(ns string, perms map[string]string) {
+	l.mu.Lock()
+	l.privNS, l.privs = ns, perms
+	l.mu.Unlock()
+	l.privOnce.Do(func() { close(l.privSeen) })
+}
+
+// privileges returns a copy of what the server granted.
+func (l *link) privileges() (map[string]string, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]string, len(l.privs))
+	for k, v := range l.privs {
+		out[k] = v
+	}
+	return out, l.privNS
+}
+
+// Run keeps the link to the server up until ctx ends: dial, handshake,
+// serve, and after a loss wait (100 ms doubling to 2 s, ±20 % jitter; back
+// to 100 ms only after 30 s of a healthy link) and start over. When ctx
+// ends it closes the stream with </stream:stream> and returns nil. The only
+// error it returns wraps ErrNotAuthorized: the server rejected the secret,
+// which no retry can fix.
+func (c *Component) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("component: Run called twice")
+	}
+	defer c.running.Store(false)
+	b := backoff{jitter: c.jitter}
+	failures := 0 // consecutive failed connects and short-lived links
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		l, err := c.connect(ctx)
+		if err != nil {
+			if errors.Is(err, ErrNotAuthorized) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			d := b.delay()
+			// Log the first failure and then one in 30 (about a minute at
+			// the cap), so an unreachable server does not flood the log.
+			level := c.log.Debug
+			if failures == 1 || failures%30 == 0 {
+				level = c.log.Warn
+			}
+			level("cannot connect to the XMPP server; retrying", "server", c.cfg.Server,
+				"err", err, "failures", failures, "retry_in", d.Round(time.Millisecond))
+			if !c.sleep(ctx, d) {
+				return nil
+			}
+			continue
+		}
+		err = c.serve(ctx, l)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if c.now().Sub(l.since) >= c.healthyAfter {
+			b.reset()
+			failures = 0
+		} else {
+			failures++
+		}
+		d := b.delay()
+		level := c.log.Debug
+		if failures <= 1 || failures%30 == 0 {
+			level = c.log.Warn
+		}
+		msg := "lost the link to the XMPP server; reconnecting"
+		if errors.Is(err, stream.Conflict) {
+			msg = "the XMPP server replaced this link with another connection for " + c.jid.String() +
+				" (is a second xmpp-invites running with the same component JID?); reconnecting"
+		}
+		level(msg, "server", c.cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
+		if !c.sleep(ctx, d) {
+			return nil
+		}
+	}
+}
+
+// connect dials the server and performs the XEP-0114 handshake.
+func (c *Component) connect(ctx context.Context) (*link, error) {
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	conn, err := c.dial(hctx, "tcp", c.cfg.Server)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", c.cfg.Server, err)
+	}
+	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), conn)
+	if err != nil {
+		_ = conn.Close()
+		if errors.Is(err, stream.NotAuthorized) {
+			return nil, fmt.Errorf("handshake with %s as %s: %w", c.cfg.Server, c.jid, ErrNotAuthorized)
+		}
+		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.Server, err)
+	}
+	lctx, lcancel := context.WithCancel(context.Background())
+	return &link{
+		s: s, conn: conn, ctx: lctx, cancel: lcancel, since: c.now(),
+		privSeen: make(chan struct{}),
+	}, nil
+}
+
+// serve runs one link until it ends and cleans up after it: when serve
+// returns, no goroutine of the link is left.
+func (c *Component) serve(ctx context.Context, l *link) error {
+	c.setUp(l)
+	l.wg.Add(3)
+	go func() {
+		defer l.wg.Done()
+		select {
+		case <-ctx.Done():
+			c.closeLink(l)
+		case <-l.ctx.Done():
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		c.pinger(l)
+	}()
+	go func() {
+		defer l.wg.Done()
+		c.announce(l)
+	}()
+	err := l.s.Serve(&handler{c: c, l: l})
+	c.setDown()
+	l.cancel()
+	_ = l.conn.Close()
+	l.wg.Wait()
+	if err == nil {
+		err = errors.New("the server closed the stream")
+	}
+	return err
+}
+
+// closeLink ends the stream politely: </stream:stream>, then a bounded wait
+// for the server's own closing tag, which makes Serve return.
+func (c *Component) closeLink(l *link) {
+	_ = l.conn.SetWriteDeadline(time.Now().Add(c.closeWait))
+	_ = l.s.Close()
+	_ = l.conn.SetReadDeadline(time.Now().Add(c.closeWait))
+}
+
+// pinger sends an XEP-0199 ping to the server every PingInterval and drops
+// the link when one goes unanswered, so a dead TCP connection is found and
+// replaced.
+func (c *Component) pinger(l *link) {
+	t := time.NewTicker(c.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(l.ctx, c.pingTimeout)
+		_, err := c.request(ctx, l, stanza.GetIQ, c.domain, el(name(nsPing, "ping"), nil))
+		cancel()
+		var se stanza.Error
+		if err == nil || l.ctx.Err() != nil || errors.As(err, &se) {
+			// An error reply proves the link works as well as a result.
+			continue
+		}
+		c.log.Warn("the XMPP server did not answer a ping; reconnecting", "err", err)
+		_ = l.conn.Close()
+		return
+	}
+}
+
+// Report is what the server lets the component do, as found on connect.
+type Report struct {
+	// CanCreateAccounts: the server lists XEP-0133 add-user to the component.
+	CanCreateAccounts bool
+	// CanChangePasswords: the server lists change-user-password.
+	CanChangePasswords bool
+	// Privileges are the XEP-0356 permissions granted, access → type (e.g.
+	// "roster" → "both", "message" → "outgoing"); IQ permissions of
+	// privilege:2 appear as "iq:NAMESPACE" → type.
+	Privileges map[string]string
+	// PrivilegeNS is the namespace of the advertisement
+	// (urn:xmpp:privilege:1 or :2); empty when none came.
+	PrivilegeNS string
+	// ServerCommands are the ad-hoc command nodes the server lists to the
+	// component.
+	ServerCommands []string
+}
+
+// XEP-0133 command nodes.
+const (
+	nodeAddUser        = nsAdmin + "#add-user"
+	nodeChangePassword = nsAdmin + "#change-user-password"
+	nodeDeleteUser     = nsAdmin + "#delete-user"
+	nodeLastLogin      = nsAdmin + "#get-user-lastlogin"
+	nodeUserStats      = nsAdmin + "#user-stats"
+)
+
+// report asks the server for its command list and collects the privilege
+// advertisement.
+func (c *Component) report(ctx context.Context, l *link) (Report, error) {
+	var rep Report
+	cmds, err := c.listCommands(ctx, l)
+	if err == nil {
+		l.setCommands(cmds)
+		rep.ServerCommands = cmds
+		for _, n := range cmds {
+			switch n {
+			case nodeAddUser:
+				rep.CanCreateAccounts = true
+			case nodeChangePassword:
+				rep.CanChangePasswords = true
+			}
+		}
+	}
+	select {
+	case <-l.privSeen:
+	case <-time.After(privilegeWait):
+	case <-ctx.Done():
+	}
+	rep.Privileges, rep.PrivilegeNS = l.privileges()
+	if err != nil {
+		return rep, fmt.Errorf("list the server's commands: %w", err)
+	}
+	return rep, nil
+}
+
+// listCommands asks the server which ad-hoc commands it offers the
+// component (XEP-0050 disco#items on the commands node).
+func (c *Component) listCommands(ctx context.Context, l *link) ([]string, error) {
+	reply, err := c.request(ctx, l, stanza.GetIQ, c.domain,
+		el(name(nsDiscoItems, "query"), []xml.Attr{attr("node", nsCommands)}))
+	if err != nil {
+		return nil, err
+	}
+	nodes := []string{}
+	for _, it := range reply.payload().children("", "item") {
+		if n := it.attr("node"); n != "" {
+			nodes = append(nodes, n)
+		}
+	}
+	sort.Strings(nodes)
+	return nodes, nil
+}
+
+// announce logs one line per connect that tells the operator what the
+// server lets the component do.
+func (c *Component) announce(l *link) {
+	ctx, cancel := context.WithTimeout(l.ctx, c.pingTimeout)
+	defer cancel()
+	rep, err := c.report(ctx, l)
+	if l.ctx.Err() != nil {
+		return
+	}
+	args := []any{"server", c.cfg.Server, "jid", c.jid.String(), "domain", c.domain.String(),
+		"create_accounts", rep.CanCreateAccounts, "change_passwords", rep.CanChangePasswords,
+		"privileges", formatPrivileges(rep.Privileges)}
+	if rep.PrivilegeNS != "" {
+		args = append(args, "privilege_ns", rep.PrivilegeNS)
+	}
+	switch {
+	case err != nil:
+		c.log.Warn("component link up, but the server's commands could not be listed", append(args, "err", err)...)
+	case !rep.CanCreateAccounts:
+		c.log.Warn(fmt.Sprintf("component link up, but the server does not let %s create accounts: make it an admin of %s", c.jid, c.domain), args...)
+	default:
+		c.log.Info("component link up", args...)
+	}
+}
+
+// formatPrivileges prints privileges as "message=outgoing roster=both", or
+// "none".
+func formatPrivileges(p map[string]string) string {
+	if len(p) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(p))
+	for k, v := range p {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// Check connects once (no retries), reports what the server lets the
+// component do, and closes the stream. A rejected secret gives an error
+// wrapping ErrNotAuthorized.
+func Check(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
+	c, err := newComponent(cfg, nil, log, nil)
+	if err != nil {
+		return Report{}, err
+	}
+	l, err := c.connect(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- l.s.Serve(&handler{c: c, l: l}) }()
+	rep, err := c.report(ctx, l)
+	c.closeLink(l)
+	<-served
+	l.cancel()
+	_ = l.conn.Close()
+	l.wg.Wait()
+	return rep, err
+}
+
+// errLinkLost is returned by requests whose link ended before the reply
+// came. It wraps invites.ErrLinkDown and also context.Canceled, because
+// the server may have carried the request out: callers that must know
+// (invites.Redeem) treat it like a timeout and ask again later.
+var errLinkLost = fmt.Errorf("%w: the link ended before the server answered (%w)", invites.ErrLinkDown, context.Canceled)
+
+// request sends an IQ get or set from the component and returns the whole
+// reply. An error reply is returned as a stanza.Error.
+func (c *Component) request(ctx context.Context, l *link, typ stanza.IQType, to jid.JID, payload xml.TokenReader) (*element, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(l.ctx, cancel)
+	defer stop()
+	// xml:lang='en': ejabberd translates command answers into the
+	// requester's language, and AccountExists reads one ("Never").
+	resp, err := l.s.SendIQ(rctx, stanza.IQ{Type: typ, To: to, From: c.jid, Lang: "en"}.Wrap(payload))
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case l.ctx.Err() != nil:
+			return nil, errLinkLost
+		}
+		return nil, fmt.Errorf("%w: %v", invites.ErrLinkDown, err)
+	}
+	// The reply is read whole and closed at once: Serve waits for the
+	// close before it reads the next stanza.
+	defer resp.Close()
+	var e element
+	if err := xml.NewTokenDecoder(resp).Decode(&e); err != nil {
+		// The request went out; whether it was carried out is unknown.
+		return nil, fmt.Errorf("read reply (%v): %w", err, errLinkLost)
+	}
+	if e.attr("type") == "error" {
+		return &e, stanzaError(&e)
+	}
+	return &e, nil
+}
