@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/roster"
+	"mellium.im/xmpp/stanza"
 
 	"xmpp-invites/internal/xmpptest"
 )
@@ -205,6 +210,25 @@ func TestOnboarding(t *testing.T) {
 				t.Errorf("ejabberd success page does not explain the subscription step:\n%s", page)
 			}
 
+			// In-band: an admin's ad-hoc create-account gives a landing URL that
+			// works, and the admin hears when it is used.
+			a.srv.Register(t, "admin", pw)
+			admin := a.client(t, "admin", pw)
+			landing := admin.createAccountInvite(t, a.srv.ComponentJID)
+			if !strings.HasPrefix(landing, "http://"+a.addr+"/invite?") {
+				t.Fatalf("create-account landing-url %q", landing)
+			}
+			tok = landing[strings.Index(landing, "?")+1:]
+			if code, _ := a.get(t, "/invite?"+tok); code != 200 {
+				t.Fatalf("in-band invite landing page: %d", code)
+			}
+			if code, _ := a.register(t, tok, "inband", pw); code != 200 || !a.canLogin(t, "inband", pw) {
+				t.Fatalf("registration with an in-band invite: %d", code)
+			}
+			if body := admin.awaitChat(t, a.srv.ComponentJID); !strings.Contains(body, "inband@"+a.srv.Domain+" joined") {
+				t.Fatalf("admin notification %q", body)
+			}
+
 			// 20 concurrent registrations on one single-use token.
 			tok = a.invite(t, nil)
 			var wg sync.WaitGroup
@@ -317,5 +341,96 @@ secret = "%s"
 				t.Errorf("check with the server stopped: exit %d stderr %q, want 1", code, errs)
 			}
 		})
+	}
+}
+
+// xmppClient is a logged-in user whose Serve loop collects chat bodies.
+type xmppClient struct {
+	s     *xmpp.Session
+	chats chan [2]string // from, body
+}
+
+func (a *attached) client(t *testing.T, user, password string) *xmppClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s, err := a.srv.Login(t, ctx, user, password)
+	if err != nil {
+		t.Fatalf("login %s: %v", user, err)
+	}
+	c := &xmppClient{s: s, chats: make(chan [2]string, 16)}
+	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(xmpp.HandlerFunc(func(r xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+		if start.Name.Local != "message" {
+			return nil
+		}
+		var m struct {
+			From string `xml:"from,attr"`
+			Body string `xml:"body"`
+		}
+		if err := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(start.Copy()), r)).Decode(&m); err == nil && m.Body != "" {
+			select {
+			case c.chats <- [2]string{m.From, m.Body}:
+			default:
+			}
+		}
+		return nil
+	}))
+	return c
+}
+
+// createAccountInvite executes urn:xmpp:invite#create-account and returns
+// the landing-url field of the result form.
+func (c *xmppClient) createAccountInvite(t *testing.T, component string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cmd := xmlstream.Wrap(nil, xml.StartElement{
+		Name: xml.Name{Space: "http://jabber.org/protocol/commands", Local: "command"},
+		Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: "urn:xmpp:invite#create-account"}, {Name: xml.Name{Local: "action"}, Value: "execute"}},
+	})
+	resp, err := c.s.SendIQ(ctx, stanza.IQ{Type: stanza.SetIQ, To: jid.MustParse(component)}.Wrap(cmd))
+	if err != nil {
+		t.Fatalf("create-account: %v", err)
+	}
+	defer resp.Close()
+	var reply struct {
+		Type    string `xml:"type,attr"`
+		Command struct {
+			Status string `xml:"status,attr"`
+			Fields []struct {
+				Var   string `xml:"var,attr"`
+				Value string `xml:"value"`
+			} `xml:"x>field"`
+		} `xml:"command"`
+	}
+	if err := xml.NewTokenDecoder(resp).Decode(&reply); err != nil {
+		t.Fatalf("create-account reply: %v", err)
+	}
+	for _, f := range reply.Command.Fields {
+		if f.Var == "landing-url" && reply.Type == "result" && reply.Command.Status == "completed" {
+			return f.Value
+		}
+	}
+	t.Fatalf("create-account reply without landing-url: %+v", reply)
+	return ""
+}
+
+// awaitChat returns the body of the next chat message from a bare JID.
+func (c *xmppClient) awaitChat(t *testing.T, from string) string {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case m := <-c.chats:
+			if m[0] == from || strings.HasPrefix(m[0], from+"/") {
+				return m[1]
+			}
+		case <-timeout:
+			t.Fatalf("no chat message from %s within 15s", from)
+			return ""
+		}
 	}
 }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// targetCheck is one target of the issue, judged.
+type targetCheck struct {
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Limit    string `json:"limit"`
+	Measured bool   `json:"measured"`
+	Pass     bool   `json:"pass"`
+}
+
+func (t targetCheck) verdict() string {
+	switch {
+	case !t.Measured:
+		return "NOT MEASURED"
+	case t.Pass:
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// The issue's targets.
+const (
+	targetConns       = 16
+	targetVsProsody   = 30.0 // invite creation ≥ 30× Prosody mod_invites_api
+	targetVsCeiling   = 0.40 // ≥ 40 % of the trivial handler
+	targetP99Ms       = 20.0
+	targetPageCeiling = 0.50
+	targetRSSBytes    = 30_000_000 // 30 MB, decimal: the stricter reading
+	targetReadyMs     = 1000.0
+)
+
+// find returns the HTTP result of server and test at conns connections.
+func (r *results) find(server, test string, conns int) (httpResult, bool) {
+	for _, h := range r.HTTP {
+		if h.Server == server && h.Test == test && h.Conns == conns {
+			return h, true
+		}
+	}
+	return httpResult{}, false
+}
+
+// judge checks every target it has the figures for.
+func judge(r *results, o options) []targetCheck {
+	var out []targetCheck
+	xi, okXI := r.find(srvXI, testAPI, targetConns)
+	pr, okPr := r.find(srvProsody, testAPI, targetConns)
+	ce, okCe := r.find(srvCeiling, testAPI, targetConns)
+	clean := func(h ...httpResult) bool {
+		for _, x := range h {
+			if x.Errors > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	t := targetCheck{Name: "invite creation vs Prosody mod_invites_api (16 conns)", Limit: fmt.Sprintf(">= %.0fx", targetVsProsody)}
+	if okXI && okPr {
+		v := ratio(xi.PerSecond, pr.PerSecond)
+		t.Measured, t.Pass = true, v >= targetVsProsody && clean(xi, pr)
+		t.Value = fmt.Sprintf("%.1fx (%.0f vs %.1f/s)", v, xi.PerSecond, pr.PerSecond)
+	}
+	out = append(out, t)
+
+	t = targetCheck{Name: "invite creation vs trivial handler (16 conns)", Limit: fmt.Sprintf(">= %.0f %%", targetVsCeiling*100)}
+	if okXI && okCe {
+		v := ratio(xi.PerSecond, ce.PerSecond)
+		t.Measured, t.Pass = true, v >= targetVsCeiling && clean(xi, ce)
+		t.Value = fmt.Sprintf("%.1f %% (%.0f vs %.0f/s)", v*100, xi.PerSecond, ce.PerSecond)
+	}
+	out = append(out, t)
+
+	t = targetCheck{Name: "invite creation p99 latency (16 conns)", Limit: fmt.Sprintf("<= %.0f ms", targetP99Ms)}
+	if okXI {
+		t.Measured, t.Pass = true, xi.Latency.P99ms <= targetP99Ms && clean(xi)
+		t.Value = fmt.Sprintf("%.2f ms", xi.Latency.P99ms)
+	}
+	out = append(out, t)
+
+	t = targetCheck{Name: "landing page vs trivial handler (16 conns)", Limit: fmt.Sprintf(">= %.0f %%", targetPageCeiling*100)}
+	xp, okXP := r.find(srvXI, testPage, targetConns)
+	cp, okCP := r.find(srvCeiling, testPage, targetConns)
+	if okXP && okCP {
+		v := ratio(xp.PerSecond, cp.PerSecond)
+		t.Measured, t.Pass = true, v >= targetPageCeiling && clean(xp, cp)
+		t.Value = fmt.Sprintf("%.1f %% (%.0f vs %.0f/s)", v*100, xp.PerSecond, cp.PerSecond)
+	}
+	out = append(out, t)
+
+	t = targetCheck{Name: fmt.Sprintf("xmpp-invites RSS after %d invites", o.invites), Limit: "<= 30 MB (30,000,000 bytes)"}
+	if m := r.RSSAtInvites; m != nil && r.InvitesAtRSS >= o.invites {
+		t.Measured, t.Pass = true, m.RSS <= targetRSSBytes
+		t.Value = fmt.Sprintf("%s (%d invites; peak %s)", mb(m.RSS), r.InvitesAtRSS, mb(m.HWM))
+	}
+	out = append(out, t)
+
+	t = targetCheck{Name: fmt.Sprintf("serve ready with %d invites (slowest of %d)", o.seed, len(r.Startup)), Limit: "< 1 s"}
+	if len(r.Startup) > 0 {
+		worst := 0.0
+		for _, s := range r.Startup {
+			worst = max(worst, s.ReadyMs)
+		}
+		t.Measured, t.Pass = true, worst < targetReadyMs
+		t.Value = fmt.Sprintf("%.0f ms", worst)
+	}
+	out = append(out, t)
+
+	t = targetCheck{Name: "list, count and purge queries indexed", Limit: "no table scan"}
+	if len(r.Plans) > 0 {
+		var bad []string
+		for _, p := range r.Plans {
+			if !p.Indexed {
+				bad = append(bad, p.Name)
+			}
+		}
+		t.Measured, t.Pass = true, len(bad) == 0
+		t.Value = fmt.Sprintf("%d of %d indexed", len(r.Plans)-len(bad), len(r.Plans))
+		if len(bad) > 0 {
+			t.Value += "; scans: " + strings.Join(bad, ", ")
+		}
+	}
+	out = append(out, t)
+	return out
+}
+
+// mb formats bytes as MB (10^6) and MiB.
+func mb(b int64) string {
+	return fmt.Sprintf("%.1f MB (%.1f MiB)", float64(b)/1e6, float64(b)/(1<<20))
+}
+
+// printReport writes the plain-text report.
+func printReport(w io.Writer, r *results) {
+	m := r.Machine
+	fmt.Fprintf(w, "invites-bench: xmpp-invites vs a trivial net/http handler vs Prosody %s\n\n", m.Prosody)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "date\t%s\n", r.Date)
+	fmt.Fprintf(tw, "machine\t%d CPUs (GOMAXPROCS %d), %s, %s\n", m.CPUs, m.GOMAXPROCS, m.CPU, m.Kernel)
+	fmt.Fprintf(tw, "load average at start\t%s\n", m.LoadAvg)
+	fmt.Fprintf(tw, "software\t%s; prosody %s; prosody-modules %s\n", m.Go, m.Prosody, m.Modules)
+	fs := r.FS
+	fmt.Fprintf(tw, "database directory\t%s\n", fs.Dir)
+	fmt.Fprintf(tw, "file system\t%s on %s mounted at %s (%s), statfs magic %s\n", fs.Type, fs.Source, fs.Mount, fs.Options, fs.Magic)
+	s := r.Settings
+	fmt.Fprintf(tw, "settings\t%s per measurement after %s warm-up; HTTP connections %v; XMPP sessions %v\n", s.Duration, s.Warmup, s.Conns, s.Sessions)
+	fmt.Fprintf(tw, "command\tgo run ./cmd/invites-bench %s\n", strings.Join(r.Args, " "))
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nDISK: write 4 KiB + fdatasync, in the database directory (%d writes)\n", r.Fsync.Writes)
+	l := r.Fsync.Latency
+	if l.N > 0 {
+		fmt.Fprintf(w, "  p50 %.3f ms   p99 %.3f ms   mean %.3f ms   max %.3f ms\n", l.P50ms, l.P99ms, l.MeanMs, l.MaxMs)
+		fmt.Fprintf(w, "  one commit at a time: at most ~%.0f commits/s; group commit multiplies that by the batch size\n", 1000/l.MeanMs)
+	}
+
+	if len(r.Store) > 0 {
+		fmt.Fprintf(w, "\nSTORE: keystore.CreateInvite in this process (no HTTP), fresh database in the same directory\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "synchronous\twriters\tinvites/s\tp50 ms\tp99 ms\t")
+		for _, x := range r.Store {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t\n", x.Synchronous, x.Writers, x.PerSecond, x.Latency.P50ms, x.Latency.P99ms)
+		}
+		tw.Flush()
+		for _, wr := range []int{1, 16} {
+			var full, normal float64
+			for _, x := range r.Store {
+				if x.Writers == wr && x.Synchronous == "FULL" {
+					full = x.PerSecond
+				}
+				if x.Writers == wr && x.Synchronous == "NORMAL" {
+					normal = x.PerSecond
+				}
+			}
+			if full > 0 {
+				fmt.Fprintf(w, "  synchronous=NORMAL at %d writer(s): %.1fx FULL's rate (commits skip fsync; the last ones can be lost on power failure, so serve keeps FULL)\n", wr, ratio(normal, full))
+			}
+		}
+	}
+
+	printHTTP(w, r, testAPI, "HTTP /invites_api: create an invite (GET /invites_api?key=ID/SECRET, as in mod_invites_api's README; keep-alive, loopback)", "invites/s")
+	printHTTP(w, r, testPage, "HTTP landing page GET (xmpp-invites /invite?TOKEN, Prosody /invites_page?TOKEN)", "pages/s")
+
+	if len(r.Checks) > 0 {
+		fmt.Fprintf(w, "\nSAMPLE ANSWERS (one request to each server before measuring it)\n")
+		for _, k := range slices.Sorted(maps.Keys(r.Checks)) {
+			fmt.Fprintf(w, "  %s: %s\n", k, r.Checks[k])
+		}
+	}
+
+	if len(r.Memory) > 0 {
+		fmt.Fprintf(w, "\nMEMORY (/proc/PID/status of each server process)\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  process\tVmRSS\tVmHWM (peak)")
+		for _, x := range r.Memory {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", x.What, mb(x.RSS), mb(x.HWM))
+		}
+		tw.Flush()
+	}
+
+	if r.Seed != nil {
+		fmt.Fprintf(w, "\nSTART-UP with %d invites (%d pending; database %s, seeded in %.1f s; warm page cache)\n",
+			r.Seed.Invites, r.Seed.Pending, mb(r.SeedDB), r.Seed.Seconds)
+		for i, st := range r.Startup {
+			fmt.Fprintf(w, "  run %d: exec to first 200 on /readyz %.0f ms, then VmRSS %s\n", i+1, st.ReadyMs, mb(st.Memory.RSS))
+		}
+		if len(r.Queries) > 0 {
+			fmt.Fprintf(w, "\nQUERIES on that database, through keystore's own methods\n")
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			for _, q := range r.Queries {
+				fmt.Fprintf(tw, "  %s\t%.2f ms\t%d rows\t(%s)\n", q.Name, q.Ms, q.Rows, q.Detail)
+			}
+			tw.Flush()
+		}
+		if len(r.Plans) > 0 {
+			fmt.Fprintf(w, "\nQUERY PLANS (EXPLAIN QUERY PLAN of keystore's statements, no ANALYZE, as in production)\n")
+			for _, p := range r.Plans {
+				verdict := "indexed"
+				if !p.Indexed {
+					verdict = "NOT INDEXED"
+				}
+				fmt.Fprintf(w, "  %s: %s\n    %s\n", p.Name, verdict, p.SQL)
+				for _, line := range p.Lines {
+					fmt.Fprintf(w, "    -> %s\n", line)
+				}
+				if p.Note != "" {
+					fmt.Fprintf(w, "    (%s)\n", p.Note)
+				}
+			}
+		}
+	}
+
+	if len(r.XMPP) > 0 {
+		fmt.Fprintf(w, "\nIN-BAND: XEP-0050 %s executed by admin@%s (one command in flight per session)\n", nodeCreateAccount, benchDomain)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "server\tsessions\tcommands/s\tp50 ms\tp99 ms\tmax ms\terrors\tCPU servers\tCPU client\tCPU others\t")
+		for _, x := range r.XMPP {
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t\n", x.Server, x.Sessions, x.PerSecond,
+				x.Latency.P50ms, x.Latency.P99ms, x.Latency.MaxMs, x.Errors, x.CPU.Server, x.CPU.Client, x.CPU.Other)
+		}
+		tw.Flush()
+		for i := 0; i+1 < len(r.XMPP); i += 2 {
+			a, b := r.XMPP[i], r.XMPP[i+1]
+			fmt.Fprintf(w, "  %d sessions: %s / %s = %.2fx\n", a.Sessions, b.Server, a.Server, ratio(b.PerSecond, a.PerSecond))
+		}
+	}
+
+	if len(r.Notes) > 0 {
+		fmt.Fprintf(w, "\nNOTES\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+
+	if len(r.Targets) > 0 {
+		fmt.Fprintf(w, "\nTARGETS\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  target\tmeasured\tlimit\tresult")
+		pass := 0
+		for _, t := range r.Targets {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.Value, t.Limit, t.verdict())
+			if t.Pass {
+				pass++
+			}
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "  %d of %d targets pass\n", pass, len(r.Targets))
+	}
+}
+
+// printHTTP prints one HTTP test's table and its ratios.
+func printHTTP(w io.Writer, r *results, test, title, unit string) {
+	var rows []httpResult
+	for _, h := range r.HTTP {
+		if h.Test == test {
+			rows = append(rows, h)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", title)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "server\tconns\t%s\tp50 ms\tp99 ms\tmax ms\terrors\tCPU server\tCPU loadgen\tCPU others\t\n", unit)
+	for _, h := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t\n", h.Server, h.Conns, h.PerSecond,
+			h.Latency.P50ms, h.Latency.P99ms, h.Latency.MaxMs, h.Errors, h.CPU.Server, h.CPU.Client, h.CPU.Other)
+	}
+	tw.Flush()
+	for _, h := range rows {
+		if h.Errors > 0 {
+			fmt.Fprintf(w, "  %s at %d conns: %d errors, first: %s\n", h.Server, h.Conns, h.Errors, h.FirstError)
+		}
+	}
+	for _, c := range r.Settings.Conns {
+		xi, ok := r.find(srvXI, test, c)
+		if !ok {
+			continue
+		}
+		var parts []string
+		if ce, ok := r.find(srvCeiling, test, c); ok {
+			parts = append(parts, fmt.Sprintf("%.1f %% of the ceiling", 100*ratio(xi.PerSecond, ce.PerSecond)))
+		}
+		for _, h := range rows {
+			if strings.HasPrefix(h.Server, "Prosody") && h.Conns == c {
+				parts = append(parts, fmt.Sprintf("%.1fx %s", ratio(xi.PerSecond, h.PerSecond), h.Server))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  xmpp-invites at %d conns: %s\n", c, strings.Join(parts, ", "))
+		}
+	}
+}

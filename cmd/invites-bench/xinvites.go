@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// benchDomain is the XMPP domain of every server in the benchmark.
+const benchDomain = "example.test"
+
+// buildXMPPInvites builds cmd/xmpp-invites into dir (no -race: the
+// benchmark measures the binary operators run).
+func buildXMPPInvites(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "xmpp-invites")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "xmpp-invites/cmd/xmpp-invites")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build xmpp-invites: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// xiInstance is one xmpp-invites configuration: a config file, a database
+// and a listen port, started by serve.
+type xiInstance struct {
+	bin, dir, config, db string
+	port                 int
+}
+
+// xiOptions are the parts of the config that vary between runs.
+type xiOptions struct {
+	Name            string // file names: NAME.toml, NAME.db, NAME.log
+	DB              string // database path; empty: DIR/NAME.db
+	ComponentServer string // empty: component disabled
+	ComponentSecret string
+	Admins          []string
+}
+
+// newXI writes the config of an xmpp-invites instance on a free port.
+func newXI(bin, dir string, o xiOptions) (*xiInstance, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	x := &xiInstance{bin: bin, dir: dir, port: ports[0], db: o.DB,
+		config: filepath.Join(dir, o.Name+".toml")}
+	if x.db == "" {
+		x.db = filepath.Join(dir, o.Name+".db")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "domain = %s\n", strconv.Quote(benchDomain))
+	fmt.Fprintf(&b, "public_url = %s\n", strconv.Quote(x.base()))
+	fmt.Fprintf(&b, "database = %s\n", strconv.Quote(x.db))
+	fmt.Fprintf(&b, "log_level = \"info\"\n")
+	if len(o.Admins) > 0 {
+		q := make([]string, len(o.Admins))
+		for i, a := range o.Admins {
+			q[i] = strconv.Quote(a)
+		}
+		fmt.Fprintf(&b, "admins = [%s]\n", strings.Join(q, ", "))
+	}
+	fmt.Fprintf(&b, "\n[http]\nlisten = %s\n", strconv.Quote(x.addr()))
+	if o.ComponentServer != "" {
+		fmt.Fprintf(&b, "\n[component]\njid = %s\nserver = %s\nsecret = %s\n",
+			strconv.Quote("invites."+benchDomain), strconv.Quote(o.ComponentServer), strconv.Quote(o.ComponentSecret))
+	}
+	if err := os.WriteFile(x.config, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func (x *xiInstance) addr() string { return "127.0.0.1:" + strconv.Itoa(x.port) }
+func (x *xiInstance) base() string { return "http://" + x.addr() }
+
+// serve starts xmpp-invites serve and waits for the first 200 on /readyz,
+// polling every millisecond: the figure is time from exec to ready.
+func (x *xiInstance) serve(ps *procs, name string) (*proc, time.Duration, error) {
+	p, err := ps.start(name, x.dir, filepath.Join(x.dir, name+".log"), childEnv(x.dir),
+		x.bin, "--config", x.config, "serve")
+	if err != nil {
+		return nil, 0, err
+	}
+	ready, err := waitFor(p, 20*time.Second, time.Millisecond, func() bool {
+		return httpReady(x.base()+"/readyz", "", http.StatusOK)
+	})
+	if err != nil {
+		p.stop()
+		return nil, 0, err
+	}
+	return p, ready, nil
+}
+
+// credentialRE is what "key create" prints: ID/SECRET.
+var credentialRE = regexp.MustCompile(`^[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$`)
+
+// createKey runs "xmpp-invites key create HOST NAME", as an operator would.
+func (x *xiInstance) createKey(ctx context.Context, name string) (string, error) {
+	cmd := exec.CommandContext(ctx, x.bin, "--config", x.config, "key", "create", benchDomain, name)
+	cmd.Dir, cmd.Env = x.dir, childEnv(x.dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("xmpp-invites key create: %w: %s", err, stderr.Bytes())
+	}
+	key := strings.TrimSpace(stdout.String())
+	if !credentialRE.MatchString(key) {
+		return "", fmt.Errorf("xmpp-invites key create printed %q, want ID/SECRET", key)
+	}
+	return key, nil
+}
+
+// componentState returns the "component" field of /readyz.
+func (x *xiInstance) componentState() string {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := c.Get(x.base() + "/readyz")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Component string `json:"component"`
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if json.Unmarshal(data, &body) != nil {
+		return ""
+	}
+	return body.Component
+}
