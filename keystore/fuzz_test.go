@@ -3,6 +3,7 @@ package keystore
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,9 +34,13 @@ func FuzzLookup(f *testing.F) {
 	for _, seed := range []string{"", "abcdefgh", strings.Repeat("A", TokenLen), "'; DROP TABLE invites; --", "\xff\xfe"} {
 		f.Add(seed)
 	}
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(f.TempDir(), "fuzz.db"), Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, ref string) {
-		s, _, _ := openTest(t)
-		ctx := context.Background()
 		if _, err := s.GetInvite(ctx, ref); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("GetInvite(%q) on an empty store: %v, want ErrNotFound", ref, err)
 		}
