@@ -118,6 +118,9 @@ type noteError struct{ text string }
 
 func (e *noteError) Error() string { return "the server answered: " + e.text }
 
+// Unwrap makes every error note an invites.ErrRefused.
+func (e *noteError) Unwrap() error { return invites.ErrRefused }
+
 // adminCommand runs an XEP-0133 command on the server: first as one
 // request with the filled form and action "complete" (Prosody and ejabberd
 // take that), and when the server wants the usual two steps, as execute →
@@ -188,12 +191,12 @@ func (c *Component) adminError(node string, err error) error {
 	}
 	switch se.Condition {
 	case stanza.Forbidden, stanza.NotAuthorized, stanza.NotAllowed:
-		return fmt.Errorf("%w: %s refused %s with %s; make %s an admin of %s (see SERVERS.md)",
-			ErrNotAdmin, c.domain, node, describe(se), c.jid, c.domain)
+		return fmt.Errorf("%w (%w): %s refused %s with %s; make %s an admin of %s (see the README)",
+			ErrNotAdmin, invites.ErrRefused, c.domain, node, describe(se), c.jid, c.domain)
 	case stanza.ServiceUnavailable, stanza.FeatureNotImplemented:
 		return fmt.Errorf("%w: %s does not offer %s (%s)", invites.ErrUnsupported, c.domain, node, describe(se))
 	}
-	return fmt.Errorf("%s answered %s: %w", c.domain, describe(se), se)
+	return fmt.Errorf("%s answered %s: %w (%w)", c.domain, describe(se), se, invites.ErrRefused)
 }
 
 // AccountExists asks the server whether username@Domain exists. Neither

@@ -74,7 +74,7 @@ var ErrNotAuthorized = errors.New("the XMPP server rejected component.secret (no
 
 // ErrNotAdmin means the server refused an XEP-0133 command: it did not grant
 // the component admin rights on the domain. Operators fix it in the server's
-// configuration (see SERVERS.md).
+// configuration (see the README).
 var ErrNotAdmin = errors.New("the XMPP server did not grant admin rights to the component")
 
 // Timing defaults. Tests shorten some of them through the unexported

@@ -1089,3 +1089,19 @@ func TestRegisterServerError(t *testing.T) {
 		t.Errorf("logs should name the cause but not the token:\n%s", logs)
 	}
 }
+
+// A refusal by the XMPP server (an error note, missing admin rights) is a
+// 502 that says the chat server refused, and consumes nothing.
+func TestRegisterServerRefused(t *testing.T) {
+	e := newPageEnv(t, pagePublic)
+	e.link.createErr = fmt.Errorf("the server answered: Permission denied (%w)", invites.ErrRefused)
+	c := e.invite(invites.Request{})
+	rec := e.register(c.Token, "bob", "a fine password", "a fine password")
+	pageWantStatus(t, rec, 502, "POST refused by the server")
+	if text := pageText(rec.Body.String()); !strings.Contains(text, "refused") || !strings.Contains(text, "nothing was used up") {
+		t.Errorf("no refusal message:\n%s", text)
+	}
+	if n := e.uses(c.Invite.ID); n != 0 {
+		t.Errorf("uses %d, want 0", n)
+	}
+}

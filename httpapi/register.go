@@ -200,6 +200,10 @@ func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token stri
 		return p.renderForm(w, http.StatusServiceUnavailable, inv, token, in, "", linkDownMsg)
 	case errors.Is(err, invites.ErrNoRegistration):
 		return p.noRegistration(token)
+	case errors.Is(err, invites.ErrRefused):
+		p.s.log.Warn("registration refused by the XMPP server", "invite", inv.ID, "err", err)
+		return &pageError{Status: http.StatusBadGateway, Title: "The chat server said no",
+			Msg: "The chat server refused to create this account, and nothing was used up. Please try again later or let its admins know."}
 	case errors.Is(err, invites.ErrUnsupported):
 		p.s.log.Warn("registration refused by the XMPP server", "invite", inv.ID, "err", err)
 		return &pageError{Status: http.StatusServiceUnavailable, Title: "Not possible right now",

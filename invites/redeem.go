@@ -19,6 +19,10 @@ var (
 	ErrLinkDown = errors.New("the XMPP server cannot be reached right now")
 	// ErrUnsupported: the server did not grant what the operation needs.
 	ErrUnsupported = errors.New("not supported by the server")
+	// ErrRefused: the server answered the request with a refusal that is
+	// neither ErrUsernameTaken nor ErrUnsupported (a permission problem,
+	// an error note). Nothing was created.
+	ErrRefused = errors.New("the XMPP server refused the request")
 	// ErrNoRegistration: a contact invite that does not allow registering.
 	ErrNoRegistration = errors.New("this invite does not allow creating an account")
 )
