@@ -119,6 +119,10 @@ func (c *xmppClient) execute(ctx context.Context, to jid.JID) (commandReply, err
 	return r, nil
 }
 
+// commandTimeout bounds how long a command may stay unanswered after the
+// end of a measurement.
+const commandTimeout = 30 * time.Second
+
 // measureCommands runs the create-account command at to over sessions
 // client sessions, one command in flight per session, for warmup (discarded)
 // plus dur.
@@ -129,19 +133,24 @@ func measureCommands(ctx context.Context, clients []*xmppClient, to jid.JID, war
 	lats := make([][]time.Duration, len(clients))
 	errs := make([]int, len(clients))
 	firsts := make([]error, len(clients))
+	// One context for the whole measurement, cancelled only once no session
+	// is sending: mellium's Session.Send arms a goroutine per write that sets
+	// the connection's write deadline into the past when the write's context
+	// ends, and one that fires late breaks the next write on that connection
+	// (a per-command context cancelled after each answer would race).
+	mctx, cancel := context.WithDeadline(ctx, until.Add(commandTimeout))
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for mctx.Err() == nil {
 				t0 := time.Now()
 				if t0.After(until) {
 					return
 				}
-				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				_, err := c.execute(cctx, to)
-				cancel()
+				_, err := c.execute(mctx, to)
 				t1 := time.Now()
 				if err != nil {
 					errs[i]++

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"os/signal"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -28,6 +31,22 @@ func runCeiling(addr string) error {
 	mux.HandleFunc("/invite", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(landingBody))
+	})
+	// /static?bytes=N: a fixed page of N bytes, for telling the cost of
+	// sending a page of the landing page's size from the cost of making it.
+	var bodies sync.Map // int → []byte
+	mux.HandleFunc("/static", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("bytes"))
+		if err != nil || n < 0 || n > 1<<20 {
+			http.Error(w, "bytes must be 0..1048576", http.StatusBadRequest)
+			return
+		}
+		b, ok := bodies.Load(n)
+		if !ok {
+			b, _ = bodies.LoadOrStore(n, bytes.Repeat([]byte("x"), n))
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(b.([]byte))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {})
 	ln, err := net.Listen("tcp", addr)

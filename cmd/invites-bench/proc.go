@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -210,6 +209,3 @@ func childEnv(home string) []string {
 	}
 	return append(env, "HOME="+home)
 }
-
-// errSkipped marks a part of the benchmark that was not run.
-var errSkipped = errors.New("skipped")

@@ -246,6 +246,11 @@ func printReport(w io.Writer, r *results) {
 				x.Latency.P50ms, x.Latency.P99ms, x.Latency.MaxMs, x.Errors, x.CPU.Server, x.CPU.Client, x.CPU.Other)
 		}
 		tw.Flush()
+		for _, x := range r.XMPP {
+			if x.Errors > 0 {
+				fmt.Fprintf(w, "  %s at %d sessions: %d errors, first: %s\n", x.Server, x.Sessions, x.Errors, x.FirstError)
+			}
+		}
 		for i := 0; i+1 < len(r.XMPP); i += 2 {
 			a, b := r.XMPP[i], r.XMPP[i+1]
 			fmt.Fprintf(w, "  %d sessions: %s / %s = %.2fx\n", a.Sessions, b.Server, a.Server, ratio(b.PerSecond, a.PerSecond))
@@ -307,6 +312,9 @@ func printHTTP(w io.Writer, r *results, test, title, unit string) {
 		var parts []string
 		if ce, ok := r.find(srvCeiling, test, c); ok {
 			parts = append(parts, fmt.Sprintf("%.1f %% of the ceiling", 100*ratio(xi.PerSecond, ce.PerSecond)))
+		}
+		if st, ok := r.find(srvStatic, test, c); ok {
+			parts = append(parts, fmt.Sprintf("%.1f %% of a static %d-byte page", 100*ratio(xi.PerSecond, st.PerSecond), r.LandingBytes))
 		}
 		for _, h := range rows {
 			if strings.HasPrefix(h.Server, "Prosody") && h.Conns == c {

@@ -27,8 +27,9 @@ type results struct {
 	Fsync    fsyncResult   `json:"fsync"`
 	Store    []storeResult `json:"store"`
 
-	HTTP   []httpResult      `json:"http"`
-	Checks map[string]string `json:"checks"` // one response of each server, shown before measuring
+	HTTP         []httpResult      `json:"http"`
+	LandingBytes int               `json:"landing_bytes,omitempty"` // size of xmpp-invites' landing page
+	Checks       map[string]string `json:"checks"`                  // one response of each server, shown before measuring
 
 	Memory       []memoryAt `json:"memory"`
 	InvitesAtRSS int        `json:"invites_at_rss"`
@@ -81,17 +82,18 @@ const (
 	srvCeiling = "ceiling (trivial net/http)"
 	srvProsody = "Prosody mod_invites_api"
 	srvXI      = "xmpp-invites"
+	srvStatic  = "ceiling, static page of the same size"
 	testAPI    = "invites_api"
 	testPage   = "landing"
 )
 
 // run performs the whole benchmark. It returns what it measured so far
 // even on error, so a partial report can be printed.
-func run(ctx context.Context, o options, log io.Writer) (*results, error) {
+func run(ctx context.Context, o options, log io.Writer) (res *results, err error) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
-	res := &results{
+	res = &results{
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Args:    os.Args[1:],
 		Machine: machineFacts(ctx),
@@ -99,9 +101,6 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 		Settings: settings{Duration: o.duration.String(), Warmup: o.warmup.String(),
 			StoreDuration: o.storeDuration.String(), Conns: o.conns, Sessions: o.sessions},
 	}
-	var ps procs
-	defer ps.stopAll()
-
 	work, err := os.MkdirTemp(o.dir, "invites-bench-")
 	if err != nil {
 		return res, err
@@ -109,9 +108,18 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 	res.Settings.Dir = work
 	if o.keep {
 		logf("work directory %s (kept)", work)
-	} else {
-		defer os.RemoveAll(work)
 	}
+	var ps procs
+	defer func() {
+		ps.stopAll() // every child, by PID, before their directory goes
+		if !o.keep {
+			os.RemoveAll(work)
+		}
+		// Judge what was measured, also after an error: a partial report
+		// still says which targets it could check.
+		res.Notes = append(res.Notes, interference(res)...)
+		res.Targets = judge(res, o)
+	}()
 	if res.FS, err = statFS(work); err != nil {
 		return res, err
 	}
@@ -146,7 +154,8 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 	}
 
 	// 1. The ceiling.
-	if err := runCeilingPart(ctx, &ps, o, work, res, logf); err != nil {
+	ceil, err := runCeilingPart(ctx, &ps, o, work, res, logf)
+	if err != nil {
 		return res, err
 	}
 
@@ -165,9 +174,10 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 	}
 
 	// 3. xmpp-invites on a fresh database.
-	if err := runXIPart(ctx, &ps, o, bin, work, res, logf); err != nil {
+	if err := runXIPart(ctx, &ps, o, bin, work, ceil, res, logf); err != nil {
 		return res, err
 	}
+	ceil.proc.stop()
 
 	// 4. Start-up, queries and plans on a large database.
 	if !o.skip["seed"] {
@@ -186,9 +196,6 @@ func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 			logf("in-band comparison incomplete: %v", err)
 		}
 	}
-	ps.stopAll()
-	res.Notes = append(res.Notes, interference(res)...)
-	res.Targets = judge(res, o)
 	return res, nil
 }
 
@@ -237,26 +244,40 @@ func measureAll(ctx context.Context, o options, res *results, server, test strin
 	return nil
 }
 
-func runCeilingPart(ctx context.Context, ps *procs, o options, work string, res *results, logf logFunc) error {
+// ceilingServer is the running trivial handler.
+type ceilingServer struct {
+	base string
+	proc *proc
+}
+
+// runCeilingPart measures the trivial handler. It stays up (idle) for the
+// size-matched static page measured after xmpp-invites' landing page.
+func runCeilingPart(ctx context.Context, ps *procs, o options, work string, res *results, logf logFunc) (*ceilingServer, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ports, err := freePorts(1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	p, err := ps.start("ceiling", work, filepath.Join(work, "ceiling.log"), childEnv(work), self, "-ceiling", addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer p.stop()
 	if _, err := waitFor(p, 10*time.Second, 5*time.Millisecond, func() bool {
 		return httpReady("http://"+addr+"/readyz", "", http.StatusOK)
 	}); err != nil {
-		return err
+		return nil, err
 	}
+	if err := measureCeiling(ctx, o, res, addr, p, logf); err != nil {
+		return nil, err
+	}
+	return &ceilingServer{base: "http://" + addr, proc: p}, nil
+}
+
+func measureCeiling(ctx context.Context, o options, res *results, addr string, p *proc, logf logFunc) error {
 	api := target{Method: http.MethodGet, URL: "http://" + addr + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
 	if err := measureAll(ctx, o, res, srvCeiling, testAPI, api, p, logf); err != nil {
 		return err
@@ -325,7 +346,7 @@ func runProsodyPart(ctx context.Context, ps *procs, o options, work string, res 
 	return pros, nil
 }
 
-func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, res *results, logf logFunc) error {
+func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil *ceilingServer, res *results, logf logFunc) error {
 	x, err := newXI(bin, work, xiOptions{Name: "xmpp-invites"})
 	if err != nil {
 		return err
@@ -379,13 +400,19 @@ func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, res 
 
 	if !o.skip["landing"] {
 		page := target{Method: http.MethodGet, URL: created.LandingURL, Want: http.StatusOK}
-		if _, _, err := once(ctx, page); err != nil {
+		_, body, err := once(ctx, page)
+		if err != nil {
 			return fmt.Errorf("xmpp-invites landing page: %w", err)
 		}
 		if err := measureAll(ctx, o, res, srvXI, testPage, page, p, logf); err != nil {
 			return err
 		}
 		if err := recordMemory(res, p, "xmpp-invites after the landing page load"); err != nil {
+			return err
+		}
+		res.LandingBytes = len(body)
+		static := target{Method: http.MethodGet, URL: fmt.Sprintf("%s/static?bytes=%d", ceil.base, len(body)), Want: http.StatusOK}
+		if err := measureAll(ctx, o, res, srvStatic, testPage, static, ceil.proc, logf); err != nil {
 			return err
 		}
 	}
@@ -466,9 +493,11 @@ func runAdhocPart(ctx context.Context, ps *procs, o options, bin, work string, p
 		}
 	}()
 	for range maxSessions {
+		// Cancelled at the end of this part, not right after login: see
+		// measureCommands on mellium's deadline watchers.
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
 		c, err := login(lctx, pros.c2sAddr(), prosodyAdmin, prosodyAdminPwd)
-		cancel()
 		if err != nil {
 			return err
 		}
@@ -486,6 +515,9 @@ func runAdhocPart(ctx context.Context, ps *procs, o options, bin, work string, p
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		r, err := clients[0].execute(cctx, t.to)
 		cancel()
+		// Let mellium's write-deadline watcher of that command see the
+		// cancellation before the next write (see measureCommands).
+		time.Sleep(10 * time.Millisecond)
 		if err != nil {
 			return fmt.Errorf("%s: create-account command: %w\n%s", t.server, err, p.tail())
 		}
