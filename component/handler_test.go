@@ -478,3 +478,30 @@ func TestNotify(t *testing.T) {
 		t.Errorf("notification %s", dumpElement(e))
 	}
 }
+
+// Many command results sent at once from their goroutines all arrive, and
+// the link keeps working: a write whose context ends must never break
+// another write on the shared connection.
+func TestConcurrentCommandResults(t *testing.T) {
+	fs := newFakeServer(t)
+	_, fc := connect(t, fs, nil, nil)
+	const n = 300
+	for i := 0; i < n; i++ {
+		fc.send(fmt.Sprintf("<iq type='set' from='%s' to='%s' id='c%d'><command xmlns='%s' node='%s' action='execute'/></iq>",
+			admin, fs.jid, i, nsCommands, nodeCreateAccount))
+	}
+	seen := map[string]bool{}
+	timeout := time.After(20 * time.Second)
+	for len(seen) < n {
+		select {
+		case e := <-fc.in:
+			if e.attr("type") != "result" {
+				t.Fatalf("answer %s", dumpElement(e))
+			}
+			seen[e.attr("id")] = true
+		case <-timeout:
+			t.Fatalf("%d of %d command results arrived", len(seen), n)
+		}
+	}
+	wantType(t, iqFrom(t, fc, alice, "get", "after", "<ping xmlns='urn:xmpp:ping'/>"), "result")
+}

@@ -151,7 +151,16 @@ func (c *Component) connect(ctx context.Context) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", c.cfg.Server, err)
 	}
-	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), conn)
+	// mellium only sees a connection without deadlines (see
+	// deadlineFreeConn); the handshake's time limit is set here, on the raw
+	// connection, and lifted once the link stands.
+	if d, ok := hctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), deadlineFreeConn{conn})
+	if err == nil {
+		err = conn.SetDeadline(time.Time{})
+	}
 	if err != nil {
 		_ = conn.Close()
 		if errors.Is(err, stream.NotAuthorized) {
@@ -406,3 +415,19 @@ func (c *Component) request(ctx context.Context, l *link, typ stanza.IQType, to 
 	}
 	return &e, nil
 }
+
+// deadlineFreeConn hides the connection's deadlines from mellium. mellium
+// v0.22 arms a goroutine per write that moves the write deadline into the
+// past when the write's context ends. When that goroutine runs late (the
+// write returned, then its caller cancelled the context), it breaks another
+// goroutine's write on the same connection, and the buffered writer keeps
+// the "i/o timeout" for every later stanza: the link goes silent until the
+// pinger gives up. Seen at four concurrent ad-hoc sessions. Waits for
+// replies stay bounded by their contexts (that is a select, not a
+// deadline); a connection that stops draining is found by the pinger, and
+// closeLink sets deadlines on the raw connection.
+type deadlineFreeConn struct{ net.Conn }
+
+func (deadlineFreeConn) SetDeadline(time.Time) error      { return nil }
+func (deadlineFreeConn) SetReadDeadline(time.Time) error  { return nil }
+func (deadlineFreeConn) SetWriteDeadline(time.Time) error { return nil }
