@@ -344,25 +344,42 @@ func (s *Store) CountInvites(ctx context.Context, creator string, since time.Tim
 	return n, nil
 }
 
+// purgeChunk bounds one purge transaction, so that the hourly purge of a
+// large database never holds the writer for long: invite creations
+// interleave with its chunks.
+const purgeChunk = 500
+
 // Purge deletes invites that were used up, revoked or expired before cutoff,
-// with their uses, and forgets stale reservations. It reports how many
-// invites it deleted.
+// with their uses, and forgets stale reservations. It works in chunks of
+// purgeChunk invites and reports how many invites it deleted.
 func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE done_at < ?1 OR expires_at < ?1`, unix(cutoff))
+	total := 0
+	for {
+		var n int64
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE seq IN
+				(SELECT seq FROM invites WHERE done_at < ?1 OR expires_at < ?1 LIMIT ?2)`, unix(cutoff), purgeChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
-			return err
+			return total, fmt.Errorf("purge: %w", err)
 		}
-		if n, err = res.RowsAffected(); err != nil {
-			return err
+		total += int(n)
+		if n < purgeChunk {
+			break
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM uses WHERE used_at IS NULL AND reserved_at < ?`,
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM uses WHERE used_at IS NULL AND reserved_at < ?`,
 			unix(s.now().Add(-ReservationTTL)))
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("purge: %w", err)
+		return total, fmt.Errorf("purge reservations: %w", err)
 	}
-	return int(n), nil
+	return total, nil
 }

@@ -44,8 +44,12 @@ const ReservationTTL = 2 * time.Minute
 //go:embed schema.sql
 var schemaV1 string
 
-// migrations[i] brings the schema from user_version i to i+1.
-var migrations = []string{schemaV1}
+//go:embed schema_v2.sql
+var schemaV2 string
+
+// migrations[i] brings the schema from user_version i to i+1. Released
+// entries never change: a new version appends one.
+var migrations = []string{schemaV1, schemaV2}
 
 // Options tunes a Store. The zero value is fine.
 type Options struct {

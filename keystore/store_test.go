@@ -461,6 +461,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{`EXPLAIN QUERY PLAN DELETE FROM invites WHERE done_at < 1 OR expires_at < 1`, "invites_expires"},
 		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator"},
 		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE token_hash = x'00'`, "token_hash"},
+		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE done_at < 1 OR expires_at < 1 LIMIT 500`, "invites_expires"},
+		{`EXPLAIN QUERY PLAN DELETE FROM uses WHERE used_at IS NULL AND reserved_at < 1`, "uses_reserved"},
 	} {
 		rows, err := s.r.Query(q.sql)
 		if err != nil {
@@ -475,9 +477,58 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		}
 		rows.Close()
 		joined := strings.Join(plan, "; ")
-		if !strings.Contains(joined, q.want) || strings.Contains(joined, "SCAN invites") {
+		if !strings.Contains(joined, q.want) || strings.Contains(joined, "SCAN ") {
 			t.Errorf("%s\nplan: %s\nwant an index search on %s", q.sql, joined, q.want)
 		}
 		t.Logf("%s -> %s", q.sql, joined)
+	}
+}
+
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	// A database as version 1 of the binary left it, with an invite in it.
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{schemaV1, "PRAGMA user_version = 1",
+		`INSERT INTO invites (id, token_hash, type, creator, created_at, expires_at, max_uses)
+		 VALUES ('AAAAAAAA', x'01', 'account', 'cli', 1, 4102444800, 1)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("Open of a version 1 database: %v", err)
+	}
+	defer s.Close()
+	var version, idx int
+	s.r.QueryRow("PRAGMA user_version").Scan(&version)
+	s.r.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 'uses_reserved'").Scan(&idx)
+	if version != len(migrations) || idx != 1 {
+		t.Fatalf("after migration: version %d, uses_reserved index %d; want %d and 1", version, idx, len(migrations))
+	}
+	if _, err := s.GetInvite(ctx, "AAAAAAAA"); err != nil {
+		t.Fatalf("invite lost in migration: %v", err)
+	}
+}
+
+func TestPurgeInChunks(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	for i := 0; i < purgeChunk*2+7; i++ {
+		newInvite(t, s, c, InviteParams{Expires: c.Now().Add(time.Minute)})
+	}
+	keep, _ := newInvite(t, s, c, InviteParams{Expires: c.Now().Add(48 * time.Hour)})
+	c.Add(time.Hour)
+	n, err := s.Purge(ctx, c.Now())
+	if err != nil || n != purgeChunk*2+7 {
+		t.Fatalf("Purge = %d, %v; want %d", n, err, purgeChunk*2+7)
+	}
+	if _, err := s.GetInvite(ctx, keep.ID); err != nil {
+		t.Fatalf("live invite purged: %v", err)
 	}
 }
