@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"xmpp-invites/keystore"
@@ -34,7 +35,15 @@ type pages struct {
 	css     template.CSS
 	csp     string
 	csrfKey []byte
+	// apps is the landing page's client list, rendered once at start for
+	// each platform the visitor may be on: it is most of the page, and it
+	// never changes while the process runs.
+	apps map[string]template.HTML
+	qr   qrCache
 }
+
+// platforms are the values platformOf returns.
+var platforms = []string{"", "Android", "iOS", "macOS", "Windows", "Linux"}
 
 // registerPages adds the landing page and web registration.
 func (s *Server) registerPages(mux *http.ServeMux) error {
@@ -85,6 +94,14 @@ func newPages(s *Server) (*pages, error) {
 			return nil, fmt.Errorf("pages: %w", err)
 		}
 		p.tmpl[name] = t
+	}
+	p.apps = make(map[string]template.HTML, len(platforms))
+	for _, pl := range platforms {
+		var buf bytes.Buffer
+		if err := p.tmpl["landing"].ExecuteTemplate(&buf, "apps", groupClients(s.cfg.Clients, pl)); err != nil {
+			return nil, fmt.Errorf("pages: client list: %w", err)
+		}
+		p.apps[pl] = template.HTML(buf.String())
 	}
 	return p, nil
 }
@@ -170,8 +187,14 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 // render executes a page into a buffer first, so a template failure becomes
 // a clean 500 instead of half a page.
 func (p *pages) render(w http.ResponseWriter, status int, name string, data any) error {
-	var buf bytes.Buffer
-	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			renderBufs.Put(buf)
+		}
+	}()
+	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -180,6 +203,14 @@ func (p *pages) render(w http.ResponseWriter, status int, name string, data any)
 	w.Write(buf.Bytes())
 	return nil
 }
+
+// renderBufs holds page buffers: a landing page is about 18 KB, and growing
+// a fresh buffer to that size was a fifth of its cost.
+var renderBufs = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	b.Grow(32 << 10)
+	return b
+}}
 
 func (p *pages) methodNotAllowed(allow string) pageFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -243,7 +274,7 @@ type landingData struct {
 	CanRegister bool
 	RosterURI   template.URL
 	QR          template.HTML
-	Platforms   []platformGroup
+	Apps        template.HTML // pages.apps for the visitor's platform
 }
 
 // landingToken reads the token from /invite/TOKEN, /invite?TOKEN or, for
@@ -270,7 +301,7 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
 	}
 	cfg := p.s.svc.Config()
 	landingURL := p.s.svc.LandingURL(token)
-	qr, err := qrSVG(landingURL, "QR code of this invite's link")
+	qr, err := p.qr.svg(landingURL, "QR code of this invite's link")
 	if err != nil {
 		return err
 	}
@@ -285,7 +316,7 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
 		RegisterURL: p.s.svc.RegisterURL(token),
 		CanRegister: inv.AllowRegister,
 		QR:          qr,
-		Platforms:   groupClients(p.s.cfg.Clients, platformOf(r.UserAgent())),
+		Apps:        p.apps[platformOf(r.UserAgent())],
 	}
 	if inv.Username != "" {
 		d.JID = inv.Username + "@" + cfg.Domain

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+	"sync"
 
 	"rsc.io/qr"
 )
@@ -52,4 +53,36 @@ func qrSVG(text, label string) (template.HTML, error) {
 	b.WriteString(`"/></svg>`)
 	// Only numbers and the escaped label went into the markup.
 	return template.HTML(b.String()), nil
+}
+
+// qrCacheSize bounds the QR cache: a few kilobytes an entry.
+const qrCacheSize = 1024
+
+// qrCache keeps recently rendered QR codes: an invite link is opened
+// several times (a person, their phone, link previews), and encoding is a
+// quarter of the landing page's cost.
+type qrCache struct {
+	mu sync.Mutex
+	m  map[string]template.HTML
+}
+
+func (c *qrCache) svg(text, label string) (template.HTML, error) {
+	key := label + "\x00" + text
+	c.mu.Lock()
+	svg, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return svg, nil
+	}
+	svg, err := qrSVG(text, label)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= qrCacheSize {
+		c.m = make(map[string]template.HTML, qrCacheSize)
+	}
+	c.m[key] = svg
+	c.mu.Unlock()
+	return svg, nil
 }

@@ -137,11 +137,10 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		MaxUses: p.MaxUses,
 	}
 	var token string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
 		if p.Limit.Max > 0 {
 			var n int
-			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`,
-				p.Creator, unix(p.Limit.Since)).Scan(&n)
+			err := tx.StmtContext(ctx, s.countInvites).QueryRowContext(ctx, p.Creator, unix(p.Limit.Since)).Scan(&n)
 			if err != nil {
 				return err
 			}
@@ -152,9 +151,7 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		for attempt := 0; ; attempt++ {
 			inv.ID = randomString(inviteIDBytes)
 			token = randomString(tokenBytes)
-			res, err := tx.ExecContext(ctx, `INSERT INTO invites
-				(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			res, err := tx.StmtContext(ctx, s.insertInvite).ExecContext(ctx,
 				inv.ID, hash(token), string(inv.Type), inv.Username, inv.Creator, inv.Note,
 				inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses)
 			if err == nil {
@@ -171,6 +168,14 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 	}
 	return inv, token, nil
 }
+
+// Statements prepared once (see Store.prepare).
+const (
+	insertInviteSQL = `INSERT INTO invites
+		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
+)
 
 const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at`
 
@@ -193,22 +198,19 @@ func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 	return inv, nil
 }
 
-// lookup builds the WHERE clause for an ID or a token: an 8-character
+// GetInvite returns an invite by public ID or by token: an 8-character
 // reference is an ID, anything else is hashed and looked up as a token.
-func lookup(ref string) (string, any) {
-	if len(ref) == InviteIDLen {
-		return "id = ?", ref
-	}
-	return "token_hash = ?", hash(ref)
-}
-
-// GetInvite returns an invite by public ID or by token.
 func (s *Store) GetInvite(ctx context.Context, ref string) (Invite, error) {
 	if ref == "" || len(ref) > 256 {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
 	}
-	where, arg := lookup(ref)
-	inv, err := scanInvite(s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE `+where, arg))
+	var row *sql.Row
+	if len(ref) == InviteIDLen {
+		row = s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ?`, ref)
+	} else {
+		row = s.inviteByHash.QueryRowContext(ctx, hash(ref))
+	}
+	inv, err := scanInvite(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
 	}
@@ -336,8 +338,7 @@ func (s *Store) RevokeInvite(ctx context.Context, ref string) (Invite, error) {
 // CountInvites counts the invites a creator made after since.
 func (s *Store) CountInvites(ctx context.Context, creator string, since time.Time) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`,
-		creator, unix(since)).Scan(&n)
+	err := s.r.QueryRowContext(ctx, countInvitesSQL, creator, unix(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count invites: %w", err)
 	}

@@ -140,7 +140,8 @@ func (s *Store) ListKeys(ctx context.Context) ([]Key, error) {
 
 // GetKey returns one key by ID.
 func (s *Store) GetKey(ctx context.Context, id string) (Key, error) {
-	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
+	var stored []byte // the prepared statement also reads the hash
+	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id), &stored)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, fmt.Errorf("key %q: %w", id, ErrNotFound)
 	}
@@ -219,7 +220,7 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (Key, error) {
 		return Key{}, ErrUnauthorized
 	}
 	var stored []byte
-	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyColumns+`, secret_hash FROM keys WHERE id = ?`, id), &stored)
+	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id), &stored)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		subtle.ConstantTimeCompare(hash(secret), dummyHash)

@@ -68,6 +68,13 @@ type Store struct {
 	r   *sql.DB // readers
 	now func() time.Time
 
+	// Statements of the hot paths, prepared once: preparing is a good part
+	// of the cost of a small query.
+	insertInvite *sql.Stmt // on w
+	countInvites *sql.Stmt // on w, inside the write transaction
+	keyByID      *sql.Stmt // on r
+	inviteByHash *sql.Stmt // on r
+
 	ops     chan *writeOp
 	closing chan struct{}
 	done    chan struct{}
@@ -75,9 +82,13 @@ type Store struct {
 }
 
 type writeOp struct {
-	ctx  context.Context
-	fn   func(tx *sql.Tx) error
-	errc chan error
+	ctx context.Context
+	fn  func(tx *sql.Tx) error
+	// single: fn makes at most one change, in one statement, so a failing
+	// fn leaves nothing behind and needs no savepoint (SQLite undoes a
+	// failed statement by itself).
+	single bool
+	errc   chan error
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -132,8 +143,33 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if err := s.prepare(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	go s.writer()
 	return s, nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{s.w, &s.insertInvite, insertInviteSQL},
+		{s.w, &s.countInvites, countInvitesSQL},
+		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
+		{s.r, &s.inviteByHash, `SELECT ` + inviteColumns + ` FROM invites WHERE token_hash = ?`},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.text)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
 }
 
 // escapePath keeps a file name with '?' or '#' from being read as URI syntax.
@@ -176,7 +212,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.insertInvite.Close(), s.countInvites.Close(), s.keyByID.Close(),
+		s.inviteByHash.Close(), s.r.Close(), s.w.Close())
 }
 
 // Ping reports whether the database answers.
@@ -192,7 +229,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // returns once that transaction has committed (or fn's changes were rolled
 // back). fn runs under a savepoint, so its error undoes only its own changes.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, errc: make(chan error, 1)}
+	return s.enqueue(&writeOp{ctx: ctx, fn: fn, errc: make(chan error, 1)})
+}
+
+// writeSingle is write for a fn whose only change is one statement: it
+// skips the savepoint, which is a good part of the cost of a small write.
+func (s *Store) writeSingle(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.enqueue(&writeOp{ctx: ctx, fn: fn, single: true, errc: make(chan error, 1)})
+}
+
+func (s *Store) enqueue(op *writeOp) error {
+	ctx := op.ctx
 	select {
 	case <-s.closing:
 		return ErrClosed
@@ -261,6 +308,10 @@ func (s *Store) runBatch(batch []*writeOp, results []error) error {
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {
 			results[i] = err
+			continue
+		}
+		if op.single {
+			results[i] = op.fn(tx)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
