@@ -287,35 +287,16 @@ func TestCrashSafety(t *testing.T) {
 	cred = strings.TrimSpace(cred)
 	var acked []string
 	var mu sync.Mutex
-	client := &http.Client{Timeout: 5 * time.Second}
 	for round := 0; round < 4; round++ {
 		in.start()
 		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
 		var n atomic.Int64
-		for w := 0; w < 8; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil {
-					req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+in.addr+"/invites_api", nil)
-					req.Header.Set("Authorization", "Bearer "+cred)
-					resp, err := client.Do(req)
-					if err != nil {
-						return // the server is gone
-					}
-					var body struct{ Token string }
-					json.NewDecoder(resp.Body).Decode(&body)
-					resp.Body.Close()
-					if resp.StatusCode == 201 {
-						mu.Lock()
-						acked = append(acked, body.Token)
-						mu.Unlock()
-						n.Add(1)
-					}
-				}
-			}()
-		}
+		wg := driveInvites(ctx, in.addr, cred, 8, func(token string) {
+			mu.Lock()
+			acked = append(acked, token)
+			mu.Unlock()
+			n.Add(1)
+		})
 		// Let some invites through, then kill mid-load.
 		for n.Load() < 50 {
 			time.Sleep(5 * time.Millisecond)
@@ -354,26 +335,8 @@ func TestOnlineBackup(t *testing.T) {
 	cred = strings.TrimSpace(cred)
 	in.start()
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	var acked atomic.Int64
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+in.addr+"/invites_api", nil)
-				req.Header.Set("Authorization", "Bearer "+cred)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					continue
-				}
-				resp.Body.Close()
-				if resp.StatusCode == 201 {
-					acked.Add(1)
-				}
-			}
-		}()
-	}
+	wg := driveInvites(ctx, in.addr, cred, 4, func(string) { acked.Add(1) })
 	defer func() { cancel(); wg.Wait() }()
 	for acked.Load() < 100 {
 		time.Sleep(5 * time.Millisecond)
@@ -413,4 +376,33 @@ func TestOnlineBackup(t *testing.T) {
 		}
 		t.Logf("%s: copy holds %d invites while the server kept writing", name, len(list))
 	}
+}
+
+// driveInvites creates invites over /invites_api from workers goroutines
+// until ctx ends or the server goes away, and calls ack with the token of
+// every invite acknowledged with 201.
+func driveInvites(ctx context.Context, addr, cred string, workers int, ack func(token string)) *sync.WaitGroup {
+	client := &http.Client{Timeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/invites_api", nil)
+				req.Header.Set("Authorization", "Bearer "+cred)
+				resp, err := client.Do(req)
+				if err != nil {
+					return // the server is gone, or ctx ended
+				}
+				var body struct{ Token string }
+				json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusCreated {
+					ack(body.Token)
+				}
+			}
+		}()
+	}
+	return &wg
 }
