@@ -38,8 +38,57 @@ type pages struct {
 	// apps is the landing page's client list, rendered once at start for
 	// each platform the visitor may be on: it is most of the page, and it
 	// never changes while the process runs.
-	apps map[string]template.HTML
-	qr   qrCache
+	apps     map[string]template.HTML
+	qr       qrCache
+	landings landingCache
+}
+
+// landingKey is everything a landing page's body depends on that can
+// change while the invite stays usable (the inviter's name aside, which the
+// cache's short lifetime covers).
+type landingKey struct {
+	token, platform, until string
+	uses                   int
+}
+
+// Landing page cache bounds: a shared invite link (a group invite posted
+// somewhere) is opened by many people at once; a short lifetime keeps the
+// inviter's name and the relative expiry current.
+const (
+	landingCacheSize = 128
+	landingCacheTTL  = time.Minute
+)
+
+// landingCache keeps recently rendered landing pages. The invite's state is
+// looked up before every hit, so a used, expired or revoked invite never
+// shows a cached page.
+type landingCache struct {
+	mu sync.Mutex
+	m  map[landingKey]landingEntry
+}
+
+type landingEntry struct {
+	body []byte
+	at   time.Time
+}
+
+func (c *landingCache) get(k landingKey, now time.Time) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.Sub(e.at) > landingCacheTTL {
+		return nil, false
+	}
+	return e.body, true
+}
+
+func (c *landingCache) put(k landingKey, body []byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= landingCacheSize {
+		c.m = make(map[landingKey]landingEntry, landingCacheSize)
+	}
+	c.m[k] = landingEntry{body: body, at: now}
 }
 
 // platforms are the values platformOf returns.
@@ -188,20 +237,26 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 // a clean 500 instead of half a page.
 func (p *pages) render(w http.ResponseWriter, status int, name string, data any) error {
 	buf := renderBufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			renderBufs.Put(buf)
-		}
-	}()
+	defer putRenderBuf(buf)
 	if err := p.tmpl[name].ExecuteTemplate(buf, "layout", data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	writePage(w, status, buf.Bytes())
 	return nil
+}
+
+func writePage(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func putRenderBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		buf.Reset()
+		renderBufs.Put(buf)
+	}
 }
 
 // renderBufs holds page buffers: a landing page is about 18 KB, and growing
@@ -299,24 +354,37 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if inv.Type == keystore.TypeContact {
+		// Apps that know XEP-0401 find the roster URI here too. An account
+		// invite's register URI is not offered: the XMPP server does not
+		// know the component's tokens, so in-band registration would fail.
+		w.Header().Set("Link", "<"+p.s.svc.URI(inv, token)+">; rel=\"alternate\"")
+	}
+	w.Header().Add("Vary", "User-Agent")
+	now := p.s.now()
+	platform := platformOf(r.UserAgent())
+	key := landingKey{token: token, platform: platform, uses: inv.Uses, until: untilText(inv.Expires.Sub(now))}
+	if body, ok := p.landings.get(key, now); ok {
+		writePage(w, http.StatusOK, body)
+		return nil
+	}
 	cfg := p.s.svc.Config()
 	landingURL := p.s.svc.LandingURL(token)
 	qr, err := p.qr.svg(landingURL, "QR code of this invite's link")
 	if err != nil {
 		return err
 	}
-	now := p.s.now()
 	d := landingData{
 		page:        p.base("You're invited"),
 		Kind:        inviteKind(inv),
 		Inviter:     p.inviter(r.Context(), inv),
 		Expires:     inv.Expires,
-		ExpiresIn:   untilText(inv.Expires.Sub(now)),
+		ExpiresIn:   key.until,
 		UsesLeft:    inv.MaxUses - inv.Uses,
 		RegisterURL: p.s.svc.RegisterURL(token),
 		CanRegister: inv.AllowRegister,
 		QR:          qr,
-		Apps:        p.apps[platformOf(r.UserAgent())],
+		Apps:        p.apps[platform],
 	}
 	if inv.Username != "" {
 		d.JID = inv.Username + "@" + cfg.Domain
@@ -324,17 +392,19 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
 	switch inv.Type {
 	case keystore.TypeContact:
 		d.Title = "Chat with " + d.JID
-		// Apps that know XEP-0401 find the roster URI here too. An account
-		// invite's register URI is not offered: the XMPP server does not
-		// know the component's tokens, so in-band registration would fail.
-		uri := p.s.svc.URI(inv, token)
-		d.RosterURI = template.URL(uri)
-		w.Header().Set("Link", "<"+uri+">; rel=\"alternate\"")
+		d.RosterURI = template.URL(p.s.svc.URI(inv, token))
 	case keystore.TypeReset:
 		d.Title = "Reset your password"
 	}
-	w.Header().Add("Vary", "User-Agent")
-	return p.render(w, http.StatusOK, "landing", d)
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer putRenderBuf(buf)
+	if err := p.tmpl["landing"].ExecuteTemplate(buf, "layout", d); err != nil {
+		return fmt.Errorf("render landing: %w", err)
+	}
+	body := bytes.Clone(buf.Bytes())
+	p.landings.put(key, body, now)
+	writePage(w, http.StatusOK, body)
+	return nil
 }
 
 // inviteKind names what the invite is for, as the templates tell it apart.

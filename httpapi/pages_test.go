@@ -1105,3 +1105,26 @@ func TestRegisterServerRefused(t *testing.T) {
 		t.Errorf("uses %d, want 0", n)
 	}
 }
+
+// The landing page cache never outlives the invite's state: a use shows at
+// once, and a revoked invite is 410 even right after a cached view.
+func TestLandingCacheFollowsState(t *testing.T) {
+	e := newPageEnv(t, pagePublic)
+	c := e.invite(invites.Request{Uses: 3})
+	path := "/invite?" + c.Token
+	for i := 0; i < 2; i++ {
+		rec := e.get(path)
+		pageWantStatus(t, rec, 200, "landing")
+		if text := pageText(rec.Body.String()); !strings.Contains(text, "Uses left 3") {
+			t.Fatalf("view %d: want 3 uses left:\n%s", i, text)
+		}
+	}
+	pageWantStatus(t, e.register(c.Token, "bob", "a fine password", "a fine password"), 200, "register")
+	if text := pageText(e.get(path).Body.String()); !strings.Contains(text, "Uses left 2") {
+		t.Fatalf("after one use: want 2 uses left:\n%s", text)
+	}
+	if _, err := e.store.RevokeInvite(context.Background(), c.Invite.ID); err != nil {
+		t.Fatal(err)
+	}
+	pageWantStatus(t, e.get(path), 410, "landing of a revoked invite after cached views")
+}
