@@ -1128,3 +1128,39 @@ func TestLandingCacheFollowsState(t *testing.T) {
 	}
 	pageWantStatus(t, e.get(path), 410, "landing of a revoked invite after cached views")
 }
+
+// The same form sent again after it succeeded (a reload of the success
+// page, a double click) shows the success page again instead of "already
+// used" or "taken", creates nothing and counts nothing; another name, or
+// the same one much later, gets the usual answer.
+func TestRegisterResubmission(t *testing.T) {
+	e := newPageEnv(t, pagePublic)
+	for _, uses := range []int{1, 3} {
+		c := e.invite(invites.Request{Uses: uses})
+		form := url.Values{"csrf": {e.csrf(c.Token)}, "user": {"Reloader" + strconv.Itoa(uses)},
+			"password": {"a fine password"}, "password_confirm": {"a fine password"}}
+		pageWantStatus(t, e.postForm(c.Token, form, nil), 200, "first POST")
+		jid := "reloader" + strconv.Itoa(uses) + "@example.com"
+		again := e.postForm(c.Token, form, nil)
+		pageWantStatus(t, again, 200, "the same POST again")
+		if text := pageText(again.Body.String()); !strings.Contains(text, jid) || strings.Contains(text, "a fine password") {
+			t.Errorf("resubmission page lacks %s or shows the password:\n%s", jid, text)
+		}
+		if n := e.uses(c.Invite.ID); n != 1 {
+			t.Errorf("%d-use invite: uses %d after a resubmission, want 1", uses, n)
+		}
+		other := url.Values{"csrf": form["csrf"], "user": {"someoneelse"}, "password": {"a fine password"}, "password_confirm": {"a fine password"}}
+		if uses == 1 {
+			pageWantStatus(t, e.postForm(c.Token, other, nil), 410, "another name on a used invite")
+		}
+		e.clock.Add(11 * time.Minute) // past the 10-minute resubmission window
+		want := 410
+		if uses > 1 {
+			want = 409 // the name is taken now
+		}
+		pageWantStatus(t, e.postForm(c.Token, form, nil), want, "the same POST long after")
+	}
+	if got := e.link.createdAccounts(); len(got) != 2 {
+		t.Errorf("accounts created %v, want 2", got)
+	}
+}

@@ -102,16 +102,20 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	token := r.URL.Query().Get("t")
+	in := formInput{User: r.PostForm.Get("user"), Client: r.PostForm.Get("c")}
+	formOK := p.sameOrigin(r) && p.csrfValid(token, r.PostForm.Get("csrf"), p.s.now())
 	inv, err := p.registrable(ctx, token)
 	if err != nil {
+		if inv, red, ok := p.resubmitted(ctx, r, token, in, formOK); ok {
+			return p.success(w, r, inv, in, red)
+		}
 		return err
 	}
-	if !p.sameOrigin(r) || !p.csrfValid(token, r.PostForm.Get("csrf"), p.s.now()) {
+	if !formOK {
 		return &pageError{Status: http.StatusForbidden, Title: "Please submit the form again",
 			Msg:     "This form has expired or was not sent from this site, so nothing was done.",
 			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open the form again"}
 	}
-	in := formInput{User: r.PostForm.Get("user"), Client: r.PostForm.Get("c")}
 	reg := invites.Registration{
 		Username: in.User,
 		Password: r.PostForm.Get("password"),
@@ -125,6 +129,11 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 		return p.formError(w, inv, token, in, err)
 	}
 	red, err := p.s.svc.Redeem(ctx, token, reg, p.s.link)
+	if errors.Is(err, invites.ErrUsernameTaken) {
+		if inv, red, ok := p.resubmitted(ctx, r, token, in, formOK); ok {
+			return p.success(w, r, inv, in, red)
+		}
+	}
 	if err != nil {
 		return p.formError(w, inv, token, in, err)
 	}
@@ -132,7 +141,48 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	typ := string(red.Invite.Type)
 	p.s.metrics.InviteUsed(typ)
 	p.s.log.Info("invite redeemed", "invite", red.Invite.ID, "type", typ, "jid", red.JID, "befriended", red.Befriended)
+	return p.success(w, r, inv, in, red)
+}
 
+// resubmitWindow is how long after a registration the same form, sent
+// again, shows the success page again.
+const resubmitWindow = 10 * time.Minute
+
+// resubmitted recognises a form sent again after it succeeded (a reload of
+// the success page, a double click): the invite recorded a use by that very
+// account moments ago. It answers with the success page instead of "already
+// used" or "username taken". It reveals nothing: the name is the one just
+// typed, and the page never holds a password.
+func (p *pages) resubmitted(ctx context.Context, r *http.Request, token string, in formInput, formOK bool) (keystore.Invite, invites.Redemption, bool) {
+	if !formOK || r.Method != http.MethodPost {
+		return keystore.Invite{}, invites.Redemption{}, false
+	}
+	inv, err := p.s.store.InviteByToken(ctx, token)
+	if err != nil || !inv.Revoked.IsZero() {
+		return keystore.Invite{}, invites.Redemption{}, false
+	}
+	username := inv.Username
+	if username == "" || inv.Type == keystore.TypeContact {
+		if username, err = invites.PrepareUsername(strings.TrimSpace(in.User)); err != nil {
+			return keystore.Invite{}, invites.Redemption{}, false
+		}
+	}
+	jid := username + "@" + p.s.svc.Config().Domain
+	uses, err := p.s.store.Uses(ctx, inv.ID)
+	if err != nil {
+		return keystore.Invite{}, invites.Redemption{}, false
+	}
+	now := p.s.now()
+	for _, u := range uses {
+		if u.JID == jid && now.Sub(u.Time) < resubmitWindow {
+			return inv, invites.Redemption{Invite: inv, Username: username, JID: jid}, true
+		}
+	}
+	return keystore.Invite{}, invites.Redemption{}, false
+}
+
+// success renders the page after a redemption.
+func (p *pages) success(w http.ResponseWriter, r *http.Request, inv keystore.Invite, in formInput, red invites.Redemption) error {
 	cfg := p.s.svc.Config()
 	d := successData{page: p.slim("Welcome"), Kind: inviteKind(inv), JID: red.JID, Befriended: red.Befriended}
 	switch d.Kind {
