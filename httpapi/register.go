@@ -125,9 +125,7 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	if p.s.link.State() != "up" {
 		return p.formError(w, inv, token, in, invites.ErrLinkDown)
 	}
-	if _, err := p.s.svc.Check(inv, reg); err != nil {
-		return p.formError(w, inv, token, in, err)
-	}
+	// Redeem validates the form (svc.Check) before it reserves anything.
 	red, err := p.s.svc.Redeem(ctx, token, reg, p.s.link)
 	if errors.Is(err, invites.ErrUsernameTaken) {
 		if inv, red, ok := p.resubmitted(ctx, r, token, in, formOK); ok {
