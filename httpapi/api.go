@@ -331,10 +331,16 @@ func (a *api) compatCreate(w http.ResponseWriter, r *http.Request) error {
 			cred = firstValue(body.form, "key")
 		}
 	}
-	key, err := a.authenticate(r, cred)
+	key, cached, err := a.authenticateToCreate(r, cred)
 	if err != nil {
 		return err
 	}
+	return a.confirmOnError(r, cred, cached, a.compatCreateAs(w, r, key, query, queryErr, body))
+}
+
+// compatCreateAs is compatCreate once the key is known.
+func (a *api) compatCreateAs(w http.ResponseWriter, r *http.Request, key keystore.Key,
+	query url.Values, queryErr error, body apiBody) error {
 	if queryErr != nil {
 		return newAPIError(http.StatusBadRequest, "malformed query string")
 	}
@@ -401,10 +407,16 @@ func parseRedirect(p createParams) (bool, error) {
 
 // v1Create is POST /api/v1/invites.
 func (a *api) v1Create(w http.ResponseWriter, r *http.Request) error {
-	key, err := a.authenticateBearer(r)
+	cred, _ := bearerCredential(r.Header)
+	key, cached, err := a.authenticateToCreate(r, cred)
 	if err != nil {
 		return err
 	}
+	return a.confirmOnError(r, cred, cached, a.v1CreateAs(w, r, key))
+}
+
+// v1CreateAs is v1Create once the key is known.
+func (a *api) v1CreateAs(w http.ResponseWriter, r *http.Request, key keystore.Key) error {
 	body := readAPIBody(w, r, false)
 	if body.err != nil {
 		return body.err

@@ -1144,3 +1144,39 @@ func TestHealthRoutesUntouched(t *testing.T) {
 		t.Errorf("CORS leaked onto /healthz: %q", got)
 	}
 }
+
+// TestKeyDeletedByCLIProcess: the server remembers keys it verified; a key
+// deleted by the CLI (another process: another Store on the same file) still
+// gets 401 at once, before any parameter error, and creates nothing.
+func TestKeyDeletedByCLIProcess(t *testing.T) {
+	e := newAPIEnv(t, nil)
+	ctx := context.Background()
+	k, cred := e.key(t, keystore.KeyParams{Name: "web", Scope: keystore.ScopeCreate})
+	for i := 0; i < 2; i++ { // the second one is answered from memory
+		apiWantStatus(t, e.do(t, apiReq{target: "/invites_api", headers: apiBearer(cred)}), 201)
+	}
+	// A plain key asking for a reset invite: 403 while the key exists.
+	apiWantStatus(t, e.do(t, apiReq{target: "/invites_api?type=reset&username=bob", headers: apiBearer(cred)}), 403)
+
+	cli, err := keystore.Open(ctx, e.path, keystore.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.DeleteKey(ctx, k.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	before := e.count(t)
+	for _, q := range []apiReq{
+		{target: "/invites_api?ttl=-5", headers: apiBearer(cred)},
+		{target: "/invites_api?type=reset&username=bob", headers: apiBearer(cred)},
+		{target: "/invites_api?key=" + cred},
+		{method: "POST", target: "/api/v1/invites", headers: apiBearer(cred)},
+		{method: "POST", target: "/api/v1/invites", headers: append(apiBearer(cred), "Content-Type", "application/json"), body: `{"uses": 0}`},
+	} {
+		apiWant401(t, e.do(t, q))
+	}
+	if n := e.count(t); n != before {
+		t.Fatalf("%d invites after the key was deleted, want %d", n, before)
+	}
+}

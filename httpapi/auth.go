@@ -72,6 +72,45 @@ func (a *api) authenticate(r *http.Request, cred string) (keystore.Key, error) {
 	return keystore.Key{}, errUnauthorized()
 }
 
+// authenticateToCreate is authenticate for the create endpoints: the key
+// may come from the store's memory of recently verified keys (see
+// keystore.Store.AuthenticateToCreate). cached reports that; such a caller
+// passes its outcome through confirmOnError.
+func (a *api) authenticateToCreate(r *http.Request, cred string) (k keystore.Key, cached bool, err error) {
+	if cred != "" {
+		k, cached, err := a.s.store.AuthenticateToCreate(r.Context(), cred)
+		if err == nil {
+			apiInfo(r).keyID = k.ID
+			return k, cached, nil
+		}
+		if !errors.Is(err, keystore.ErrUnauthorized) {
+			return keystore.Key{}, false, err
+		}
+	}
+	k, err = a.authenticate(r, "")
+	return k, false, err
+}
+
+// confirmOnError keeps "authentication first" true for keys answered from
+// memory: before a request with such a key fails for another reason (a bad
+// parameter, a missing scope), the key is checked against the database, so
+// that a key deleted meanwhile gets 401 and not that other answer. A
+// successful creation needs no check: its insert required the key to exist.
+func (a *api) confirmOnError(r *http.Request, cred string, cached bool, err error) error {
+	if err == nil || !cached || errors.Is(err, keystore.ErrUnauthorized) {
+		if errors.Is(err, keystore.ErrUnauthorized) {
+			// The key was deleted after it was remembered: one more failure
+			// like any other bad key.
+			_, err = a.authenticate(r, "")
+		}
+		return err
+	}
+	if _, aerr := a.authenticate(r, cred); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
 // authenticateBearer authenticates with the Authorization header only, as
 // /api/v1 does.
 func (a *api) authenticateBearer(r *http.Request) (keystore.Key, error) {

@@ -68,6 +68,7 @@ type apiEnv struct {
 	clock   *apiClock
 	logs    *apiLogBuffer
 	metrics *metrics.Metrics
+	path    string // the database file
 }
 
 // apiTestRemote is the default client address of test requests.
@@ -78,7 +79,8 @@ const apiTestRemote = "192.0.2.10:40000"
 func newAPIEnv(tb testing.TB, mod func(*Config)) *apiEnv {
 	tb.Helper()
 	clock := newAPIClock()
-	store, err := keystore.Open(context.Background(), filepath.Join(tb.TempDir(), "db"), keystore.Options{Now: clock.Now})
+	path := filepath.Join(tb.TempDir(), "db")
+	store, err := keystore.Open(context.Background(), path, keystore.Options{Now: clock.Now})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -99,7 +101,7 @@ func newAPIEnv(tb testing.TB, mod func(*Config)) *apiEnv {
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
-	return &apiEnv{srv: srv, store: store, svc: svc, clock: clock, logs: logs, metrics: m}
+	return &apiEnv{srv: srv, store: store, svc: svc, clock: clock, logs: logs, metrics: m, path: path}
 }
 
 // key creates a key and returns the key and its credential "ID/SECRET".

@@ -470,15 +470,27 @@ func TestLandingInviter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ creator, want string }{
-		{"xmpp:bob@example.com", "Invited by bob@example.com"},
-		{named.Creator(), "Invited by Community onboarding"},
-		{nameless.Creator(), "Invited by " + pageSite},
-		{"key:deletedkey00", "Invited by " + pageSite},
-		{"cli", "Invited by the " + pageSite + " admins"},
+	gone, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Name: "Deleted since", Scope: keystore.ScopeCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		creator, want string
+		deleteKey     bool // delete the key once the invite exists
+	}{
+		{"xmpp:bob@example.com", "Invited by bob@example.com", false},
+		{named.Creator(), "Invited by Community onboarding", false},
+		{nameless.Creator(), "Invited by " + pageSite, false},
+		{gone.Creator(), "Invited by " + pageSite, true},
+		{"cli", "Invited by the " + pageSite + " admins", false},
 	} {
 		t.Run(tc.creator, func(t *testing.T) {
 			c := e.invite(invites.Request{Creator: tc.creator})
+			if tc.deleteKey {
+				if _, err := e.store.DeleteKey(ctx, strings.TrimPrefix(tc.creator, "key:"), false); err != nil {
+					t.Fatal(err)
+				}
+			}
 			rec := e.get("/invite?" + c.Token)
 			pageWantStatus(t, rec, 200, "landing")
 			if text := pageText(rec.Body.String()); !strings.Contains(text, tc.want) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -136,11 +137,23 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		AllowRegister: p.AllowRegister, Created: now, Expires: p.Expires.UTC().Truncate(time.Second),
 		MaxUses: p.MaxUses,
 	}
-	var token string
+	// The random parts and the hash are made here, in the caller's
+	// goroutine: the writer goroutine is the serial part of every write.
+	inv.ID = randomString(inviteIDBytes)
+	token := randomString(tokenBytes)
+	tokenHash := hash(token)
+	// A key creator must still exist when its invite commits: a key deleted
+	// from the CLI (another process) creates nothing from that moment on,
+	// even for a caller that authenticated it from memory.
+	keyID, byKey := strings.CutPrefix(p.Creator, "key:")
+	keyGone := false
 	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
+		// The op's context was checked before the transaction; statements
+		// run without it, which spares a watcher goroutine per statement.
+		bg := context.Background()
 		if p.Limit.Max > 0 {
 			var n int
-			err := tx.StmtContext(ctx, s.countInvites).QueryRowContext(ctx, p.Creator, unix(p.Limit.Since)).Scan(&n)
+			err := tx.StmtContext(bg, s.countInvites).QueryRowContext(bg, p.Creator, unix(p.Limit.Since)).Scan(&n)
 			if err != nil {
 				return err
 			}
@@ -149,20 +162,42 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 			}
 		}
 		for attempt := 0; ; attempt++ {
-			inv.ID = randomString(inviteIDBytes)
-			token = randomString(tokenBytes)
-			res, err := tx.StmtContext(ctx, s.insertInvite).ExecContext(ctx,
-				inv.ID, hash(token), string(inv.Type), inv.Username, inv.Creator, inv.Note,
-				inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses)
+			var res sql.Result
+			var err error
+			if byKey {
+				res, err = tx.StmtContext(bg, s.insertKeyInvite).ExecContext(bg,
+					inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator, inv.Note,
+					inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses, keyID)
+			} else {
+				res, err = tx.StmtContext(bg, s.insertInvite).ExecContext(bg,
+					inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator, inv.Note,
+					inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses)
+			}
 			if err == nil {
+				if byKey {
+					if n, err := res.RowsAffected(); err != nil {
+						return err
+					} else if n == 0 {
+						keyGone = true
+						return ErrUnauthorized
+					}
+				}
 				inv.seq, err = res.LastInsertId()
 				return err
 			}
 			if !isUnique(err) || attempt == 3 {
 				return err
 			}
+			// A clash of random IDs or tokens: draw again (vanishingly
+			// rare, so done here).
+			inv.ID = randomString(inviteIDBytes)
+			token = randomString(tokenBytes)
+			tokenHash = hash(token)
 		}
 	})
+	if keyGone {
+		s.keys.forget(keyID)
+	}
 	if err != nil {
 		return Invite{}, "", fmt.Errorf("create invite: %w", err)
 	}
@@ -174,6 +209,11 @@ const (
 	insertInviteSQL = `INSERT INTO invites
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// insertKeyInviteSQL inserts nothing when the key (the last parameter)
+	// no longer exists.
+	insertKeyInviteSQL = `INSERT INTO invites
+		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
 )
 

@@ -2,11 +2,13 @@ package keystore
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -180,6 +182,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string, revokeInvites bool) (i
 		revoked = int(n)
 		return err
 	})
+	s.keys.forget(id)
 	if err != nil {
 		return 0, fmt.Errorf("delete key: %w", err)
 	}
@@ -210,9 +213,10 @@ func isBase64URL(s string) bool {
 	return true
 }
 
-// Authenticate checks a credential "ID/SECRET" and returns its key. Every
-// failure (malformed, unknown ID, wrong secret, expired) is ErrUnauthorized,
-// and an unknown ID costs the same hash comparison as a wrong secret.
+// Authenticate checks a credential "ID/SECRET" against the database and
+// returns its key. Every failure (malformed, unknown ID, wrong secret,
+// expired) is ErrUnauthorized, and an unknown ID costs the same hash
+// comparison as a wrong secret.
 func (s *Store) Authenticate(ctx context.Context, cred string) (Key, error) {
 	id, secret, err := ParseCredential(cred)
 	if err != nil {
@@ -220,7 +224,9 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (Key, error) {
 		return Key{}, ErrUnauthorized
 	}
 	var stored []byte
-	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id), &stored)
+	// A point lookup needs no interruption: the request's context would
+	// cost a watcher goroutine per query.
+	k, err := scanKey(s.keyByID.QueryRowContext(context.Background(), id), &stored)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		subtle.ConstantTimeCompare(hash(secret), dummyHash)
@@ -239,13 +245,90 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (Key, error) {
 	// turn every read into a write.
 	if now.Sub(k.LastUsed) >= time.Minute {
 		k.LastUsed = now.UTC().Truncate(time.Second)
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ?`, unix(now), k.ID)
+		err := s.writeSingle(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(context.Background(), `UPDATE keys SET last_used_at = ? WHERE id = ?`, unix(now), k.ID)
 			return err
 		})
 		if err != nil {
 			return Key{}, fmt.Errorf("authenticate: record use: %w", err)
 		}
 	}
+	s.keys.put(k, stored, now)
 	return k, nil
+}
+
+// AuthenticateToCreate is Authenticate for a caller that will only create
+// invites with the key: it may answer from keys verified against the
+// database in the last minute, without a query. That is safe because
+// CreateInvite checks, in the transaction that inserts, that a key creator
+// still exists: a key deleted from the CLI creates nothing from that moment
+// on. cached reports an answer from memory; a caller that fails for another
+// reason after such an answer must confirm the key with Authenticate before
+// it reports that reason, so that a deleted key always gets 401 first.
+func (s *Store) AuthenticateToCreate(ctx context.Context, cred string) (k Key, cached bool, err error) {
+	if id, secret, err := ParseCredential(cred); err == nil {
+		if k, ok := s.keys.get(id, hash(secret), s.now()); ok {
+			return k, true, nil
+		}
+	}
+	k, err = s.Authenticate(ctx, cred)
+	return k, false, err
+}
+
+// Key cache bounds: a verified key is trusted for keyCacheTTL, and at most
+// keyCacheMax keys are held (the cache starts over when full).
+const (
+	keyCacheTTL = time.Minute
+	keyCacheMax = 1024
+)
+
+// keyCache holds keys recently verified against the database, with the hash
+// of their secret. It never holds a failure.
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	key        Key
+	secretHash [sha256.Size]byte
+	verified   time.Time
+}
+
+func (c *keyCache) put(k Key, secretHash []byte, now time.Time) {
+	if len(secretHash) != sha256.Size {
+		return
+	}
+	e := cachedKey{key: k, verified: now}
+	copy(e.secretHash[:], secretHash)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= keyCacheMax {
+		c.m = make(map[string]cachedKey)
+	}
+	c.m[k.ID] = e
+}
+
+// get returns the key if it was verified less than keyCacheTTL ago, the
+// secret matches (in constant time) and the key has not expired since.
+func (c *keyCache) get(id string, secretHash []byte, now time.Time) (Key, bool) {
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok || now.Sub(e.verified) >= keyCacheTTL || now.Before(e.verified) {
+		return Key{}, false
+	}
+	if subtle.ConstantTimeCompare(e.secretHash[:], secretHash) != 1 {
+		return Key{}, false
+	}
+	if !e.key.Expires.IsZero() && !now.Before(e.key.Expires) {
+		return Key{}, false
+	}
+	return e.key, true
+}
+
+func (c *keyCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
 }

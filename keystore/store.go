@@ -70,10 +70,13 @@ type Store struct {
 
 	// Statements of the hot paths, prepared once: preparing is a good part
 	// of the cost of a small query.
-	insertInvite *sql.Stmt // on w
-	countInvites *sql.Stmt // on w, inside the write transaction
-	keyByID      *sql.Stmt // on r
-	inviteByHash *sql.Stmt // on r
+	insertInvite    *sql.Stmt // on w
+	insertKeyInvite *sql.Stmt // on w: insertInvite, if the creating key still exists
+	countInvites    *sql.Stmt // on w, inside the write transaction
+	keyByID         *sql.Stmt // on r
+	inviteByHash    *sql.Stmt // on r
+
+	keys keyCache // keys verified lately, for AuthenticateToCreate
 
 	ops     chan *writeOp
 	closing chan struct{}
@@ -159,6 +162,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		text string
 	}{
 		{s.w, &s.insertInvite, insertInviteSQL},
+		{s.w, &s.insertKeyInvite, insertKeyInviteSQL},
 		{s.w, &s.countInvites, countInvitesSQL},
 		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
 		{s.r, &s.inviteByHash, `SELECT ` + inviteColumns + ` FROM invites WHERE token_hash = ?`},
@@ -212,7 +216,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
-	return errors.Join(s.insertInvite.Close(), s.countInvites.Close(), s.keyByID.Close(),
+	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.countInvites.Close(), s.keyByID.Close(),
 		s.inviteByHash.Close(), s.r.Close(), s.w.Close())
 }
 
@@ -274,63 +278,89 @@ func (s *Store) writer() {
 				}
 			}
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case op := <-s.ops:
-				batch = append(batch, op)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
+		batch = s.commit(s.drain(batch))
 	}
 }
 
-func (s *Store) commit(batch []*writeOp) {
-	results := make([]error, len(batch))
-	err := s.runBatch(batch, results)
+// commit runs batch, and the writes queued while it ran, in one transaction,
+// then answers each caller.
+func (s *Store) commit(batch []*writeOp) []*writeOp {
+	results := make([]error, 0, cap(batch))
+	batch, results, err := s.runBatch(batch, results)
 	for i, op := range batch {
 		if err != nil && results[i] == nil {
 			results[i] = err
 		}
 		op.errc <- results[i]
 	}
+	return batch
 }
 
-func (s *Store) runBatch(batch []*writeOp, results []error) error {
+// runBatch runs the writes of batch in one transaction. Writes queued while
+// it runs join the transaction before it commits (up to maxBatch in all):
+// they would otherwise wait for this commit and then pay for one of their
+// own. It returns the writes it ran with their results.
+func (s *Store) runBatch(batch []*writeOp, results []error) ([]*writeOp, []error, error) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return batch, results[:len(batch)], fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	for i, op := range batch {
-		if err := op.ctx.Err(); err != nil {
-			results[i] = err
-			continue
+	for i := 0; i < len(batch); i++ {
+		opErr, err := s.runOp(tx, batch[i])
+		results = append(results, opErr)
+		if err != nil {
+			// The transaction is in an unknown state: fail all of it.
+			return batch, append(results, make([]error, len(batch)-len(results))...), err
 		}
-		if op.single {
-			results[i] = op.fn(tx)
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			return fmt.Errorf("savepoint: %w", err)
-		}
-		if err := op.fn(tx); err != nil {
-			results[i] = err
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
-				return fmt.Errorf("rollback to savepoint: %w", err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
-			return fmt.Errorf("release savepoint: %w", err)
+		if i == len(batch)-1 {
+			batch = s.drain(batch)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return batch, results, fmt.Errorf("commit: %w", err)
 	}
-	return nil
+	return batch, results, nil
+}
+
+// drain appends the writes queued now to batch, up to maxBatch.
+func (s *Store) drain(batch []*writeOp) []*writeOp {
+	for len(batch) < maxBatch {
+		select {
+		case op := <-s.ops:
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// runOp runs one write inside the batch's transaction. A failed write is
+// undone alone: by SQLite itself for a single statement, by its savepoint
+// otherwise. opErr is the write's own error; err, when a savepoint itself
+// fails, fails the whole batch.
+func (s *Store) runOp(tx *sql.Tx, op *writeOp) (opErr, err error) {
+	if err := op.ctx.Err(); err != nil {
+		return err, nil
+	}
+	if op.single {
+		return op.fn(tx), nil
+	}
+	ctx := context.Background()
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	if opErr = op.fn(tx); opErr != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+			return nil, fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+		return nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	return opErr, nil
 }
 
 // randomString returns base64url (no padding) of n random bytes. It never
