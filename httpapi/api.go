@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -90,7 +91,7 @@ func (a *api) endpoint(cors corsPolicy, allow string, methods apiMethods) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		cors.apply(h, r)
-		h.Set("X-Content-Type-Options", "nosniff")
+		h["X-Content-Type-Options"] = hdrNosniff
 		info := &apiRequest{client: clientKey(clientAddr(r, a.s.cfg.TrustedProxies))}
 		r = withAPIInfo(r, info)
 		defer a.recoverPanic(w, r)
@@ -385,8 +386,8 @@ func (a *api) compatCreateAs(w http.ResponseWriter, r *http.Request, key keystor
 	if redirect {
 		status = http.StatusSeeOther
 	}
-	w.Header().Set("Location", c.LandingURL)
-	writeJSON(w, status, createdBody(c))
+	w.Header()["Location"] = []string{c.LandingURL}
+	writeCreated(w, status, c)
 	return nil
 }
 
@@ -435,8 +436,8 @@ func (a *api) v1CreateAs(w http.ResponseWriter, r *http.Request, key keystore.Ke
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", c.LandingURL)
-	writeJSON(w, http.StatusCreated, createdBody(c))
+	w.Header()["Location"] = []string{c.LandingURL}
+	writeCreated(w, http.StatusCreated, c)
 	return nil
 }
 
@@ -483,7 +484,8 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 		return invites.Created{}, err
 	}
 	a.s.metrics.InviteCreated("http", string(c.Invite.Type))
-	a.s.log.Info("invite created", "source", "http", "id", c.Invite.ID, "type", string(c.Invite.Type), "key", key.ID)
+	a.s.log.LogAttrs(r.Context(), slog.LevelInfo, "invite created", slog.String("source", "http"),
+		slog.String("id", c.Invite.ID), slog.String("type", string(c.Invite.Type)), slog.String("key", key.ID))
 	return c, nil
 }
 

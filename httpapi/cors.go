@@ -13,13 +13,21 @@ import (
 type corsPolicy struct {
 	anyOrigin bool
 	origins   map[string]bool // lower-case scheme://host[:port]
-	methods   string
+	methods   []string        // the Access-Control-Allow-Methods value
 }
+
+// Header values of every CORS answer, assigned without copying (see hdrJSON).
+var (
+	hdrAnyOrigin    = []string{"*"}
+	hdrAllowHeaders = []string{"Authorization, Content-Type"}
+	hdrExpose       = []string{"Location"}
+	hdrMaxAge       = []string{"7200"}
+)
 
 // newCORSPolicy checks cors_origins: "*" or origins such as
 // https://app.example.com (no path).
 func newCORSPolicy(origins []string, methods string) (corsPolicy, error) {
-	c := corsPolicy{origins: make(map[string]bool), methods: methods}
+	c := corsPolicy{origins: make(map[string]bool), methods: []string{methods}}
 	for _, o := range origins {
 		if o == "*" {
 			c.anyOrigin = true
@@ -40,7 +48,7 @@ func newCORSPolicy(origins []string, methods string) (corsPolicy, error) {
 func (c corsPolicy) apply(h http.Header, r *http.Request) {
 	switch {
 	case c.anyOrigin:
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = hdrAnyOrigin
 	case len(c.origins) > 0:
 		// The answer depends on Origin: caches must keep them apart.
 		h.Add("Vary", "Origin")
@@ -48,8 +56,8 @@ func (c corsPolicy) apply(h http.Header, r *http.Request) {
 			h.Set("Access-Control-Allow-Origin", o)
 		}
 	}
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-	h.Set("Access-Control-Allow-Methods", c.methods)
-	h.Set("Access-Control-Expose-Headers", "Location")
-	h.Set("Access-Control-Max-Age", "7200")
+	h["Access-Control-Allow-Headers"] = hdrAllowHeaders
+	h["Access-Control-Allow-Methods"] = c.methods
+	h["Access-Control-Expose-Headers"] = hdrExpose
+	h["Access-Control-Max-Age"] = hdrMaxAge
 }
