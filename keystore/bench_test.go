@@ -30,7 +30,13 @@ func BenchmarkCreateInvite(b *testing.B) {
 					b.Fatalf("Open: %v", err)
 				}
 				defer s.Close()
-				p := InviteParams{Type: TypeAccount, Creator: "key:bench", MaxUses: 1,
+				// A real key, as serve's invites have: their insert
+				// checks that it exists.
+				key, _, err := s.CreateKey(ctx, KeyParams{Name: "bench"})
+				if err != nil {
+					b.Fatalf("CreateKey: %v", err)
+				}
+				p := InviteParams{Type: TypeAccount, Creator: key.Creator(), MaxUses: 1,
 					Expires: time.Now().Add(7 * 24 * time.Hour)}
 				if writers == 1 {
 					// One writer: a plain loop. RunParallel always starts
