@@ -97,12 +97,13 @@ func (a *api) authenticateToCreate(r *http.Request, cred string) (k keystore.Key
 // that a key deleted meanwhile gets 401 and not that other answer. A
 // successful creation needs no check: its insert required the key to exist.
 func (a *api) confirmOnError(r *http.Request, cred string, cached bool, err error) error {
-	if err == nil || !cached || errors.Is(err, keystore.ErrUnauthorized) {
-		if errors.Is(err, keystore.ErrUnauthorized) {
-			// The key was deleted after it was remembered: one more failure
-			// like any other bad key.
-			_, err = a.authenticate(r, "")
-		}
+	switch {
+	case errors.Is(err, keystore.ErrUnauthorized):
+		// The key was deleted after it was authenticated: a failure like
+		// any other bad key.
+		_, err = a.authenticate(r, "")
+		return err
+	case err == nil || !cached:
 		return err
 	}
 	if _, aerr := a.authenticate(r, cred); aerr != nil {
