@@ -50,10 +50,15 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 		b = []byte(`{"error":"internal error","code":500}`)
 		status = http.StatusInternalServerError
 	}
+	writeJSONBytes(w, status, b)
+}
+
+// writeJSONBytes answers status with the JSON document b, not to be cached.
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"unicode/utf8"
 
 	"xmpp-invites/invites"
@@ -40,12 +39,7 @@ func writeCreated(w http.ResponseWriter, status int, c invites.Created) {
 	b = append(b, `,"expires":`...)
 	b = appendJSONString(b, j.Expires)
 	b = append(b, "}\n"...)
-	h := w.Header()
-	h["Content-Type"] = hdrJSON
-	h["Cache-Control"] = hdrNoStore
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	w.WriteHeader(status)
-	w.Write(b)
+	writeJSONBytes(w, status, b)
 }
 
 const hexDigits = "0123456789abcdef"

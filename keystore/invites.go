@@ -162,17 +162,12 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 			}
 		}
 		for attempt := 0; ; attempt++ {
-			var res sql.Result
-			var err error
+			stmt, args := s.insertInvite, []any{inv.ID, tokenHash, string(inv.Type), inv.Username,
+				inv.Creator, inv.Note, inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses}
 			if byKey {
-				res, err = tx.StmtContext(bg, s.insertKeyInvite).ExecContext(bg,
-					inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator, inv.Note,
-					inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses, keyID)
-			} else {
-				res, err = tx.StmtContext(bg, s.insertInvite).ExecContext(bg,
-					inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator, inv.Note,
-					inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses)
+				stmt, args = s.insertKeyInvite, append(args, keyID)
 			}
+			res, err := tx.StmtContext(bg, stmt).ExecContext(bg, args...)
 			if err == nil {
 				if byKey {
 					if n, err := res.RowsAffected(); err != nil {
