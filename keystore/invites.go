@@ -2,7 +2,9 @@ package keystore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -106,7 +108,7 @@ type Limit struct {
 }
 
 // Token and ID sizes: 18 random bytes give a 24-character token (144 bits);
-// 6 give an 8-character public ID.
+// the first 6 bytes of the token's SHA-256 give the 8-character public ID.
 const (
 	tokenBytes    = 18
 	inviteIDBytes = 6
@@ -137,11 +139,10 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		AllowRegister: p.AllowRegister, Created: now, Expires: p.Expires.UTC().Truncate(time.Second),
 		MaxUses: p.MaxUses,
 	}
-	// The random parts and the hash are made here, in the caller's
+	// The token, its hash and the ID are made here, in the caller's
 	// goroutine: the writer goroutine is the serial part of every write.
-	inv.ID = randomString(inviteIDBytes)
-	token := randomString(tokenBytes)
-	tokenHash := hash(token)
+	token, tokenHash := newInviteToken()
+	inv.ID = inviteID(tokenHash)
 	// A key creator must still exist when its invite commits: a key deleted
 	// from the CLI (another process) creates nothing from that moment on,
 	// even for a caller that authenticated it from memory.
@@ -183,11 +184,11 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 			if !isUnique(err) || attempt == 3 {
 				return err
 			}
-			// A clash of random IDs or tokens: draw again (vanishingly
-			// rare, so done here).
-			inv.ID = randomString(inviteIDBytes)
-			token = randomString(tokenBytes)
-			tokenHash = hash(token)
+			// Two tokens whose hashes share 48 bits, or a derived ID equal
+			// to the random ID of an invite from before version 3: draw
+			// again (vanishingly rare, so done here).
+			token, tokenHash = newInviteToken()
+			inv.ID = inviteID(tokenHash)
 		}
 	})
 	if keyGone {
@@ -197,6 +198,29 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		return Invite{}, "", fmt.Errorf("create invite: %w", err)
 	}
 	return inv, token, nil
+}
+
+// newInviteToken draws a token and returns it with its SHA-256. The ID
+// derived from the hash never starts with '-', like every ID and token, so
+// that the CLI does not read it as a flag: a token whose ID would is drawn
+// again (1 in 64).
+func newInviteToken() (token string, tokenHash []byte) {
+	for {
+		token = randomString(tokenBytes)
+		tokenHash = hash(token)
+		if tokenHash[0]>>2 != 62 { // base64url's 62nd character is '-'
+			return token, tokenHash
+		}
+	}
+}
+
+// inviteID is the public ID of the invite whose token has this hash (for
+// invites created since schema version 3): base64url of the first 6 bytes.
+// Knowing it tells nothing useful about the token: finding a token whose
+// hash starts with these 48 bits takes 2^47 tries on average, and the
+// result is almost surely not the invite's token (144 bits).
+func inviteID(tokenHash []byte) string {
+	return base64.RawURLEncoding.EncodeToString(tokenHash[:inviteIDBytes])
 }
 
 // Statements prepared once (see Store.prepare).
@@ -210,20 +234,34 @@ const (
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
+	// InviteByIDSQL and LegacyByHashSQL find an invite by token: first by
+	// the ID derived from the token's hash, then, for invites from before
+	// schema version 3, by the hash itself. Both return the stored hash
+	// too, which the caller compares in constant time.
+	inviteByIDSQL   = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ?`
+	legacyByHashSQL = `SELECT ` + inviteColumnsI + `, i.token_hash FROM legacy_tokens l JOIN invites i ON i.seq = l.invite_seq WHERE l.token_hash = ?`
 )
 
 const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at`
 
+// inviteColumnsI is inviteColumns qualified with the table alias i.
+const inviteColumnsI = `i.seq, i.id, i.type, i.username, i.creator, i.note, i.allow_register, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at`
+
 func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
+	return scanInviteExtra(row)
+}
+
+// scanInviteExtra scans inviteColumns followed by the columns of extra.
+func scanInviteExtra(row interface{ Scan(...any) error }, extra ...any) (Invite, error) {
 	var (
 		inv              Invite
 		typ              string
 		created, expires int64
 		revoked          sql.NullInt64
 	)
-	err := row.Scan(&inv.seq, &inv.ID, &typ, &inv.Username, &inv.Creator, &inv.Note, &inv.AllowRegister,
-		&created, &expires, &inv.MaxUses, &inv.Uses, &revoked)
-	if err != nil {
+	dest := append([]any{&inv.seq, &inv.ID, &typ, &inv.Username, &inv.Creator, &inv.Note, &inv.AllowRegister,
+		&created, &expires, &inv.MaxUses, &inv.Uses, &revoked}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return Invite{}, err
 	}
 	inv.Type = Type(typ)
@@ -233,19 +271,67 @@ func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 	return inv, nil
 }
 
+// tokenQueries run inviteByIDSQL and legacyByHashSQL where an invite is
+// looked up: prepared statements on the readers, or a write transaction.
+type tokenQueries struct {
+	byID   func(id string) *sql.Row
+	legacy func(tokenHash []byte) *sql.Row
+}
+
+// readerTokenQueries uses the statements prepared on the readers.
+func (s *Store) readerTokenQueries(ctx context.Context) tokenQueries {
+	return tokenQueries{
+		byID:   func(id string) *sql.Row { return s.inviteByID.QueryRowContext(ctx, id) },
+		legacy: func(h []byte) *sql.Row { return s.legacyByHash.QueryRowContext(ctx, h) },
+	}
+}
+
+// txTokenQueries reads inside tx.
+func txTokenQueries(ctx context.Context, tx *sql.Tx) tokenQueries {
+	return tokenQueries{
+		byID:   func(id string) *sql.Row { return tx.QueryRowContext(ctx, inviteByIDSQL, id) },
+		legacy: func(h []byte) *sql.Row { return tx.QueryRowContext(ctx, legacyByHashSQL, h) },
+	}
+}
+
+// inviteByToken finds the invite whose token is token. The stored hash is
+// compared in constant time. It returns sql.ErrNoRows when no invite has
+// this token.
+func inviteByToken(q tokenQueries, token string) (Invite, error) {
+	h := hash(token)
+	var stored []byte
+	inv, err := scanInviteExtra(q.byID(inviteID(h)), &stored)
+	if err == nil && subtle.ConstantTimeCompare(stored, h) == 1 {
+		return inv, nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Invite{}, err
+	}
+	// Not an invite made since version 3 (or, once in 2^48, another
+	// invite's ID): look among the older ones.
+	inv, err = scanInviteExtra(q.legacy(h), &stored)
+	if err != nil {
+		return Invite{}, err
+	}
+	if subtle.ConstantTimeCompare(stored, h) != 1 {
+		return Invite{}, sql.ErrNoRows
+	}
+	return inv, nil
+}
+
 // GetInvite returns an invite by public ID or by token: an 8-character
-// reference is an ID, anything else is hashed and looked up as a token.
+// reference is an ID, anything else is a token.
 func (s *Store) GetInvite(ctx context.Context, ref string) (Invite, error) {
 	if ref == "" || len(ref) > 256 {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
 	}
-	var row *sql.Row
+	var inv Invite
+	var err error
 	if len(ref) == InviteIDLen {
-		row = s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ?`, ref)
+		inv, err = scanInvite(s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ?`, ref))
 	} else {
-		row = s.inviteByHash.QueryRowContext(ctx, hash(ref))
+		inv, err = inviteByToken(s.readerTokenQueries(ctx), ref)
 	}
-	inv, err := scanInvite(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
 	}

@@ -27,19 +27,21 @@ func (s *Store) ReserveUse(ctx context.Context, token string) (Reservation, erro
 	now := s.now()
 	var r Reservation
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO uses (invite_seq, reserved_at)
-			SELECT seq, ?1 FROM invites i
-			WHERE token_hash = ?2 AND revoked_at IS NULL AND expires_at > ?1
-			  AND uses + (SELECT count(*) FROM uses u
-			              WHERE u.invite_seq = i.seq AND u.used_at IS NULL AND u.reserved_at > ?3) < max_uses`,
-			unix(now), hash(token), unix(now.Add(-ReservationTTL)))
-		if err != nil {
-			return err
-		}
-		inv, err := scanInvite(tx.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE token_hash = ?`, hash(token)))
+		// Read and reserve in the same write transaction: nothing changes
+		// the invite in between.
+		inv, err := inviteByToken(txTokenQueries(ctx, tx), token)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO uses (invite_seq, reserved_at)
+			SELECT seq, ?1 FROM invites i
+			WHERE seq = ?2 AND revoked_at IS NULL AND expires_at > ?1
+			  AND uses + (SELECT count(*) FROM uses u
+			              WHERE u.invite_seq = i.seq AND u.used_at IS NULL AND u.reserved_at > ?3) < max_uses`,
+			unix(now), inv.seq, unix(now.Add(-ReservationTTL)))
 		if err != nil {
 			return err
 		}

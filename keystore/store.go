@@ -47,9 +47,12 @@ var schemaV1 string
 //go:embed schema_v2.sql
 var schemaV2 string
 
+//go:embed schema_v3.sql
+var schemaV3 string
+
 // migrations[i] brings the schema from user_version i to i+1. Released
 // entries never change: a new version appends one.
-var migrations = []string{schemaV1, schemaV2}
+var migrations = []string{schemaV1, schemaV2, schemaV3}
 
 // Options tunes a Store. The zero value is fine.
 type Options struct {
@@ -74,7 +77,8 @@ type Store struct {
 	insertKeyInvite *sql.Stmt // on w: insertInvite, if the creating key still exists
 	countInvites    *sql.Stmt // on w, inside the write transaction
 	keyByID         *sql.Stmt // on r
-	inviteByHash    *sql.Stmt // on r
+	inviteByID      *sql.Stmt // on r: an invite and its token hash, by ID
+	legacyByHash    *sql.Stmt // on r: the same, by the hash of a token from before version 3
 
 	keys keyCache // keys verified lately, for AuthenticateToCreate
 
@@ -165,7 +169,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.insertKeyInvite, insertKeyInviteSQL},
 		{s.w, &s.countInvites, countInvitesSQL},
 		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
-		{s.r, &s.inviteByHash, `SELECT ` + inviteColumns + ` FROM invites WHERE token_hash = ?`},
+		{s.r, &s.inviteByID, inviteByIDSQL},
+		{s.r, &s.legacyByHash, legacyByHashSQL},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -182,13 +187,17 @@ func escapePath(p string) string {
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
+	// One connection for the whole migration: foreign_keys is a setting of
+	// the connection, and it must be off while a migration rebuilds a table
+	// (dropping the old table would otherwise cascade to uses). SQLite
+	// ignores the setting inside a transaction, so it is changed around it.
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	defer tx.Rollback()
+	defer conn.Close()
 	var version int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
 	if version > len(migrations) {
@@ -197,10 +206,42 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if version == len(migrations) {
 		return nil
 	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	// Back on for every later use of this connection, even after a failure.
+	defer conn.ExecContext(context.Background(), "PRAGMA foreign_keys = ON")
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+	// Read again inside the transaction: another process may have migrated
+	// in between.
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version >= len(migrations) {
+		return nil
+	}
 	for i := version; i < len(migrations); i++ {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 			return fmt.Errorf("migrate to version %d: %w", i+1, err)
 		}
+	}
+	// The rebuild must leave every reference intact.
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("migrate: foreign key check: %w", err)
+	}
+	broken := rows.Next()
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("migrate: foreign key check: %w", err)
+	}
+	if broken {
+		return errors.New("migrate: foreign key check failed after migration")
 	}
 	// PRAGMA takes no placeholders; the value is our own integer.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
@@ -217,7 +258,7 @@ func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
 	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.countInvites.Close(), s.keyByID.Close(),
-		s.inviteByHash.Close(), s.r.Close(), s.w.Close())
+		s.inviteByID.Close(), s.legacyByHash.Close(), s.r.Close(), s.w.Close())
 }
 
 // Ping reports whether the database answers.

@@ -457,14 +457,19 @@ func TestReopenKeepsVersion(t *testing.T) {
 
 func TestQueryPlansUseIndexes(t *testing.T) {
 	s, _, _ := openTest(t)
-	for _, q := range []struct{ sql, want string }{
-		{`EXPLAIN QUERY PLAN DELETE FROM invites WHERE done_at < 1 OR expires_at < 1`, "invites_expires"},
-		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator"},
-		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE token_hash = x'00'`, "token_hash"},
-		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE done_at < 1 OR expires_at < 1 LIMIT 500`, "invites_expires"},
-		{`EXPLAIN QUERY PLAN DELETE FROM uses WHERE used_at IS NULL AND reserved_at < 1`, "uses_reserved"},
+	for _, q := range []struct {
+		sql, want string
+		args      []any
+	}{
+		{`EXPLAIN QUERY PLAN DELETE FROM invites WHERE done_at < 1 OR expires_at < 1`, "invites_expires", nil},
+		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator", nil},
+		// The two lookups of a token (inviteByToken).
+		{`EXPLAIN QUERY PLAN ` + inviteByIDSQL, "USING INDEX sqlite_autoindex_invites", []any{"AAAAAAAA"}},
+		{`EXPLAIN QUERY PLAN ` + legacyByHashSQL, "SEARCH l USING PRIMARY KEY (token_hash=?)", []any{[]byte{1}}},
+		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE done_at < 1 OR expires_at < 1 LIMIT 500`, "invites_expires", nil},
+		{`EXPLAIN QUERY PLAN DELETE FROM uses WHERE used_at IS NULL AND reserved_at < 1`, "uses_reserved", nil},
 	} {
-		rows, err := s.r.Query(q.sql)
+		rows, err := s.r.Query(q.sql, q.args...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,14 +6,14 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/url"
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
+	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"xmpp-invites/keystore"
 )
@@ -61,21 +61,14 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 	var seedKey [32]byte
 	rand.Read(seedKey[:])
 	chacha := mrand.NewChaCha8(seedKey)
-	rng := mrand.New(chacha)
 	now := time.Now().UTC()
 	oldest := now.Add(-seedSpan)
 	step := seedSpan / time.Duration(max(n, 1))
 	creators := []string{"key:benchkey0001", "key:benchkey0002", "key:benchkey0003", "cli", "xmpp:admin@example.test"}
 	res := seeded{Invites: n, Oldest: oldest, creator: creators[0]}
-	// IDs come from a bijection of the row number (an odd multiplier modulo
-	// 2^48, then a random mask), so they are unique without retries.
-	mask := rng.Uint64() & (1<<48 - 1)
-	idOf := func(i int) string {
-		v := (uint64(i)*0x9E3779B97F4B&(1<<48-1) ^ mask) & (1<<48 - 1)
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], v)
-		return base64.RawURLEncoding.EncodeToString(b[2:])
-	}
+	// IDs are derived from the token hash, as keystore derives them since
+	// schema version 3.
+	idOf := func(h []byte) string { return base64.RawURLEncoding.EncodeToString(h[:6]) }
 	for start := 0; start < n; start += seedBatch {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -106,6 +99,8 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 			chacha.Read(token[:])
 			tok := base64.RawURLEncoding.EncodeToString(token[:])
 			h := sha256.Sum256([]byte(tok))
+			id := idOf(h[:])
+			keep := false // a pending invite whose token the tests look up
 			switch {
 			case i%20 == 0: // used
 				uses = 1
@@ -117,13 +112,30 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 				done = revoked
 			default:
 				res.Pending++
-				if res.token == "" || i == n/2+3 {
-					res.token = tok
-				}
+				keep = res.token == "" || i == n/2+3
 			}
-			if _, err := ins.ExecContext(ctx, seq, idOf(i), h[:], creators[i%len(creators)], created, expires, uses, revoked, done); err != nil {
-				tx.Rollback()
-				return res, fmt.Errorf("seed invite %d: %w", i, err)
+			for attempt := 0; ; attempt++ {
+				_, err := ins.ExecContext(ctx, seq, id, h[:], creators[i%len(creators)], created, expires, uses, revoked, done)
+				var serr sqlite3.Error
+				if err == nil {
+					break
+				}
+				if !errors.As(err, &serr) || serr.ExtendedCode != sqlite3.ErrConstraintUnique || attempt == 3 {
+					tx.Rollback()
+					return res, fmt.Errorf("seed invite %d: %w", i, err)
+				}
+				// Two hashes sharing their first 48 bits (about 2 in 1,000
+				// seedings of 1,000,000): draw another token, as keystore does.
+				chacha.Read(token[:])
+				tok = base64.RawURLEncoding.EncodeToString(token[:])
+				h = sha256.Sum256([]byte(tok))
+				id = idOf(h[:])
+			}
+			if i == n/2 {
+				res.middleID = id
+			}
+			if keep {
+				res.token = tok
 			}
 			if uses == 1 {
 				if _, err := use.ExecContext(ctx, seq, fmt.Sprintf("user%d@%s", i, benchDomain), created+590, created+600); err != nil {
@@ -136,7 +148,6 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 			return res, fmt.Errorf("seed: %w", err)
 		}
 	}
-	res.middleID = idOf(n / 2)
 	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return res, fmt.Errorf("seed: checkpoint: %w", err)
 	}
@@ -239,8 +250,11 @@ var keystoreQueries = []struct {
 	{"count (CountInvites, CreateInvite's limit)",
 		`SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`,
 		func(s seeded) []any { return []any{s.creator, time.Now().Add(-24 * time.Hour).Unix()} }, false},
-	{"lookup by token (GetInvite)",
-		`SELECT seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at FROM invites WHERE token_hash = ?`,
+	{"lookup by token: the ID derived from its hash (GetInvite, landing page)",
+		`SELECT seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at, token_hash FROM invites WHERE id = ?`,
+		func(s seeded) []any { return []any{s.middleID} }, false},
+	{"lookup by token: invites from before schema version 3 (GetInvite)",
+		`SELECT i.seq, i.id, i.type, i.username, i.creator, i.note, i.allow_register, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at, i.token_hash FROM legacy_tokens l JOIN invites i ON i.seq = l.invite_seq WHERE l.token_hash = ?`,
 		func(seeded) []any { return []any{make([]byte, 32)} }, false},
 	{"purge invites (Purge)",
 		`DELETE FROM invites WHERE seq IN (SELECT seq FROM invites WHERE done_at < ?1 OR expires_at < ?1 LIMIT ?2)`,
