@@ -45,11 +45,15 @@ func TestMigrateFromVersion2(t *testing.T) {
 	db.Close()
 
 	c := newClock()
-	s, err := Open(ctx, path, Options{Now: c.Now})
+	var upgraded [][2]int
+	s, err := Open(ctx, path, Options{Now: c.Now, Upgrading: func(from, to int) { upgraded = append(upgraded, [2]int{from, to}) }})
 	if err != nil {
 		t.Fatalf("Open of a version 2 database: %v", err)
 	}
 	defer s.Close()
+	if len(upgraded) != 1 || upgraded[0] != [2]int{2, len(migrations)} {
+		t.Fatalf("Upgrading called with %v, want once with [2 %d]", upgraded, len(migrations))
+	}
 	var version, tokenIndexes, fk int
 	s.r.QueryRow("PRAGMA user_version").Scan(&version)
 	s.r.QueryRow(`SELECT count(*) FROM pragma_index_list('invites') l, pragma_index_info(l.name) i WHERE i.name = 'token_hash'`).Scan(&tokenIndexes)
@@ -111,7 +115,17 @@ func TestMigrateFromVersion2(t *testing.T) {
 // the whole token to match, not only the 48 bits that make the ID.
 func TestInviteIDFromToken(t *testing.T) {
 	ctx := context.Background()
-	s, c, _ := openTest(t)
+	s, c, path := openTest(t)
+	// A new database is created, not upgraded: nothing to announce, then
+	// or when it is opened again.
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	for _, p := range []string{fresh, fresh, path} {
+		s2, err := Open(ctx, p, Options{Upgrading: func(from, to int) { t.Errorf("Upgrading(%d, %d) on a current database", from, to) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2.Close()
+	}
 	for range 200 {
 		inv, tok := newInvite(t, s, c, InviteParams{})
 		if len(inv.ID) != InviteIDLen || strings.HasPrefix(inv.ID, "-") || strings.HasPrefix(tok, "-") {

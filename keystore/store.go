@@ -61,6 +61,10 @@ type Options struct {
 	// Synchronous is the SQLite synchronous mode; empty means FULL, the only
 	// mode under which an acknowledged write survives power loss.
 	Synchronous string
+	// Upgrading, when set, is called before an existing database's schema
+	// is upgraded from version from to version to: some upgrades rebuild a
+	// table, which takes seconds on a large database.
+	Upgrading func(from, to int)
 }
 
 // Store is the SQLite database. It is safe for concurrent use. Writes of
@@ -129,7 +133,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if err := migrate(ctx, w); err != nil {
+	if err := migrate(ctx, w, opts.Upgrading); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -186,7 +190,7 @@ func escapePath(p string) string {
 	return (&url.URL{Path: p}).EscapedPath()
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func migrate(ctx context.Context, db *sql.DB, upgrading func(from, to int)) error {
 	// One connection for the whole migration: foreign_keys is a setting of
 	// the connection, and it must be off while a migration rebuilds a table
 	// (dropping the old table would otherwise cascade to uses). SQLite
@@ -223,6 +227,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	if version >= len(migrations) {
 		return nil
+	}
+	if version > 0 && upgrading != nil {
+		upgrading(version, len(migrations))
 	}
 	for i := version; i < len(migrations); i++ {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {

@@ -48,7 +48,12 @@ func (a *appState) serveCommand() *cli.Command {
 // error. Shutdown order: HTTP drained, XMPP stream closed, store closed last.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	started := time.Now()
-	st, err := keystore.Open(ctx, cfg.Database, keystore.Options{})
+	st, err := keystore.Open(ctx, cfg.Database, keystore.Options{
+		Upgrading: func(from, to int) {
+			log.Info("upgrading the database schema; a large database takes a few seconds (about 7 s per million invites)",
+				"from", from, "to", to)
+		},
+	})
 	if err != nil {
 		return failErr("%v", err)
 	}
