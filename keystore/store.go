@@ -65,15 +65,21 @@ type Options struct {
 	// is upgraded from version from to version to: some upgrades rebuild a
 	// table, which takes seconds on a large database.
 	Upgrading func(from, to int)
+	// Committed, when set, is called by the writer after each write
+	// transaction with the number of writes it carried and the time from
+	// its BEGIN to the return of its COMMIT (synced under FULL). It must
+	// be quick: the writer is the serial part of every write.
+	Committed func(writes int, took time.Duration, err error)
 }
 
 // Store is the SQLite database. It is safe for concurrent use. Writes of
 // concurrent callers share transactions (group commit): each caller is
 // answered only after the transaction holding its write has committed.
 type Store struct {
-	w   *sql.DB // one connection, used only by the writer goroutine
-	r   *sql.DB // readers
-	now func() time.Time
+	w         *sql.DB // one connection, used only by the writer goroutine
+	r         *sql.DB // readers
+	now       func() time.Time
+	committed func(writes int, took time.Duration, err error)
 
 	// Statements of the hot paths, prepared once: preparing is a good part
 	// of the cost of a small query.
@@ -146,7 +152,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
 	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
 	s := &Store{
-		w: w, r: r, now: opts.Now,
+		w: w, r: r, now: opts.Now, committed: opts.Committed,
 		ops:     make(chan *writeOp, 256),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -334,7 +340,11 @@ func (s *Store) writer() {
 // then answers each caller.
 func (s *Store) commit(batch []*writeOp) []*writeOp {
 	results := make([]error, 0, cap(batch))
+	begin := time.Now()
 	batch, results, err := s.runBatch(batch, results)
+	if s.committed != nil {
+		s.committed(len(batch), time.Since(begin), err)
+	}
 	for i, op := range batch {
 		if err != nil && results[i] == nil {
 			results[i] = err

@@ -537,3 +537,44 @@ func TestPurgeInChunks(t *testing.T) {
 		t.Fatalf("live invite purged: %v", err)
 	}
 }
+
+// TestCommittedReportsEveryWrite checks Options.Committed: every write is
+// counted in exactly one reported transaction, concurrent ones share.
+func TestCommittedReportsEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	var mu sync.Mutex
+	var writes, txs int
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), Options{Now: c.Now, Committed: func(n int, took time.Duration, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if n < 1 || took <= 0 || err != nil {
+			t.Errorf("Committed(%d, %v, %v)", n, took, err)
+		}
+		writes += n
+		txs++
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := InviteParams{Type: TypeAccount, Creator: "cli", MaxUses: 1, Expires: c.Now().Add(time.Hour)}
+			if _, _, err := s.CreateInvite(ctx, p); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	s.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if writes != n || txs < 1 || txs > n {
+		t.Fatalf("reported %d writes in %d transactions, want %d writes", writes, txs, n)
+	}
+	t.Logf("%d writes in %d transactions", writes, txs)
+}

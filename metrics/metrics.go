@@ -21,6 +21,9 @@ type Metrics struct {
 	linkUp          prometheus.Gauge
 	linkReconnects  prometheus.Counter
 	requestDuration *prometheus.HistogramVec
+	txDuration      prometheus.Histogram
+	txWrites        prometheus.Histogram
+	txFailures      prometheus.Counter
 }
 
 // New creates the metrics with Go runtime and process collectors.
@@ -56,9 +59,23 @@ func New() *Metrics {
 			Help:    "HTTP request latency by route and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "code"}),
+		txDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xmpp_invites_store_transaction_seconds",
+			Help:    "Database write transactions (group commits) from BEGIN to a durable COMMIT.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}),
+		txWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "xmpp_invites_store_transaction_writes",
+			Help:    "Writes (invite creations, uses, revocations, ...) sharing one database transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+		}),
+		txFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xmpp_invites_store_transaction_failures_total",
+			Help: "Database write transactions that failed as a whole (every write in them failed).",
+		}),
 	}
 	m.reg.MustRegister(m.invitesCreated, m.invitesUsed, m.authFailures, m.rateLimited,
-		m.linkUp, m.linkReconnects, m.requestDuration,
+		m.linkUp, m.linkReconnects, m.requestDuration, m.txDuration, m.txWrites, m.txFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,6 +130,20 @@ func (m *Metrics) LinkUp(up bool) {
 func (m *Metrics) Request(route string, code int, d time.Duration) {
 	if m != nil {
 		m.requestDuration.WithLabelValues(route, statusLabel(code)).Observe(d.Seconds())
+	}
+}
+
+// StoreCommitted records one database write transaction: how many writes
+// it carried, how long it took, and whether it failed as a whole. Its
+// signature is keystore.Options.Committed's.
+func (m *Metrics) StoreCommitted(writes int, took time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.txDuration.Observe(took.Seconds())
+	m.txWrites.Observe(float64(writes))
+	if err != nil {
+		m.txFailures.Inc()
 	}
 }
 

@@ -19,6 +19,9 @@ type target struct {
 	Host   string // Host header; empty: from URL (Prosody routes by it)
 	Header http.Header
 	Want   int // the status every request must get
+	// MetricsURL, when set, is the server's /metrics: its group-commit
+	// histograms are read before and after each measurement.
+	MetricsURL string
 }
 
 // httpResult is one measurement: one server, one test, one number of
@@ -34,6 +37,9 @@ type httpResult struct {
 	Latency    latency `json:"latency"`
 	CPU        cpuUse  `json:"cpu"`
 	FirstError string  `json:"first_error,omitempty"`
+	// Commits are xmpp-invites' database transactions during the warm-up
+	// and the measurement.
+	Commits *commitStats `json:"commits,omitempty"`
 }
 
 // newClient returns a client with its own keep-alive transport holding one

@@ -304,6 +304,12 @@ func printHTTP(w io.Writer, r *results, test, title, unit string) {
 			fmt.Fprintf(w, "  %s at %d conns: %d errors, first: %s\n", h.Server, h.Conns, h.Errors, h.FirstError)
 		}
 	}
+	for _, h := range rows {
+		if c := h.Commits; c != nil && c.Transactions > 0 {
+			fmt.Fprintf(w, "  %s at %d conns: %d group commits (warm-up included), %.1f writes each, %.2f ms each from BEGIN to durable COMMIT\n",
+				h.Server, h.Conns, c.Transactions, c.WritesPerTx, c.MeanMs)
+		}
+	}
 	for _, c := range r.Settings.Conns {
 		xi, ok := r.find(srvXI, test, c)
 		if !ok {

@@ -229,12 +229,26 @@ type logFunc func(format string, args ...any)
 func measureAll(ctx context.Context, o options, res *results, server, test string, t target, p *proc, logf logFunc) error {
 	for _, c := range o.conns {
 		logf("%s %s, %d connections", server, test, c)
+		var commitsBefore commitSample
+		if t.MetricsURL != "" {
+			var err error
+			if commitsBefore, err = readCommits(ctx, t.MetricsURL); err != nil {
+				return fmt.Errorf("%s: %w", server, err)
+			}
+		}
 		before := sampleCPU(p.pid())
 		r, err := measure(ctx, t, c, o.warmup, o.duration)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", server, test, err)
 		}
 		r.CPU = sampleCPU(p.pid()).since(before)
+		if t.MetricsURL != "" {
+			after, err := readCommits(ctx, t.MetricsURL)
+			if err != nil {
+				return fmt.Errorf("%s: %w", server, err)
+			}
+			r.Commits = after.since(commitsBefore)
+		}
 		r.Server, r.Test = server, test
 		if r.Errors > 0 {
 			logf("  %d errors, first: %s", r.Errors, r.FirstError)
@@ -362,7 +376,8 @@ func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil
 	if err != nil {
 		return err
 	}
-	api := target{Method: http.MethodGet, URL: x.base() + "/invites_api?key=" + url.QueryEscape(key), Want: http.StatusCreated}
+	api := target{Method: http.MethodGet, URL: x.base() + "/invites_api?key=" + url.QueryEscape(key), Want: http.StatusCreated,
+		MetricsURL: x.base() + "/metrics"}
 	resp, body, err := once(ctx, api)
 	if err != nil {
 		return fmt.Errorf("xmpp-invites /invites_api does not create invites: %w\n%s", err, p.tail())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,5 +59,31 @@ func TestRatio(t *testing.T) {
 	}
 	if got := ratio(3, 0); got != 0 {
 		t.Errorf("ratio(3, 0) = %v, want 0 (no measurement)", got)
+	}
+}
+
+func TestParseCommits(t *testing.T) {
+	text := `# HELP xmpp_invites_store_transaction_seconds Database write transactions.
+# TYPE xmpp_invites_store_transaction_seconds histogram
+xmpp_invites_store_transaction_seconds_bucket{le="0.0001"} 0
+xmpp_invites_store_transaction_seconds_sum 1.5
+xmpp_invites_store_transaction_seconds_count 3000
+xmpp_invites_store_transaction_writes_bucket{le="1"} 10
+xmpp_invites_store_transaction_writes_sum 18000
+xmpp_invites_store_transaction_writes_count 3000
+`
+	s, err := parseCommits(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.since(commitSample{transactions: 1000, seconds: 0.5, writes: 6000})
+	if st.Transactions != 2000 || st.WritesPerTx != 6 || st.MeanMs != 0.5 {
+		t.Fatalf("since = %+v, want 2000 transactions of 6 writes, 0.5 ms", st)
+	}
+	if _, err := parseCommits(strings.NewReader("xmpp_invites_store_transaction_seconds_sum 1\n")); err == nil {
+		t.Fatal("missing series: no error")
+	}
+	if _, err := parseCommits(strings.NewReader(strings.Replace(text, "_sum 1.5", "_sum x", 1))); err == nil {
+		t.Fatal("bad value: no error")
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,6 +242,12 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(string(metricsText), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// The three invites committed in one or more group commits.
+	if m := regexp.MustCompile(`(?m)^xmpp_invites_store_transaction_writes_sum (\d+)$`).FindStringSubmatch(string(metricsText)); m == nil {
+		t.Errorf("/metrics lacks xmpp_invites_store_transaction_writes_sum")
+	} else if n, _ := strconv.Atoi(m[1]); n < 3 {
+		t.Errorf("xmpp_invites_store_transaction_writes_sum %d, want at least the 3 invites", n)
 	}
 	// The CLI works while the server runs.
 	list, _, _ := in.cli("key", "list", "example.com")

@@ -48,7 +48,9 @@ func (a *appState) serveCommand() *cli.Command {
 // error. Shutdown order: HTTP drained, XMPP stream closed, store closed last.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	started := time.Now()
+	m := metrics.New()
 	st, err := keystore.Open(ctx, cfg.Database, keystore.Options{
+		Committed: m.StoreCommitted,
 		Upgrading: func(from, to int) {
 			log.Info("upgrading the database schema; a large database takes a few seconds (about 7 s per million invites)",
 				"from", from, "to", to)
@@ -59,7 +61,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer st.Close()
 	svc := newService(st, cfg)
-	m := metrics.New()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
