@@ -234,18 +234,16 @@ const (
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
-	// InviteByIDSQL and LegacyByHashSQL find an invite by token: first by
+	// inviteByIDSQL and legacyByHashSQL find an invite by token: first by
 	// the ID derived from the token's hash, then, for invites from before
 	// schema version 3, by the hash itself. Both return the stored hash
 	// too, which the caller compares in constant time.
 	inviteByIDSQL   = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ?`
-	legacyByHashSQL = `SELECT ` + inviteColumnsI + `, i.token_hash FROM legacy_tokens l JOIN invites i ON i.seq = l.invite_seq WHERE l.token_hash = ?`
+	legacyByHashSQL = `SELECT ` + inviteColumns + `, token_hash FROM invites
+		WHERE seq = (SELECT invite_seq FROM legacy_tokens WHERE token_hash = ?)`
 )
 
 const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at`
-
-// inviteColumnsI is inviteColumns qualified with the table alias i.
-const inviteColumnsI = `i.seq, i.id, i.type, i.username, i.creator, i.note, i.allow_register, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at`
 
 func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 	return scanInviteExtra(row)

@@ -465,7 +465,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator", nil},
 		// The two lookups of a token (inviteByToken).
 		{`EXPLAIN QUERY PLAN ` + inviteByIDSQL, "USING INDEX sqlite_autoindex_invites", []any{"AAAAAAAA"}},
-		{`EXPLAIN QUERY PLAN ` + legacyByHashSQL, "SEARCH l USING PRIMARY KEY (token_hash=?)", []any{[]byte{1}}},
+		{`EXPLAIN QUERY PLAN ` + legacyByHashSQL, "SEARCH legacy_tokens USING PRIMARY KEY (token_hash=?)", []any{[]byte{1}}},
 		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE done_at < 1 OR expires_at < 1 LIMIT 500`, "invites_expires", nil},
 		{`EXPLAIN QUERY PLAN DELETE FROM uses WHERE used_at IS NULL AND reserved_at < 1`, "uses_reserved", nil},
 	} {

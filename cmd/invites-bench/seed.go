@@ -254,7 +254,7 @@ var keystoreQueries = []struct {
 		`SELECT seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at, token_hash FROM invites WHERE id = ?`,
 		func(s seeded) []any { return []any{s.middleID} }, false},
 	{"lookup by token: invites from before schema version 3 (GetInvite)",
-		`SELECT i.seq, i.id, i.type, i.username, i.creator, i.note, i.allow_register, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at, i.token_hash FROM legacy_tokens l JOIN invites i ON i.seq = l.invite_seq WHERE l.token_hash = ?`,
+		`SELECT seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at, token_hash FROM invites WHERE seq = (SELECT invite_seq FROM legacy_tokens WHERE token_hash = ?)`,
 		func(seeded) []any { return []any{make([]byte, 32)} }, false},
 	{"purge invites (Purge)",
 		`DELETE FROM invites WHERE seq IN (SELECT seq FROM invites WHERE done_at < ?1 OR expires_at < ?1 LIMIT ?2)`,
