@@ -68,7 +68,13 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 	res := seeded{Invites: n, Oldest: oldest, creator: creators[0]}
 	// IDs are derived from the token hash, as keystore derives them since
 	// schema version 3.
-	idOf := func(h []byte) string { return base64.RawURLEncoding.EncodeToString(h[:6]) }
+	draw := func() (tok string, h [32]byte, id string) {
+		var token [18]byte
+		chacha.Read(token[:])
+		tok = base64.RawURLEncoding.EncodeToString(token[:])
+		h = sha256.Sum256([]byte(tok))
+		return tok, h, base64.RawURLEncoding.EncodeToString(h[:6])
+	}
 	for start := 0; start < n; start += seedBatch {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -95,11 +101,7 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 			expires := now.Add(7 * 24 * time.Hour).Unix()
 			var uses int
 			var revoked, done sql.NullInt64
-			var token [18]byte
-			chacha.Read(token[:])
-			tok := base64.RawURLEncoding.EncodeToString(token[:])
-			h := sha256.Sum256([]byte(tok))
-			id := idOf(h[:])
+			tok, h, id := draw()
 			keep := false // a pending invite whose token the tests look up
 			switch {
 			case i%20 == 0: // used
@@ -126,10 +128,7 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 				}
 				// Two hashes sharing their first 48 bits (about 2 in 1,000
 				// seedings of 1,000,000): draw another token, as keystore does.
-				chacha.Read(token[:])
-				tok = base64.RawURLEncoding.EncodeToString(token[:])
-				h = sha256.Sum256([]byte(tok))
-				id = idOf(h[:])
+				tok, h, id = draw()
 			}
 			if i == n/2 {
 				res.middleID = id
