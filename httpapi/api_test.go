@@ -585,11 +585,16 @@ func TestKeyQuota(t *testing.T) {
 	}
 	rec := e.do(t, apiReq{target: "/invites_api", headers: apiBearer(cred)})
 	apiWantError(t, rec, 429, "this key has reached its invite quota")
-	if got := rec.Header().Get("Retry-After"); got != "60" {
-		t.Errorf("Retry-After %q, want 60", got)
+	// The first invite, 2 minutes old, leaves the hour's window in 58.
+	if got := rec.Header().Get("Retry-After"); got != "3480" {
+		t.Errorf("Retry-After %q, want 3480 (58 minutes)", got)
 	}
+	e.clock.Advance(30 * time.Second)
 	rec = e.do(t, apiReq{method: "POST", target: "/api/v1/invites", headers: apiBearer(cred)})
 	apiWantStatus(t, rec, 429)
+	if got := rec.Header().Get("Retry-After"); got != "3450" {
+		t.Errorf("JSON API Retry-After %q, want 3450", got)
+	}
 	if n := e.count(t); n != 2 {
 		t.Fatalf("%d invites, want 2", n)
 	}

@@ -77,7 +77,7 @@ func apiErrorOf(err error) (e *apiError, unexpected bool) {
 	case errors.As(err, &mbe):
 		return newAPIError(http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.Itoa(maxBodyBytes>>10)+" KiB"), false
 	case errors.Is(err, invites.ErrQuota):
-		return &apiError{Status: http.StatusTooManyRequests, Message: "this key has reached its invite quota",
+		return &apiError{Status: http.StatusTooManyRequests, Message: quotaMessage,
 			RetryAfter: quotaRetryAfter}, false
 	case errors.Is(err, keystore.ErrUnauthorized):
 		return errUnauthorized(), false

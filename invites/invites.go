@@ -173,7 +173,9 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 		AllowRegister: r.AllowRegister, Expires: now.Add(ttl), MaxUses: r.Uses, Limit: r.Limit,
 	})
 	if errors.Is(err, keystore.ErrLimit) {
-		return Created{}, ErrQuota
+		// Keep the store's error in the chain: its *keystore.LimitError
+		// tells when the creator may create again.
+		return Created{}, fmt.Errorf("%w: %w", ErrQuota, err)
 	}
 	if err != nil {
 		return Created{}, err

@@ -107,6 +107,33 @@ type Limit struct {
 	Since time.Time
 }
 
+// LimitError is CreateInvite's error when the creator's Limit is reached;
+// errors.Is(err, ErrLimit) holds. Oldest is when the oldest of the creator's
+// last Limit.Max invites was created (whole seconds): once it leaves the
+// window, the creator may create one again. It is zero if that invite was
+// purged in between.
+type LimitError struct {
+	Oldest time.Time
+}
+
+func (e *LimitError) Error() string        { return ErrLimit.Error() }
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// limitError finds when a slot frees for p's creator, inside the insert's
+// transaction. It runs only when the limit is reached, so the statement is
+// not prepared.
+func limitError(ctx context.Context, tx *sql.Tx, p InviteParams) error {
+	var oldest int64
+	err := tx.QueryRowContext(ctx, limitOldestSQL, p.Creator, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return &LimitError{}
+	case err != nil:
+		return err
+	}
+	return &LimitError{Oldest: time.Unix(oldest, 0).UTC()}
+}
+
 // Token and ID sizes: 18 random bytes give a 24-character token (144 bits);
 // the first 6 bytes of the token's SHA-256 give the 8-character public ID.
 const (
@@ -159,7 +186,7 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 				return err
 			}
 			if n >= p.Limit.Max {
-				return ErrLimit
+				return limitError(bg, tx, p)
 			}
 		}
 		for attempt := 0; ; attempt++ {
@@ -234,6 +261,10 @@ const (
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
+	// limitOldestSQL finds, once a limit is reached, the oldest of the
+	// creator's last N invites in the window (OFFSET N-1, newest first).
+	limitOldestSQL = `SELECT created_at FROM invites WHERE creator = ? AND created_at > ?
+		ORDER BY created_at DESC LIMIT 1 OFFSET ?`
 	// inviteByIDSQL and legacyByHashSQL find an invite by token: first by
 	// the ID derived from the token's hash, then, for invites from before
 	// schema version 3, by the hash itself. Both return the stored hash

@@ -340,6 +340,47 @@ func TestLimitIsAtomic(t *testing.T) {
 	}
 }
 
+// TestLimitErrorTellsWhenASlotFrees checks that a refused invite says when
+// the creator may create again: when the oldest of its last Max invites in
+// the window was created.
+func TestLimitErrorTellsWhenASlotFrees(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	const creator = "xmpp:quota@example.com"
+	limit := func() Limit { return Limit{Max: 3, Since: c.Now().Add(-time.Hour)} }
+	create := func() error {
+		_, _, err := s.CreateInvite(ctx, InviteParams{Type: TypeAccount, Creator: creator, MaxUses: 1,
+			Expires: c.Now().Add(time.Hour), Limit: limit()})
+		return err
+	}
+	// Invites at minutes 0, 50, 61 and 70: at minute 75 the first has left
+	// the window and the other three fill the limit.
+	var created []time.Time
+	for _, step := range []time.Duration{50, 11, 9, 5} {
+		created = append(created, c.Now())
+		if err := create(); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(step * time.Minute)
+	}
+	err := create()
+	var le *LimitError
+	if !errors.Is(err, ErrLimit) || !errors.As(err, &le) {
+		t.Fatalf("err %v, want a *LimitError that is ErrLimit", err)
+	}
+	if !le.Oldest.Equal(created[1]) {
+		t.Errorf("Oldest %v, want %v (the second invite: the first has left the window)", le.Oldest, created[1])
+	}
+	// Once that invite leaves the window, one more may be created.
+	c.Add(le.Oldest.Add(time.Hour).Sub(c.Now()) + time.Second)
+	if err := create(); err != nil {
+		t.Fatalf("after the oldest left the window: %v", err)
+	}
+	if err := create(); !errors.Is(err, ErrLimit) {
+		t.Fatalf("second create after one slot freed: %v, want ErrLimit", err)
+	}
+}
+
 func TestListPagingAndAll(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := openTest(t)
@@ -463,6 +504,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	}{
 		{`EXPLAIN QUERY PLAN DELETE FROM invites WHERE done_at < 1 OR expires_at < 1`, "invites_expires", nil},
 		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator", nil},
+		{`EXPLAIN QUERY PLAN ` + limitOldestSQL, "invites_creator", []any{"x", 1, 9}},
 		// The two lookups of a token (inviteByToken).
 		{`EXPLAIN QUERY PLAN ` + inviteByIDSQL, "USING INDEX sqlite_autoindex_invites", []any{"AAAAAAAA"}},
 		{`EXPLAIN QUERY PLAN ` + legacyByHashSQL, "SEARCH legacy_tokens USING PRIMARY KEY (token_hash=?)", []any{[]byte{1}}},
