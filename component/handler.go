@@ -251,7 +251,7 @@ func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, node, sid s
 	switch {
 	case errors.Is(err, invites.ErrQuota):
 		return iq.Result(commandEl(node, sid, "completed",
-			el(name("", "note"), []xml.Attr{attr("type", "error")}, text(c.quotaText()))))
+			el(name("", "note"), []xml.Attr{attr("type", "error")}, text(c.quotaText(err)))))
 	case errors.As(err, &verr):
 		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: map[string]string{"": verr.Error()}})
 	case err != nil:
@@ -310,8 +310,16 @@ func (c *Component) mint(ctx context.Context, req invites.Request) (invites.Crea
 	return created, nil
 }
 
-func (c *Component) quotaText() string {
-	return fmt.Sprintf("You have reached the limit of %d invites per day. Please try again later.", c.cfg.UserInvitesPerDay)
+func (c *Component) quotaText(err error) string {
+	msg := fmt.Sprintf("You have reached the limit of %d invites per day.", c.cfg.UserInvitesPerDay)
+	var limit *keystore.LimitError
+	if errors.As(err, &limit) && !limit.Oldest.IsZero() {
+		// The oldest invite of the day leaves the window then; rounded up
+		// to the minute, so the time given is never too early.
+		next := limit.Oldest.Add(24*time.Hour + time.Minute - time.Second).Truncate(time.Minute)
+		return msg + " You can create the next one from " + next.UTC().Format("2006-01-02 15:04") + " UTC."
+	}
+	return msg + " Please try again later."
 }
 
 // formatExpire prints an expiry in ISO 8601 UTC, as XEP-0401 shows it.
@@ -386,7 +394,7 @@ func (c *Component) chatAnswer(ctx context.Context, r requester, body string) st
 	created, err := c.mint(ctx, c.contactRequest(r))
 	switch {
 	case errors.Is(err, invites.ErrQuota):
-		return c.quotaText()
+		return c.quotaText(err)
 	case err != nil:
 		c.log.Error("could not create an invite", "source", "chat", "requester", r.bare.String(), "err", err)
 		return "Sorry, the invite could not be created. Please try again later."

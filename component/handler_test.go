@@ -333,8 +333,17 @@ func TestChat(t *testing.T) {
 		t.Errorf("stranger: %q", got)
 	}
 	m.setErr(invites.ErrQuota)
-	if got := chat(t, fc, alice, "chat", "invite"); !strings.Contains(got, "limit of 3 invites per day") {
+	if got := chat(t, fc, alice, "chat", "invite"); !strings.Contains(got, "limit of 3 invites per day") ||
+		!strings.Contains(got, "try again later") {
 		t.Errorf("quota: %q", got)
+	}
+	// When the store tells which invite frees a slot, the answer names the
+	// time, rounded up to the minute.
+	oldest := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	m.setErr(fmt.Errorf("%w: %w", invites.ErrQuota, &keystore.LimitError{Oldest: oldest}))
+	if got := chat(t, fc, alice, "chat", "invite"); !strings.Contains(got, "limit of 3 invites per day") ||
+		!strings.Contains(got, "from 2030-01-03 03:05 UTC") {
+		t.Errorf("quota with a time: %q", got)
 	}
 	m.setErr(nil)
 
