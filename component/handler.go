@@ -290,7 +290,7 @@ func (c *Component) contactRequest(r requester) invites.Request {
 		AllowRegister: r.admin || c.cfg.AllowUserInvites,
 	}
 	if !r.admin && c.cfg.UserInvitesPerDay > 0 {
-		req.Limit = keystore.Limit{Max: c.cfg.UserInvitesPerDay, Since: c.now().Add(-24 * time.Hour)}
+		req.Limit = keystore.Limit{Max: c.cfg.UserInvitesPerDay, Since: c.now().Add(-userQuotaWindow)}
 	}
 	return req
 }
@@ -310,13 +310,16 @@ func (c *Component) mint(ctx context.Context, req invites.Request) (invites.Crea
 	return created, nil
 }
 
+// userQuotaWindow is the window of user_invites_per_day.
+const userQuotaWindow = 24 * time.Hour
+
 func (c *Component) quotaText(err error) string {
 	msg := fmt.Sprintf("You have reached the limit of %d invites per day.", c.cfg.UserInvitesPerDay)
 	var limit *keystore.LimitError
 	if errors.As(err, &limit) && !limit.Oldest.IsZero() {
 		// The oldest invite of the day leaves the window then; rounded up
 		// to the minute, so the time given is never too early.
-		next := limit.Oldest.Add(24*time.Hour + time.Minute - time.Second).Truncate(time.Minute)
+		next := limit.Oldest.Add(userQuotaWindow + time.Minute - time.Second).Truncate(time.Minute)
 		return msg + " You can create the next one from " + next.UTC().Format("2006-01-02 15:04") + " UTC."
 	}
 	return msg + " Please try again later."

@@ -31,7 +31,6 @@ const (
 	// the store cannot say when a slot frees (the invite that would free it
 	// was purged meanwhile): a minute is a fair poll interval.
 	quotaRetryAfter = 60 * time.Second
-	quotaMessage    = "this key has reached its invite quota"
 )
 
 // CORS methods of the two APIs. /api/v1 also needs DELETE, or a browser
@@ -481,13 +480,6 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 		req.Limit = keystore.Limit{Max: key.Quota, Since: a.s.now().Add(-quotaWindow)}
 	}
 	c, err := a.s.svc.Create(r.Context(), req)
-	var limit *keystore.LimitError
-	if errors.Is(err, invites.ErrQuota) && errors.As(err, &limit) && !limit.Oldest.IsZero() {
-		// Over quota: Retry-After says when the oldest invite of the window
-		// leaves it, so that a client can wait exactly that long.
-		return invites.Created{}, &apiError{Status: http.StatusTooManyRequests, Message: quotaMessage,
-			RetryAfter: max(limit.Oldest.Add(quotaWindow).Sub(a.s.now()), time.Second)}
-	}
 	if err != nil {
 		return invites.Created{}, err
 	}

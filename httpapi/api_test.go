@@ -1135,7 +1135,7 @@ func TestAPIErrorMapping(t *testing.T) {
 		{errors.New("sql: database is locked"), 500, "internal error", true},
 	}
 	for _, tt := range tests {
-		e, unexpected := apiErrorOf(tt.err)
+		e, unexpected := apiErrorOf(tt.err, time.Now())
 		if e.Status != tt.status || e.Message != tt.msg || unexpected != tt.unexpected {
 			t.Errorf("%v: got %d %q %v, want %d %q %v", tt.err, e.Status, e.Message, unexpected, tt.status, tt.msg, tt.unexpected)
 		}

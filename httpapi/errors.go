@@ -63,9 +63,10 @@ func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Write(b)
 }
 
-// apiErrorOf maps an error to what the client is told. unexpected reports
-// an error no rule covers: the caller logs it, the client sees only 500.
-func apiErrorOf(err error) (e *apiError, unexpected bool) {
+// apiErrorOf maps an error to what the client is told (now dates
+// Retry-After). unexpected reports an error no rule covers: the caller logs
+// it, the client sees only 500.
+func apiErrorOf(err error, now time.Time) (e *apiError, unexpected bool) {
 	var ae *apiError
 	var ve *invites.ValidationError
 	var mbe *http.MaxBytesError
@@ -77,8 +78,8 @@ func apiErrorOf(err error) (e *apiError, unexpected bool) {
 	case errors.As(err, &mbe):
 		return newAPIError(http.StatusRequestEntityTooLarge, "request body is larger than "+strconv.Itoa(maxBodyBytes>>10)+" KiB"), false
 	case errors.Is(err, invites.ErrQuota):
-		return &apiError{Status: http.StatusTooManyRequests, Message: quotaMessage,
-			RetryAfter: quotaRetryAfter}, false
+		return &apiError{Status: http.StatusTooManyRequests, Message: "this key has reached its invite quota",
+			RetryAfter: quotaRetry(err, now)}, false
 	case errors.Is(err, keystore.ErrUnauthorized):
 		return errUnauthorized(), false
 	case errors.Is(err, keystore.ErrNotFound):
@@ -107,7 +108,7 @@ func apiErrorOf(err error) (e *apiError, unexpected bool) {
 // once, with the route pattern (never the URL: it may hold a token) and the
 // key ID, never a credential.
 func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
-	e, unexpected := apiErrorOf(err)
+	e, unexpected := apiErrorOf(err, s.now())
 	info := apiInfo(r)
 	if unexpected {
 		s.log.Error("api request failed", "route", r.Pattern, "method", r.Method,
@@ -127,6 +128,17 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 		h.Set("Allow", e.Allow)
 	}
 	writeJSONError(w, e.Status, e.Message)
+}
+
+// quotaRetry is how long a key over its quota waits: until the oldest
+// invite of the window leaves it, when the store could tell (err holds a
+// *keystore.LimitError), else quotaRetryAfter.
+func quotaRetry(err error, now time.Time) time.Duration {
+	var limit *keystore.LimitError
+	if !errors.As(err, &limit) || limit.Oldest.IsZero() {
+		return quotaRetryAfter
+	}
+	return max(limit.Oldest.Add(quotaWindow).Sub(now), time.Second)
 }
 
 // retrySeconds rounds d up to whole seconds, at least 1.
