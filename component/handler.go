@@ -316,7 +316,7 @@ const userQuotaWindow = 24 * time.Hour
 func (c *Component) quotaText(err error) string {
 	msg := fmt.Sprintf("You have reached the limit of %d invites per day.", c.cfg.UserInvitesPerDay)
 	var limit *keystore.LimitError
-	if errors.As(err, &limit) && !limit.Oldest.IsZero() {
+	if errors.As(err, &limit) {
 		// The oldest invite of the day leaves the window then; rounded up
 		// to the minute, so the time given is never too early.
 		next := limit.Oldest.Add(userQuotaWindow + time.Minute - time.Second).Truncate(time.Minute)

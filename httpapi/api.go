@@ -28,8 +28,8 @@ const (
 	// quotaWindow is the window of a key's quota (invites per hour).
 	quotaWindow = time.Hour
 	// quotaRetryAfter is what a client over its quota is told to wait when
-	// the store cannot say when a slot frees (the invite that would free it
-	// was purged meanwhile): a minute is a fair poll interval.
+	// the error does not say when a slot frees: a minute is a fair poll
+	// interval.
 	quotaRetryAfter = 60 * time.Second
 )
 

@@ -131,11 +131,11 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 }
 
 // quotaRetry is how long a key over its quota waits: until the oldest
-// invite of the window leaves it, when the store could tell (err holds a
-// *keystore.LimitError), else quotaRetryAfter.
+// invite of the window leaves it, when err holds the store's
+// *keystore.LimitError, else quotaRetryAfter.
 func quotaRetry(err error, now time.Time) time.Duration {
 	var limit *keystore.LimitError
-	if !errors.As(err, &limit) || limit.Oldest.IsZero() {
+	if !errors.As(err, &limit) {
 		return quotaRetryAfter
 	}
 	return max(limit.Oldest.Add(quotaWindow).Sub(now), time.Second)

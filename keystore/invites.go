@@ -110,29 +110,13 @@ type Limit struct {
 // LimitError is CreateInvite's error when the creator's Limit is reached;
 // errors.Is(err, ErrLimit) holds. Oldest is when the oldest of the creator's
 // last Limit.Max invites was created (whole seconds): once it leaves the
-// window, the creator may create one again. It is zero if that invite was
-// purged in between.
+// window, the creator may create one again.
 type LimitError struct {
 	Oldest time.Time
 }
 
 func (e *LimitError) Error() string        { return ErrLimit.Error() }
 func (e *LimitError) Is(target error) bool { return target == ErrLimit }
-
-// limitError finds when a slot frees for p's creator, inside the insert's
-// transaction. It runs only when the limit is reached, so the statement is
-// not prepared.
-func limitError(ctx context.Context, tx *sql.Tx, p InviteParams) error {
-	var oldest int64
-	err := tx.QueryRowContext(ctx, limitOldestSQL, p.Creator, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return &LimitError{}
-	case err != nil:
-		return err
-	}
-	return &LimitError{Oldest: time.Unix(oldest, 0).UTC()}
-}
 
 // Token and ID sizes: 18 random bytes give a 24-character token (144 bits);
 // the first 6 bytes of the token's SHA-256 give the 8-character public ID.
@@ -180,13 +164,15 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		// run without it, which spares a watcher goroutine per statement.
 		bg := context.Background()
 		if p.Limit.Max > 0 {
-			var n int
-			err := tx.StmtContext(bg, s.countInvites).QueryRowContext(bg, p.Creator, unix(p.Limit.Since)).Scan(&n)
-			if err != nil {
+			// The creator's Max-th newest invite in the window, if there
+			// is one, both reaches the limit and says when a slot frees.
+			var oldest int64
+			err := tx.StmtContext(bg, s.limitOldest).QueryRowContext(bg, p.Creator, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
+			switch {
+			case err == nil:
+				return &LimitError{Oldest: time.Unix(oldest, 0).UTC()}
+			case !errors.Is(err, sql.ErrNoRows):
 				return err
-			}
-			if n >= p.Limit.Max {
-				return limitError(bg, tx, p)
 			}
 		}
 		for attempt := 0; ; attempt++ {
@@ -261,8 +247,8 @@ const (
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
-	// limitOldestSQL finds, once a limit is reached, the oldest of the
-	// creator's last N invites in the window (OFFSET N-1, newest first).
+	// limitOldestSQL finds the creator's N-th newest invite in the window
+	// (OFFSET N-1): there is one exactly when N invites are in it.
 	limitOldestSQL = `SELECT created_at FROM invites WHERE creator = ? AND created_at > ?
 		ORDER BY created_at DESC LIMIT 1 OFFSET ?`
 	// inviteByIDSQL and legacyByHashSQL find an invite by token: first by

@@ -85,7 +85,7 @@ type Store struct {
 	// of the cost of a small query.
 	insertInvite    *sql.Stmt // on w
 	insertKeyInvite *sql.Stmt // on w: insertInvite, if the creating key still exists
-	countInvites    *sql.Stmt // on w, inside the write transaction
+	limitOldest     *sql.Stmt // on w, inside the write transaction
 	keyByID         *sql.Stmt // on r
 	inviteByID      *sql.Stmt // on r: an invite and its token hash, by ID
 	legacyByHash    *sql.Stmt // on r: the same, by the hash of a token from before version 3
@@ -177,7 +177,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{s.w, &s.insertInvite, insertInviteSQL},
 		{s.w, &s.insertKeyInvite, insertKeyInviteSQL},
-		{s.w, &s.countInvites, countInvitesSQL},
+		{s.w, &s.limitOldest, limitOldestSQL},
 		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
 		{s.r, &s.inviteByID, inviteByIDSQL},
 		{s.r, &s.legacyByHash, legacyByHashSQL},
@@ -270,7 +270,7 @@ func migrate(ctx context.Context, db *sql.DB, upgrading func(from, to int)) erro
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
-	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.countInvites.Close(), s.keyByID.Close(),
+	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.limitOldest.Close(), s.keyByID.Close(),
 		s.inviteByID.Close(), s.legacyByHash.Close(), s.r.Close(), s.w.Close())
 }
 

@@ -199,7 +199,7 @@ func timeQueries(ctx context.Context, path string, s seeded) ([]queryTiming, err
 			l, err := st.ListInvites(ctx, keystore.ListOptions{All: true, After: s.middleID, Limit: 100})
 			return len(l), err
 		}},
-		{"CountInvites, one creator, last 24 h", "per-key and per-user quotas", func() (int, error) {
+		{"CountInvites, one creator, last 24 h", "invite counts", func() (int, error) {
 			return st.CountInvites(ctx, s.creator, time.Now().Add(-24*time.Hour))
 		}},
 		{"InviteByToken", "landing page lookup", func() (int, error) {
@@ -246,9 +246,12 @@ var keystoreQueries = []struct {
 	{"list all after ID (ListInvites --all)",
 		`SELECT seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at FROM invites WHERE 1 AND seq > coalesce((SELECT seq FROM invites WHERE id = ?), -1) ORDER BY seq LIMIT ?`,
 		func(s seeded) []any { return []any{s.middleID, 100} }, true},
-	{"count (CountInvites, CreateInvite's limit)",
+	{"count (CountInvites)",
 		`SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`,
 		func(s seeded) []any { return []any{s.creator, time.Now().Add(-24 * time.Hour).Unix()} }, false},
+	{"quota check (CreateInvite's limit: the N-th newest invite in the window)",
+		`SELECT created_at FROM invites WHERE creator = ? AND created_at > ? ORDER BY created_at DESC LIMIT 1 OFFSET ?`,
+		func(s seeded) []any { return []any{s.creator, time.Now().Add(-24 * time.Hour).Unix(), 9} }, false},
 	{"lookup by token: the ID derived from its hash (GetInvite, landing page)",
 		`SELECT seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at, token_hash FROM invites WHERE id = ?`,
 		func(s seeded) []any { return []any{s.middleID} }, false},
