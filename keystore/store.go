@@ -132,14 +132,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
-	if sync != "NORMAL" {
-		// Every commit syncs the WAL: its writes are coalesced into one
-		// (walvfs.c).
-		if err := registerWalbuf(); err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
-		}
-		wq.Set("vfs", walbufVFS)
-	}
 	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
