@@ -27,6 +27,7 @@ type prosody struct {
 	componentSecret     string
 	prosodyctl, version string
 	proc                *proc
+	api                 target // /invites_api with the benchmark's key, once made
 }
 
 // The Prosody config: the recipe of internal/xmpptest (run_as_root, no s2s,

@@ -28,6 +28,7 @@ type results struct {
 	Store    []storeResult `json:"store"`
 
 	HTTP         []httpResult      `json:"http"`
+	Rounds       []round           `json:"rounds,omitempty"`        // invite creation at 16 conns, servers back to back
 	LandingBytes int               `json:"landing_bytes,omitempty"` // size of xmpp-invites' landing page
 	Checks       map[string]string `json:"checks"`                  // one response of each server, shown before measuring
 
@@ -45,6 +46,16 @@ type results struct {
 
 	Notes   []string      `json:"notes,omitempty"` // parts not measured, and why
 	Targets []targetCheck `json:"targets"`
+}
+
+// round is one pass of invite creation at targetConns over each server,
+// back to back. The first round is the servers' first measurement (above,
+// in res.HTTP); the others come after xmpp-invites' first measurement,
+// while every server is up.
+type round struct {
+	Ceiling httpResult  `json:"ceiling"`
+	Prosody *httpResult `json:"prosody,omitempty"`
+	XI      httpResult  `json:"xmpp_invites"`
 }
 
 type machine struct {
@@ -174,7 +185,7 @@ func run(ctx context.Context, o options, log io.Writer) (res *results, err error
 	}
 
 	// 3. xmpp-invites on a fresh database.
-	if err := runXIPart(ctx, &ps, o, bin, work, ceil, res, logf); err != nil {
+	if err := runXIPart(ctx, &ps, o, bin, work, ceil, pros, res, logf); err != nil {
 		return res, err
 	}
 	ceil.proc.stop()
@@ -212,6 +223,13 @@ func interference(res *results) []string {
 			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d conns", h.Server, h.Test, h.Conns)
 		}
 	}
+	for i, rd := range res.Rounds {
+		for _, h := range []*httpResult{&rd.Ceiling, rd.Prosody, &rd.XI} {
+			if h != nil && h.CPU.Other > worst {
+				worst, where = h.CPU.Other, fmt.Sprintf("%s in round %d", h.Server, i+1)
+			}
+		}
+	}
 	for _, x := range res.XMPP {
 		if x.CPU.Other > worst {
 			worst, where = x.CPU.Other, fmt.Sprintf("%s at %d sessions", x.Server, x.Sessions)
@@ -229,31 +247,86 @@ type logFunc func(format string, args ...any)
 func measureAll(ctx context.Context, o options, res *results, server, test string, t target, p *proc, logf logFunc) error {
 	for _, c := range o.conns {
 		logf("%s %s, %d connections", server, test, c)
-		var commitsBefore commitSample
-		if t.MetricsURL != "" {
-			var err error
-			if commitsBefore, err = readCommits(ctx, t.MetricsURL); err != nil {
-				return fmt.Errorf("%s: %w", server, err)
-			}
-		}
-		before := sampleCPU(p.pid())
-		r, err := measure(ctx, t, c, o.warmup, o.duration)
+		r, err := measureOne(ctx, o, server, test, t, c, p, logf)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", server, test, err)
-		}
-		r.CPU = sampleCPU(p.pid()).since(before)
-		if t.MetricsURL != "" {
-			after, err := readCommits(ctx, t.MetricsURL)
-			if err != nil {
-				return fmt.Errorf("%s: %w", server, err)
-			}
-			r.Commits = after.since(commitsBefore)
-		}
-		r.Server, r.Test = server, test
-		if r.Errors > 0 {
-			logf("  %d errors, first: %s", r.Errors, r.FirstError)
+			return err
 		}
 		res.HTTP = append(res.HTTP, r)
+	}
+	return nil
+}
+
+// measureOne runs t at conns connections, with the CPU of the server
+// process p and, for xmpp-invites, its group commits.
+func measureOne(ctx context.Context, o options, server, test string, t target, conns int, p *proc, logf logFunc) (httpResult, error) {
+	var commitsBefore commitSample
+	if t.MetricsURL != "" {
+		var err error
+		if commitsBefore, err = readCommits(ctx, t.MetricsURL); err != nil {
+			return httpResult{}, fmt.Errorf("%s: %w", server, err)
+		}
+	}
+	before := sampleCPU(p.pid())
+	r, err := measure(ctx, t, conns, o.warmup, o.duration)
+	if err != nil {
+		return httpResult{}, fmt.Errorf("%s %s: %w", server, test, err)
+	}
+	r.CPU = sampleCPU(p.pid()).since(before)
+	if t.MetricsURL != "" {
+		after, err := readCommits(ctx, t.MetricsURL)
+		if err != nil {
+			return httpResult{}, fmt.Errorf("%s: %w", server, err)
+		}
+		r.Commits = after.since(commitsBefore)
+	}
+	r.Server, r.Test = server, test
+	if r.Errors > 0 {
+		logf("  %d errors, first: %s", r.Errors, r.FirstError)
+	}
+	return r, nil
+}
+
+// measureRounds measures invite creation at targetConns o.rounds times in
+// all: the first round is the measurements already made, each further one
+// measures the ceiling, Prosody (when it runs) and xmpp-invites back to
+// back. The host's speed drifts by tens of percent within minutes, and a
+// ratio between two measurements minutes apart carries that drift; rounds
+// spread it over the pairs. The database keeps growing across rounds.
+func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingServer, pros *prosody,
+	xiAPI target, xiProc *proc, logf logFunc) error {
+	if o.rounds < 2 || !contains(o.conns, targetConns) {
+		return nil
+	}
+	first := round{}
+	var ok bool
+	if first.Ceiling, ok = res.find(srvCeiling, testAPI, targetConns); !ok {
+		return nil
+	}
+	if first.XI, ok = res.find(srvXI, testAPI, targetConns); !ok {
+		return nil
+	}
+	if pr, ok := res.find(srvProsody, testAPI, targetConns); ok && pros != nil {
+		first.Prosody = &pr
+	}
+	res.Rounds = append(res.Rounds, first)
+	for i := 2; i <= o.rounds; i++ {
+		var r round
+		var err error
+		logf("round %d of %d: invite creation at %d connections, each server in turn", i, o.rounds, targetConns)
+		if r.Ceiling, err = measureOne(ctx, o, srvCeiling, testAPI, ceil.api(), targetConns, ceil.proc, logf); err != nil {
+			return err
+		}
+		if first.Prosody != nil {
+			pr, err := measureOne(ctx, o, srvProsody, testAPI, pros.api, targetConns, pros.proc, logf)
+			if err != nil {
+				return err
+			}
+			r.Prosody = &pr
+		}
+		if r.XI, err = measureOne(ctx, o, srvXI, testAPI, xiAPI, targetConns, xiProc, logf); err != nil {
+			return err
+		}
+		res.Rounds = append(res.Rounds, r)
 	}
 	return nil
 }
@@ -291,8 +364,13 @@ func runCeilingPart(ctx context.Context, ps *procs, o options, work string, res 
 	return &ceilingServer{base: "http://" + addr, proc: p}, nil
 }
 
+// api is the ceiling's stand-in for /invites_api.
+func (c *ceilingServer) api() target {
+	return target{Method: http.MethodGet, URL: c.base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
+}
+
 func measureCeiling(ctx context.Context, o options, res *results, addr string, p *proc, logf logFunc) error {
-	api := target{Method: http.MethodGet, URL: "http://" + addr + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
+	api := (&ceilingServer{base: "http://" + addr}).api()
 	if err := measureAll(ctx, o, res, srvCeiling, testAPI, api, p, logf); err != nil {
 		return err
 	}
@@ -340,6 +418,7 @@ func runProsodyPart(ctx context.Context, ps *procs, o options, work string, res 
 	if err := measureAll(ctx, o, res, srvProsody, testAPI, api, pros.proc, logf); err != nil {
 		return nil, err
 	}
+	pros.api = api
 	if !o.skip["landing"] {
 		// mod_invites_page's landing URL, fetched on the loopback port.
 		u, err := url.Parse(loc)
@@ -360,7 +439,8 @@ func runProsodyPart(ctx context.Context, ps *procs, o options, work string, res 
 	return pros, nil
 }
 
-func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil *ceilingServer, res *results, logf logFunc) error {
+func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil *ceilingServer, pros *prosody,
+	res *results, logf logFunc) error {
 	x, err := newXI(bin, work, xiOptions{Name: "xmpp-invites"})
 	if err != nil {
 		return err
@@ -391,6 +471,9 @@ func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil
 		return fmt.Errorf("xmpp-invites /invites_api: no landing_url in %q", body)
 	}
 	if err := measureAll(ctx, o, res, srvXI, testAPI, api, p, logf); err != nil {
+		return err
+	}
+	if err := measureRounds(ctx, o, res, ceil, pros, api, p, logf); err != nil {
 		return err
 	}
 
