@@ -49,9 +49,9 @@ type results struct {
 }
 
 // round is one pass of invite creation at targetConns over each server,
-// back to back. The first round is the servers' first measurement (above,
-// in res.HTTP); the others come after xmpp-invites' first measurement,
-// while every server is up.
+// back to back. The first round is the servers' first measurement (in
+// res.HTTP); the others come after xmpp-invites' memory figures and landing
+// page, while every server is still up.
 type round struct {
 	Ceiling httpResult  `json:"ceiling"`
 	Prosody *httpResult `json:"prosody,omitempty"`
@@ -315,7 +315,7 @@ func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingSe
 		var r round
 		var err error
 		logf("round %d of %d: invite creation at %d connections, each server in turn", i, o.rounds, targetConns)
-		if r.Ceiling, err = measureOne(ctx, o, srvCeiling, testAPI, ceil.api(), targetConns, ceil.proc, logf); err != nil {
+		if r.Ceiling, err = measureOne(ctx, o, srvCeiling, testAPI, ceilingAPI(ceil.base), targetConns, ceil.proc, logf); err != nil {
 			return err
 		}
 		if first.Prosody != nil {
@@ -366,13 +366,13 @@ func runCeilingPart(ctx context.Context, ps *procs, o options, work string, res 
 	return &ceilingServer{base: "http://" + addr, proc: p}, nil
 }
 
-// api is the ceiling's stand-in for /invites_api.
-func (c *ceilingServer) api() target {
-	return target{Method: http.MethodGet, URL: c.base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
+// ceilingAPI is the ceiling's stand-in for /invites_api, at base.
+func ceilingAPI(base string) target {
+	return target{Method: http.MethodGet, URL: base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
 }
 
 func measureCeiling(ctx context.Context, o options, res *results, addr string, p *proc, logf logFunc) error {
-	api := (&ceilingServer{base: "http://" + addr}).api()
+	api := ceilingAPI("http://" + addr)
 	if err := measureAll(ctx, o, res, srvCeiling, testAPI, api, p, logf); err != nil {
 		return err
 	}
