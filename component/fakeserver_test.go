@@ -311,6 +311,21 @@ func (fc *fakeConn) awaitID(t *testing.T, id string) *element {
 	return fc.await(t, "stanza id="+id, func(e *element) bool { return e.attr("id") == id })
 }
 
+// hangUpHard makes the fake server close its side of this connection with a
+// reset instead of a FIN, so that the connection leaves no socket in
+// TIME_WAIT. A fuzz target opens a link per input, thousands a second, and
+// every TIME_WAIT socket holds a loopback port for a minute: without this,
+// binding the next fake server's listener fails with "address already in
+// use" after about a minute of fuzzing.
+func (fc *fakeConn) hangUpHard(t *testing.T) {
+	t.Helper()
+	if tc, ok := fc.conn.(*net.TCPConn); ok {
+		if err := tc.SetLinger(0); err != nil {
+			t.Fatalf("fake server: SetLinger: %v", err)
+		}
+	}
+}
+
 // quiet fails the test if the component sends an unanswered stanza within d.
 func (fc *fakeConn) quiet(t *testing.T, d time.Duration) {
 	t.Helper()

@@ -86,5 +86,6 @@ func FuzzIncomingStanza(f *testing.F) {
 		if c.State() != "up" {
 			t.Fatalf("link state %s after the stanza, want up", c.State())
 		}
+		fc.hangUpHard(t)
 	})
 }
