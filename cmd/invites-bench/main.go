@@ -105,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.invites, "invites", 100_000, "invites in the database when xmpp-invites' RSS is read")
 	fs.IntVar(&o.seed, "seed", 1_000_000, "invites in the database for the start-up and query-plan tests")
 	fs.IntVar(&o.startups, "startups", 3, "how many times serve is started on the seeded database")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of invite creation at 16 connections, each server back to back; the creation targets judge their means")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of invite creation, then of the landing page, at 16 connections, each server back to back; the creation and landing targets judge their means")
 	fs.StringVar(&o.dir, "dir", "", "parent of the work directory (databases live there: use the disk you mean to measure; default $TMPDIR)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, databases)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this `file`")

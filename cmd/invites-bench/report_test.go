@@ -59,3 +59,62 @@ func TestJudgeUsesRoundMeans(t *testing.T) {
 		t.Errorf("one round: %+v / %+v", vsC, vsP)
 	}
 }
+
+func page(server string, perSecond float64, errors int) *httpResult {
+	return &httpResult{Server: server, Test: testPage, Conns: targetConns, PerSecond: perSecond, Errors: errors}
+}
+
+func landingTarget(t *testing.T, r *results) targetCheck {
+	t.Helper()
+	for _, c := range judge(r, options{invites: 1}) {
+		if strings.HasPrefix(c.Name, "landing page vs trivial") {
+			return c
+		}
+	}
+	t.Fatal("no landing page target")
+	return targetCheck{}
+}
+
+// TestJudgeLandingUsesRoundMeans checks that the landing page target, like
+// the creation targets, judges the means of the rounds when every round
+// has the landing page, and the single measurements otherwise.
+func TestJudgeLandingUsesRoundMeans(t *testing.T) {
+	r := &results{
+		HTTP: []httpResult{rate(srvCeiling, 10000, 0), rate(srvXI, 3000, 0),
+			*page(srvCeiling, 20000, 0), *page(srvXI, 7000, 0)},
+		Rounds: []round{
+			{Ceiling: rate(srvCeiling, 10000, 0), XI: rate(srvXI, 3000, 0),
+				CeilingPage: page(srvCeiling, 20000, 0), XIPage: page(srvXI, 7000, 0)},
+			{Ceiling: rate(srvCeiling, 10000, 0), XI: rate(srvXI, 3000, 0),
+				CeilingPage: page(srvCeiling, 16000, 0), XIPage: page(srvXI, 12000, 0)},
+		},
+	}
+	// Means: ceiling 18000, xmpp-invites 9500 pages/s. The first
+	// measurements alone (35 %) would fail.
+	if c := landingTarget(t, r); !c.Measured || !c.Pass || c.Value != "52.8 % (9500 vs 18000/s; means of 2 rounds)" {
+		t.Errorf("landing over rounds: %+v", c)
+	}
+	var out strings.Builder
+	printPageRounds(&out, r)
+	for _, want := range []string{"ROUNDS: landing page at 16 conns", "mean", "52.8"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("page rounds table lacks %q:\n%s", want, out.String())
+		}
+	}
+	// An error in any round fails it.
+	r.Rounds[1].XIPage.Errors = 1
+	if c := landingTarget(t, r); c.Pass {
+		t.Errorf("an error in a round should fail the landing target: %+v", c)
+	}
+	// A round without the landing page: the single measurements decide,
+	// and no table is printed.
+	r.Rounds[1].XIPage = nil
+	if c := landingTarget(t, r); !c.Measured || c.Pass || c.Value != "35.0 % (7000 vs 20000/s)" {
+		t.Errorf("landing without page rounds: %+v", c)
+	}
+	out.Reset()
+	printPageRounds(&out, r)
+	if out.Len() != 0 {
+		t.Errorf("page rounds table printed without page rounds:\n%s", out.String())
+	}
+}

@@ -49,13 +49,17 @@ type results struct {
 }
 
 // round is one pass of invite creation at targetConns over each server,
-// back to back. The first round is the servers' first measurement (in
-// res.HTTP); the others come after xmpp-invites' memory figures and landing
-// page, while every server is still up.
+// back to back, then of the landing page over the ceiling and xmpp-invites
+// (when the landing page is measured). The first round is the servers'
+// first measurements (in res.HTTP); the others come after xmpp-invites'
+// memory figures and landing page, while every server is still up.
 type round struct {
 	Ceiling httpResult  `json:"ceiling"`
 	Prosody *httpResult `json:"prosody,omitempty"`
 	XI      httpResult  `json:"xmpp_invites"`
+
+	CeilingPage *httpResult `json:"ceiling_landing,omitempty"`
+	XIPage      *httpResult `json:"xmpp_invites_landing,omitempty"`
 }
 
 type machine struct {
@@ -224,9 +228,9 @@ func interference(res *results) []string {
 		}
 	}
 	for i, rd := range res.Rounds {
-		for _, h := range []*httpResult{&rd.Ceiling, rd.Prosody, &rd.XI} {
+		for _, h := range []*httpResult{&rd.Ceiling, rd.Prosody, &rd.XI, rd.CeilingPage, rd.XIPage} {
 			if h != nil && h.CPU.Other > worst {
-				worst, where = h.CPU.Other, fmt.Sprintf("%s in round %d", h.Server, i+1)
+				worst, where = h.CPU.Other, fmt.Sprintf("%s %s in round %d", h.Server, h.Test, i+1)
 			}
 		}
 	}
@@ -289,13 +293,14 @@ func measureOne(ctx context.Context, o options, server, test string, t target, c
 // measureRounds measures invite creation at targetConns o.rounds times in
 // all: the first round is the measurements already made, each further one
 // measures the ceiling, Prosody (when it runs) and xmpp-invites back to
-// back. The host's speed drifts by tens of percent within minutes, and a
-// ratio between two measurements minutes apart carries that drift; rounds
-// spread it over the pairs. xmpp-invites' first round runs on a fresh
-// database, the others on one that already holds -invites (100,000)
-// invites, as do Prosody's.
+// back, then the landing page on the ceiling and on xmpp-invites (xiPage,
+// when the landing page was measured). The host's speed drifts by tens of
+// percent within minutes, and a ratio between two measurements minutes
+// apart carries that drift; rounds spread it over the pairs. xmpp-invites'
+// first round runs on a fresh database, the others on one that already
+// holds -invites (100,000) invites, as do Prosody's.
 func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingServer, pros *prosody,
-	xiAPI target, xiProc *proc, logf logFunc) error {
+	xiAPI target, xiPage *target, xiProc *proc, logf logFunc) error {
 	if o.rounds < 2 || !contains(o.conns, targetConns) {
 		return nil
 	}
@@ -309,6 +314,13 @@ func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingSe
 	}
 	if pr, ok := res.find(srvProsody, testAPI, targetConns); ok && pros != nil {
 		first.Prosody = &pr
+	}
+	if xiPage != nil {
+		cp, okC := res.find(srvCeiling, testPage, targetConns)
+		xp, okX := res.find(srvXI, testPage, targetConns)
+		if okC && okX {
+			first.CeilingPage, first.XIPage = &cp, &xp
+		}
 	}
 	res.Rounds = append(res.Rounds, first)
 	for i := 2; i <= o.rounds; i++ {
@@ -327,6 +339,18 @@ func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingSe
 		}
 		if r.XI, err = measureOne(ctx, o, srvXI, testAPI, xiAPI, targetConns, xiProc, logf); err != nil {
 			return err
+		}
+		if first.XIPage != nil {
+			logf("round %d of %d: landing page at %d connections, the ceiling then xmpp-invites", i, o.rounds, targetConns)
+			cp, err := measureOne(ctx, o, srvCeiling, testPage, ceilingPage(ceil.base), targetConns, ceil.proc, logf)
+			if err != nil {
+				return err
+			}
+			xp, err := measureOne(ctx, o, srvXI, testPage, *xiPage, targetConns, xiProc, logf)
+			if err != nil {
+				return err
+			}
+			r.CeilingPage, r.XIPage = &cp, &xp
 		}
 		res.Rounds = append(res.Rounds, r)
 	}
@@ -371,14 +395,18 @@ func ceilingAPI(base string) target {
 	return target{Method: http.MethodGet, URL: base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
 }
 
+// ceilingPage is the ceiling's stand-in for the landing page, at base.
+func ceilingPage(base string) target {
+	return target{Method: http.MethodGet, URL: base + "/invite?AAAAAAAAAAAAAAAAAAAAAAAA", Want: http.StatusOK}
+}
+
 func measureCeiling(ctx context.Context, o options, res *results, addr string, p *proc, logf logFunc) error {
 	api := ceilingAPI("http://" + addr)
 	if err := measureAll(ctx, o, res, srvCeiling, testAPI, api, p, logf); err != nil {
 		return err
 	}
 	if !o.skip["landing"] {
-		page := target{Method: http.MethodGet, URL: "http://" + addr + "/invite?AAAAAAAAAAAAAAAAAAAAAAAA", Want: http.StatusOK}
-		if err := measureAll(ctx, o, res, srvCeiling, testPage, page, p, logf); err != nil {
+		if err := measureAll(ctx, o, res, srvCeiling, testPage, ceilingPage("http://"+addr), p, logf); err != nil {
 			return err
 		}
 	}
@@ -495,13 +523,14 @@ func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil
 	}
 	res.RSSAtInvites = &res.Memory[len(res.Memory)-1]
 
+	var page *target
 	if !o.skip["landing"] {
-		page := target{Method: http.MethodGet, URL: created.LandingURL, Want: http.StatusOK}
-		_, body, err := once(ctx, page)
+		page = &target{Method: http.MethodGet, URL: created.LandingURL, Want: http.StatusOK}
+		_, body, err := once(ctx, *page)
 		if err != nil {
 			return fmt.Errorf("xmpp-invites landing page: %w", err)
 		}
-		if err := measureAll(ctx, o, res, srvXI, testPage, page, p, logf); err != nil {
+		if err := measureAll(ctx, o, res, srvXI, testPage, *page, p, logf); err != nil {
 			return err
 		}
 		if err := recordMemory(res, p, "xmpp-invites after the landing page load"); err != nil {
@@ -514,7 +543,7 @@ func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil
 		}
 	}
 	// The rounds come last, after the memory figures: they add invites.
-	if err := measureRounds(ctx, o, res, ceil, pros, api, p, logf); err != nil {
+	if err := measureRounds(ctx, o, res, ceil, pros, api, page, p, logf); err != nil {
 		return err
 	}
 	p.stop()
