@@ -1,7 +1,10 @@
 // Command invites-bench measures xmpp-invites on this machine in one run and
 // sets it beside two references: a trivial net/http handler (the ceiling of
 // any Go HTTP service under the same load generator) and Prosody 0.12 with
-// mod_invites_api, started privately on loopback.
+// mod_invites_api, started privately on loopback. For invite creation it
+// adds a third: the trivial handler answering only after a group commit of
+// one 4 KiB write and fdatasync, what making each answer durable costs on
+// this disk before any database work.
 //
 // It builds xmpp-invites, starts every server as a separate process on free
 // loopback ports (so memory is per process), drives /invites_api and the
@@ -54,13 +57,13 @@ type options struct {
 }
 
 // Parts that -skip accepts.
-var skippable = []string{"prosody", "adhoc", "seed", "store", "landing"}
+var skippable = []string{"prosody", "adhoc", "seed", "store", "landing", "synced"}
 
 func main() {
 	// The hidden child mode: the trivial handler, re-executed from this
 	// binary so that it is a process of its own like the other servers.
-	if len(os.Args) == 3 && os.Args[1] == "-ceiling" {
-		if err := runCeiling(os.Args[2]); err != nil {
+	if len(os.Args) == 4 && os.Args[1] == "-ceiling" {
+		if err := runCeiling(os.Args[2], os.Args[3]); err != nil {
 			fmt.Fprintln(os.Stderr, "ceiling:", err)
 			os.Exit(1)
 		}

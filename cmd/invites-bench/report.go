@@ -54,8 +54,9 @@ func (r *results) find(server, test string, conns int) (httpResult, bool) {
 type roundsMean struct {
 	rounds               int
 	xi, ceiling, prosody float64 // prosody 0 when a round lacks it
+	synced               float64 // the ceiling with a group fdatasync; 0 when a round lacks it
 	// no errors in any round, per server
-	cleanXI, cleanCeiling, cleanProsody bool
+	cleanXI, cleanCeiling, cleanProsody, cleanSynced bool
 
 	// The landing page, when every round has it (pages false otherwise).
 	pages                       bool
@@ -71,10 +72,16 @@ func (r *results) roundMeans() (roundsMean, bool) {
 	if n < 2 {
 		return roundsMean{}, false
 	}
-	m := roundsMean{rounds: n, cleanXI: true, cleanCeiling: true, cleanProsody: true,
+	m := roundsMean{rounds: n, cleanXI: true, cleanCeiling: true, cleanProsody: true, cleanSynced: true,
 		pages: true, cleanXIPage: true, cleanCeilPages: true}
-	withProsody := true
+	withProsody, withSynced := true, true
 	for _, x := range r.Rounds {
+		if x.Synced == nil {
+			withSynced = false
+		} else {
+			m.synced += x.Synced.PerSecond / float64(n)
+			m.cleanSynced = m.cleanSynced && x.Synced.Errors == 0
+		}
 		m.xi += x.XI.PerSecond / float64(n)
 		m.ceiling += x.Ceiling.PerSecond / float64(n)
 		m.cleanXI = m.cleanXI && x.XI.Errors == 0
@@ -96,6 +103,9 @@ func (r *results) roundMeans() (roundsMean, bool) {
 	}
 	if !withProsody {
 		m.prosody = 0
+	}
+	if !withSynced {
+		m.synced = 0
 	}
 	if !m.pages {
 		m.xiPage, m.ceilingPage = 0, 0
@@ -393,6 +403,9 @@ func printHTTP(w io.Writer, r *results, test, title, unit string) {
 		if ce, ok := r.find(srvCeiling, test, c); ok {
 			parts = append(parts, fmt.Sprintf("%.1f %% of the ceiling", 100*ratio(xi.PerSecond, ce.PerSecond)))
 		}
+		if sy, ok := r.find(srvSynced, test, c); ok {
+			parts = append(parts, fmt.Sprintf("%.1f %% of the ceiling + group fdatasync", 100*ratio(xi.PerSecond, sy.PerSecond)))
+		}
 		if st, ok := r.find(srvStatic, test, c); ok {
 			parts = append(parts, fmt.Sprintf("%.1f %% of a static %d-byte page", 100*ratio(xi.PerSecond, st.PerSecond), r.LandingBytes))
 		}
@@ -405,6 +418,23 @@ func printHTTP(w io.Writer, r *results, test, title, unit string) {
 			fmt.Fprintf(w, "  xmpp-invites at %d conns: %s\n", c, strings.Join(parts, ", "))
 		}
 	}
+	for _, c := range r.Settings.Conns {
+		sy, ok := r.find(srvSynced, test, c)
+		if !ok {
+			continue
+		}
+		parts := []string{}
+		if ce, ok := r.find(srvCeiling, test, c); ok {
+			parts = append(parts, fmt.Sprintf("%.1f %% of the ceiling", 100*ratio(sy.PerSecond, ce.PerSecond)))
+		}
+		if pr, ok := r.find(srvProsody, test, c); ok {
+			parts = append(parts, fmt.Sprintf("%.1fx %s", ratio(sy.PerSecond, pr.PerSecond), pr.Server))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  %s at %d conns: %s (the same trivial handler, answering after a 4 KiB write and fdatasync shared by the requests that wait for it)\n",
+				srvSynced, c, strings.Join(parts, ", "))
+		}
+	}
 }
 
 // printRounds prints invite creation at targetConns round by round.
@@ -415,23 +445,69 @@ func printRounds(w io.Writer, r *results) {
 	}
 	fmt.Fprintf(w, "\nROUNDS: /invites_api at %d conns, each server in turn (round 1 is the measurements above); the creation targets judge the means\n", targetConns)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\tceiling/s\tProsody/s\txmpp-invites/s\t% of ceiling\tx Prosody\txmpp-invites p99 ms\tmost CPU others\t")
+	fmt.Fprintln(tw, "round\tceiling/s\t+ fdatasync/s\tProsody/s\txmpp-invites/s\t% of ceiling\t% of + fdatasync\tx Prosody\txmpp-invites p99 ms\tmost CPU others\t")
 	for i, x := range r.Rounds {
 		pr, vs, others := "-", "-", max(x.Ceiling.CPU.Other, x.XI.CPU.Other)
+		sy, vsSy := "-", "-"
+		if x.Synced != nil {
+			sy = fmt.Sprintf("%.0f", x.Synced.PerSecond)
+			vsSy = fmt.Sprintf("%.1f", 100*ratio(x.XI.PerSecond, x.Synced.PerSecond))
+			others = max(others, x.Synced.CPU.Other)
+		}
 		if x.Prosody != nil {
 			pr = fmt.Sprintf("%.0f", x.Prosody.PerSecond)
 			vs = fmt.Sprintf("%.1f", ratio(x.XI.PerSecond, x.Prosody.PerSecond))
 			others = max(others, x.Prosody.CPU.Other)
 		}
-		fmt.Fprintf(tw, "%d\t%.0f\t%s\t%.0f\t%.1f\t%s\t%.2f\t%.2f\t\n", i+1, x.Ceiling.PerSecond, pr, x.XI.PerSecond,
-			100*ratio(x.XI.PerSecond, x.Ceiling.PerSecond), vs, x.XI.Latency.P99ms, others)
+		fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t%.0f\t%.1f\t%s\t%s\t%.2f\t%.2f\t\n", i+1, x.Ceiling.PerSecond, sy, pr, x.XI.PerSecond,
+			100*ratio(x.XI.PerSecond, x.Ceiling.PerSecond), vsSy, vs, x.XI.Latency.P99ms, others)
 	}
 	pr, vs := "-", "-"
 	if m.prosody > 0 {
 		pr, vs = fmt.Sprintf("%.0f", m.prosody), fmt.Sprintf("%.1f", ratio(m.xi, m.prosody))
 	}
-	fmt.Fprintf(tw, "mean\t%.0f\t%s\t%.0f\t%.1f\t%s\t\t\t\n", m.ceiling, pr, m.xi, 100*ratio(m.xi, m.ceiling), vs)
+	sy, vsSy := "-", "-"
+	if m.synced > 0 {
+		sy, vsSy = fmt.Sprintf("%.0f", m.synced), fmt.Sprintf("%.1f", 100*ratio(m.xi, m.synced))
+	}
+	fmt.Fprintf(tw, "mean\t%.0f\t%s\t%s\t%.0f\t%.1f\t%s\t%s\t\t\t\n", m.ceiling, sy, pr, m.xi, 100*ratio(m.xi, m.ceiling), vsSy, vs)
 	tw.Flush()
+}
+
+// syncedBound notes when the ceiling with a group fdatasync, a handler that
+// does nothing but make each answer follow a durable write, itself falls
+// short of a creation target: on this disk the target then asks more than
+// durability leaves to any server, whatever its code. The creation targets
+// still judge xmpp-invites against the plain ceiling, as the issue states.
+// It uses the means of the rounds when every round has the synced handler.
+func syncedBound(r *results) []string {
+	sy, okSy := r.find(srvSynced, testAPI, targetConns)
+	ce, okCe := r.find(srvCeiling, testAPI, targetConns)
+	pr, okPr := r.find(srvProsody, testAPI, targetConns)
+	if !okSy || sy.Errors > 0 {
+		return nil
+	}
+	syRate, ceRate, prRate, how := sy.PerSecond, ce.PerSecond, pr.PerSecond, ""
+	if m, ok := r.roundMeans(); ok && m.synced > 0 {
+		if !m.cleanSynced {
+			return nil
+		}
+		syRate, ceRate, prRate = m.synced, m.ceiling, m.prosody
+		okPr = okPr && m.prosody > 0
+		how = fmt.Sprintf(", means of %d rounds", m.rounds)
+	}
+	var out []string
+	if okCe && ceRate > 0 && ratio(syRate, ceRate) < targetVsCeiling {
+		out = append(out, fmt.Sprintf("the ceiling + group fdatasync made %.1f %% of the ceiling (%.0f vs %.0f/s at %d conns%s), under the %.0f %% target: "+
+			"on this disk a handler that does no work but answer after a group fdatasync falls short of it",
+			100*ratio(syRate, ceRate), syRate, ceRate, targetConns, how, targetVsCeiling*100))
+	}
+	if okPr && prRate > 0 && ratio(syRate, prRate) < targetVsProsody {
+		out = append(out, fmt.Sprintf("the ceiling + group fdatasync made %.1fx Prosody mod_invites_api (%.0f vs %.1f/s at %d conns%s), under the %.0fx target: "+
+			"on this disk a handler that does no work but answer after a group fdatasync falls short of it",
+			ratio(syRate, prRate), syRate, prRate, targetConns, how, targetVsProsody))
+	}
+	return out
 }
 
 // printPageRounds prints the landing page at targetConns round by round.

@@ -118,3 +118,53 @@ func TestJudgeLandingUsesRoundMeans(t *testing.T) {
 		t.Errorf("page rounds table printed without page rounds:\n%s", out.String())
 	}
 }
+
+// TestSyncedBound checks the note on the ceiling + group fdatasync: it
+// speaks only when that handler itself falls short of a creation target,
+// from the means of the rounds when every round has it, and never from
+// figures with errors.
+func TestSyncedBound(t *testing.T) {
+	sy := func(v float64, errors int) *httpResult { x := rate(srvSynced, v, errors); return &x }
+	pr := func(v float64) *httpResult { x := rate(srvProsody, v, 0); return &x }
+	r := &results{
+		HTTP: []httpResult{rate(srvCeiling, 20000, 0), *sy(9000, 0), rate(srvProsody, 400, 0), rate(srvXI, 5000, 0)},
+	}
+	// One measurement each: 45 % of the ceiling passes, 22.5x Prosody does not.
+	notes := syncedBound(r)
+	if len(notes) != 1 || !strings.Contains(notes[0], "22.5x Prosody mod_invites_api (9000 vs 400.0/s at 16 conns)") {
+		t.Errorf("single measurements: %q", notes)
+	}
+	// Rounds: means of ceiling 20000, synced 7000, Prosody 250 → 35 %, 28x.
+	r.Rounds = []round{
+		{Ceiling: rate(srvCeiling, 20000, 0), Synced: sy(9000, 0), Prosody: pr(400), XI: rate(srvXI, 5000, 0)},
+		{Ceiling: rate(srvCeiling, 20000, 0), Synced: sy(5000, 0), Prosody: pr(100), XI: rate(srvXI, 5000, 0)},
+	}
+	notes = syncedBound(r)
+	if len(notes) != 2 || !strings.Contains(notes[0], "35.0 % of the ceiling (7000 vs 20000/s at 16 conns, means of 2 rounds)") ||
+		!strings.Contains(notes[1], "28.0x Prosody mod_invites_api (7000 vs 250.0/s at 16 conns, means of 2 rounds)") {
+		t.Errorf("round means: %q", notes)
+	}
+	var out strings.Builder
+	printRounds(&out, r)
+	for _, want := range []string{"+ fdatasync/s", "7000", "71.4"} { // 5000 of 7000
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("rounds table lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Above both targets (55 %, 36.7x): no note.
+	r.Rounds[1].Synced.PerSecond, r.Rounds[0].Prosody.PerSecond, r.Rounds[1].Prosody.PerSecond = 13000, 300, 300
+	if notes = syncedBound(r); len(notes) != 0 {
+		t.Errorf("synced handler above the targets: %q", notes)
+	}
+	// Errors in a round: no claim.
+	r.Rounds[1].Synced = sy(1000, 3)
+	if notes = syncedBound(r); len(notes) != 0 {
+		t.Errorf("synced handler with errors: %q", notes)
+	}
+	// Not measured: no note, and the rounds table shows a dash.
+	r.HTTP = r.HTTP[:1]
+	r.Rounds[0].Synced, r.Rounds[1].Synced = nil, nil
+	if notes = syncedBound(r); len(notes) != 0 {
+		t.Errorf("synced handler not measured: %q", notes)
+	}
+}

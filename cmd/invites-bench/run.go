@@ -55,6 +55,7 @@ type results struct {
 // memory figures and landing page, while every server is still up.
 type round struct {
 	Ceiling httpResult  `json:"ceiling"`
+	Synced  *httpResult `json:"ceiling_synced,omitempty"` // the ceiling with a group fdatasync
 	Prosody *httpResult `json:"prosody,omitempty"`
 	XI      httpResult  `json:"xmpp_invites"`
 
@@ -95,6 +96,7 @@ type startupRun struct {
 // Names used in results.
 const (
 	srvCeiling = "ceiling (trivial net/http)"
+	srvSynced  = "ceiling + group fdatasync"
 	srvProsody = "Prosody mod_invites_api"
 	srvXI      = "xmpp-invites"
 	srvStatic  = "ceiling, static page of the same size"
@@ -133,6 +135,7 @@ func run(ctx context.Context, o options, log io.Writer) (res *results, err error
 		// Judge what was measured, also after an error: a partial report
 		// still says which targets it could check.
 		res.Notes = append(res.Notes, interference(res)...)
+		res.Notes = append(res.Notes, syncedBound(res)...)
 		res.Targets = judge(res, o)
 	}()
 	if res.FS, err = statFS(work); err != nil {
@@ -228,7 +231,7 @@ func interference(res *results) []string {
 		}
 	}
 	for i, rd := range res.Rounds {
-		for _, h := range []*httpResult{&rd.Ceiling, rd.Prosody, &rd.XI, rd.CeilingPage, rd.XIPage} {
+		for _, h := range []*httpResult{&rd.Ceiling, rd.Synced, rd.Prosody, &rd.XI, rd.CeilingPage, rd.XIPage} {
 			if h != nil && h.CPU.Other > worst {
 				worst, where = h.CPU.Other, fmt.Sprintf("%s %s in round %d", h.Server, h.Test, i+1)
 			}
@@ -292,8 +295,8 @@ func measureOne(ctx context.Context, o options, server, test string, t target, c
 
 // measureRounds measures invite creation at targetConns o.rounds times in
 // all: the first round is the measurements already made, each further one
-// measures the ceiling, Prosody (when it runs) and xmpp-invites back to
-// back, then the landing page on the ceiling and on xmpp-invites (xiPage,
+// measures the ceiling, the ceiling with a group fdatasync, Prosody (each
+// when it was measured in the first round) and xmpp-invites back to back, then the landing page on the ceiling and on xmpp-invites (xiPage,
 // when the landing page was measured). The host's speed drifts by tens of
 // percent within minutes, and a ratio between two measurements minutes
 // apart carries that drift; rounds spread it over the pairs. xmpp-invites'
@@ -312,6 +315,9 @@ func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingSe
 	if first.XI, ok = res.find(srvXI, testAPI, targetConns); !ok {
 		return nil
 	}
+	if sy, ok := res.find(srvSynced, testAPI, targetConns); ok {
+		first.Synced = &sy
+	}
 	if pr, ok := res.find(srvProsody, testAPI, targetConns); ok && pros != nil {
 		first.Prosody = &pr
 	}
@@ -329,6 +335,13 @@ func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingSe
 		logf("round %d of %d: invite creation at %d connections, each server in turn", i, o.rounds, targetConns)
 		if r.Ceiling, err = measureOne(ctx, o, srvCeiling, testAPI, ceilingAPI(ceil.base), targetConns, ceil.proc, logf); err != nil {
 			return err
+		}
+		if first.Synced != nil {
+			sy, err := measureOne(ctx, o, srvSynced, testAPI, ceilingSyncedAPI(ceil.base), targetConns, ceil.proc, logf)
+			if err != nil {
+				return err
+			}
+			r.Synced = &sy
 		}
 		if first.Prosody != nil {
 			pr, err := measureOne(ctx, o, srvProsody, testAPI, pros.api, targetConns, pros.proc, logf)
@@ -375,7 +388,10 @@ func runCeilingPart(ctx context.Context, ps *procs, o options, work string, res 
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	p, err := ps.start("ceiling", work, filepath.Join(work, "ceiling.log"), childEnv(work), self, "-ceiling", addr)
+	// The synced handler's file sits beside the databases, on the disk
+	// being measured.
+	p, err := ps.start("ceiling", work, filepath.Join(work, "ceiling.log"), childEnv(work), self, "-ceiling", addr,
+		filepath.Join(work, "ceiling-sync"))
 	if err != nil {
 		return nil, err
 	}
@@ -395,6 +411,11 @@ func ceilingAPI(base string) target {
 	return target{Method: http.MethodGet, URL: base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
 }
 
+// ceilingSyncedAPI is the same, answering after a group fdatasync.
+func ceilingSyncedAPI(base string) target {
+	return target{Method: http.MethodGet, URL: base + "/invites_api_synced?key=ceiling/ceiling", Want: http.StatusCreated}
+}
+
 // ceilingPage is the ceiling's stand-in for the landing page, at base.
 func ceilingPage(base string) target {
 	return target{Method: http.MethodGet, URL: base + "/invite?AAAAAAAAAAAAAAAAAAAAAAAA", Want: http.StatusOK}
@@ -404,6 +425,11 @@ func measureCeiling(ctx context.Context, o options, res *results, addr string, p
 	api := ceilingAPI("http://" + addr)
 	if err := measureAll(ctx, o, res, srvCeiling, testAPI, api, p, logf); err != nil {
 		return err
+	}
+	if !o.skip["synced"] {
+		if err := measureAll(ctx, o, res, srvSynced, testAPI, ceilingSyncedAPI("http://"+addr), p, logf); err != nil {
+			return err
+		}
 	}
 	if !o.skip["landing"] {
 		if err := measureAll(ctx, o, res, srvCeiling, testPage, ceilingPage("http://"+addr), p, logf); err != nil {
