@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -103,9 +104,10 @@ const syncBlocks = 256
 // (group commit, as xmpp-invites' store does), and each group costs one
 // 4 KiB write and one fdatasync. No database, no other work.
 type groupSync struct {
-	f    *os.File
-	reqs chan chan error
-	done chan struct{}
+	f     *os.File
+	reqs  chan chan error
+	done  chan struct{}
+	syncs atomic.Int64 // groups synced so far
 }
 
 func openGroupSync(path string) (*groupSync, error) {
@@ -174,6 +176,7 @@ func (g *groupSync) run() {
 		if err == nil {
 			err = syscall.Fdatasync(int(g.f.Fd()))
 		}
+		g.syncs.Add(1)
 		for _, c := range group {
 			c <- err
 		}

@@ -41,6 +41,9 @@ func TestGroupSync(t *testing.T) {
 	if n != callers*each {
 		t.Fatalf("%d answers, want %d", n, callers*each)
 	}
+	if syncs := g.syncs.Load(); syncs < 1 || syncs >= callers*each {
+		t.Errorf("%d syncs for %d answers: concurrent callers should share them", syncs, n)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

@@ -477,7 +477,7 @@ func printRounds(w io.Writer, r *results) {
 // syncedBound notes when the ceiling with a group fdatasync, a handler that
 // does nothing but make each answer follow a durable write, itself falls
 // short of a creation target: on this disk the target then asks more than
-// durability leaves to any server, whatever its code. The creation targets
+// a handler that does nothing else gets. The creation targets
 // still judge xmpp-invites against the plain ceiling, as the issue states.
 // It uses the means of the rounds when every round has the synced handler.
 func syncedBound(r *results) []string {
