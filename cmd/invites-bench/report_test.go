@@ -168,3 +168,16 @@ func TestSyncedBound(t *testing.T) {
 		t.Errorf("synced handler not measured: %q", notes)
 	}
 }
+
+func TestRedactToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:33447/invite?a67sJkOc8iZenQoGR1l7nu2Z":       "http://127.0.0.1:33447/invite?TOKEN",
+		"http://example.test:45311/invites_page?abc&c=xmpp:x@y?roster": "http://example.test:45311/invites_page?TOKEN",
+		"http://127.0.0.1/invite":                                      "http://127.0.0.1/invite",
+		"":                                                             "",
+	} {
+		if got := redactToken(in); got != want {
+			t.Errorf("redactToken(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
