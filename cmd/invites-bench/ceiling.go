@@ -132,20 +132,21 @@ func openGroupSync(path string) (*groupSync, error) {
 // finished, with their error.
 func (g *groupSync) sync() error {
 	c := make(chan error, 1)
-	closed := errors.New("group sync closed")
 	select {
 	case g.reqs <- c:
 	case <-g.done:
-		return closed
+		return errGroupSyncClosed
 	}
 	// After close, run may have gone without taking c.
 	select {
 	case err := <-c:
 		return err
 	case <-g.done:
-		return closed
+		return errGroupSyncClosed
 	}
 }
+
+var errGroupSyncClosed = errors.New("group sync closed")
 
 func (g *groupSync) close() {
 	close(g.done)

@@ -477,8 +477,8 @@ func printRounds(w io.Writer, r *results) {
 // syncedBound notes when the ceiling with a group fdatasync, a handler that
 // does nothing but make each answer follow a durable write, itself falls
 // short of a creation target: on this disk the target then asks more than
-// a handler that does nothing else gets. The creation targets
-// still judge xmpp-invites against the plain ceiling, as the issue states.
+// a handler that does nothing else gets. The creation targets still judge
+// xmpp-invites against the plain ceiling, as the issue states.
 // It uses the means of the rounds when every round has the synced handler.
 func syncedBound(r *results) []string {
 	sy, okSy := r.find(srvSynced, testAPI, targetConns)
@@ -496,16 +496,15 @@ func syncedBound(r *results) []string {
 		okPr = okPr && m.prosody > 0
 		how = fmt.Sprintf(", means of %d rounds", m.rounds)
 	}
+	const short = ": on this disk a handler that does no work but answer after a group fdatasync falls short of it"
 	var out []string
 	if okCe && ceRate > 0 && ratio(syRate, ceRate) < targetVsCeiling {
-		out = append(out, fmt.Sprintf("the ceiling + group fdatasync made %.1f %% of the ceiling (%.0f vs %.0f/s at %d conns%s), under the %.0f %% target: "+
-			"on this disk a handler that does no work but answer after a group fdatasync falls short of it",
-			100*ratio(syRate, ceRate), syRate, ceRate, targetConns, how, targetVsCeiling*100))
+		out = append(out, fmt.Sprintf("the %s made %.1f %% of the ceiling (%.0f vs %.0f/s at %d conns%s), under the %.0f %% target",
+			srvSynced, 100*ratio(syRate, ceRate), syRate, ceRate, targetConns, how, targetVsCeiling*100)+short)
 	}
 	if okPr && prRate > 0 && ratio(syRate, prRate) < targetVsProsody {
-		out = append(out, fmt.Sprintf("the ceiling + group fdatasync made %.1fx Prosody mod_invites_api (%.0f vs %.1f/s at %d conns%s), under the %.0fx target: "+
-			"on this disk a handler that does no work but answer after a group fdatasync falls short of it",
-			ratio(syRate, prRate), syRate, prRate, targetConns, how, targetVsProsody))
+		out = append(out, fmt.Sprintf("the %s made %.1fx %s (%.0f vs %.1f/s at %d conns%s), under the %.0fx target",
+			srvSynced, ratio(syRate, prRate), srvProsody, syRate, prRate, targetConns, how, targetVsProsody)+short)
 	}
 	return out
 }

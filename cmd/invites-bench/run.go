@@ -296,12 +296,13 @@ func measureOne(ctx context.Context, o options, server, test string, t target, c
 // measureRounds measures invite creation at targetConns o.rounds times in
 // all: the first round is the measurements already made, each further one
 // measures the ceiling, the ceiling with a group fdatasync, Prosody (each
-// when it was measured in the first round) and xmpp-invites back to back, then the landing page on the ceiling and on xmpp-invites (xiPage,
-// when the landing page was measured). The host's speed drifts by tens of
-// percent within minutes, and a ratio between two measurements minutes
-// apart carries that drift; rounds spread it over the pairs. xmpp-invites'
-// first round runs on a fresh database, the others on one that already
-// holds -invites (100,000) invites, as do Prosody's.
+// when it was measured in the first round) and xmpp-invites back to back,
+// then the landing page on the ceiling and on xmpp-invites (xiPage, when the
+// landing page was measured). The host's speed drifts by tens of percent
+// within minutes, and a ratio between two measurements minutes apart
+// carries that drift; rounds spread it over the pairs. xmpp-invites' first
+// round runs on a fresh database, the others on one that already holds
+// -invites (100,000) invites, as do Prosody's.
 func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingServer, pros *prosody,
 	xiAPI target, xiPage *target, xiProc *proc, logf logFunc) error {
 	if o.rounds < 2 || !contains(o.conns, targetConns) {
