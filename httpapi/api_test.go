@@ -799,12 +799,12 @@ func TestAPIv1ShowAndRevoke(t *testing.T) {
 	}
 
 	// A use shows up with its JID and time.
-	res, err := e.store.ReserveUse(ctx, c.Token)
+	res, err := e.store.ReserveUse(ctx, c.Token, keystore.Hold{JID: "bob@example.com", Owner: "test", Lease: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Minute)
-	if err := e.store.ConfirmUse(ctx, res, "bob@example.com"); err != nil {
+	if err := e.store.ConfirmUse(ctx, res); err != nil {
 		t.Fatal(err)
 	}
 	d := show(t, c.ID)
@@ -827,11 +827,11 @@ func TestAPIv1ShowAndRevoke(t *testing.T) {
 		409, "invite is already revoked")
 
 	used := create(t, `{}`)
-	res, err = e.store.ReserveUse(ctx, used.Token)
+	res, err = e.store.ReserveUse(ctx, used.Token, keystore.Hold{JID: "carol@example.com", Owner: "test", Lease: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.ConfirmUse(ctx, res, "carol@example.com"); err != nil {
+	if err := e.store.ConfirmUse(ctx, res); err != nil {
 		t.Fatal(err)
 	}
 	apiWantError(t, e.do(t, apiReq{method: "DELETE", target: "/api/v1/invites/" + used.ID, headers: apiBearer(manage)}),

@@ -87,6 +87,13 @@ func (p *pages) registerForm(w http.ResponseWriter, r *http.Request) error {
 		pe.LinkURL, pe.LinkLabel = p.s.svc.RegisterURL(token), "Try again"
 		return &pe
 	}
+	if held, wait, err := p.s.svc.Held(r.Context(), token); err != nil {
+		return err
+	} else if held {
+		return &pageError{Status: http.StatusConflict, Title: "This invite is in use right now",
+			Msg:     heldText(&invites.HeldError{Wait: wait}),
+			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open this page again"}
+	}
 	return p.renderForm(w, http.StatusOK, inv, token, formInput{Client: q.Get("c")}, "", "")
 }
 
@@ -134,6 +141,10 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return p.formError(w, inv, token, in, err)
+	}
+	if red.Unrecorded != nil {
+		p.s.log.Warn("account created, but its use of the invite is not recorded yet; it will be once the database takes writes again",
+			"invite", red.Invite.ID, "jid", red.JID, "err", red.Unrecorded)
 	}
 
 	typ := string(red.Invite.Type)
@@ -240,9 +251,14 @@ func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token stri
 		u, _ := invites.PrepareUsername(strings.TrimSpace(in.User))
 		return p.renderForm(w, http.StatusConflict, inv, token, in, "user",
 			fmt.Sprintf("The username %q is already taken. Please choose another one.", u))
+	case errors.As(err, new(*invites.UnknownError)):
+		return p.outcomeUnknown(w, inv, token, err)
 	case errors.Is(err, keystore.ErrInUse):
-		return p.renderForm(w, http.StatusConflict, inv, token, in, "",
-			"Someone is using this invite right now. Please try again in a moment.")
+		return p.renderForm(w, http.StatusConflict, inv, token, in, "", heldText(err))
+	case errors.Is(err, invites.ErrNoAccount):
+		return &pageError{Status: http.StatusGone, Title: "This account does not exist",
+			Msg: "The account " + inv.Username + "@" + p.s.svc.Config().Domain +
+				" is not on the chat server (any more), so its password cannot be set. Nothing was used up. Please ask whoever sent you this link."}
 	case errors.Is(err, invites.ErrLinkDown):
 		w.Header().Set("Retry-After", "60")
 		return p.renderForm(w, http.StatusServiceUnavailable, inv, token, in, "", linkDownMsg)
@@ -261,6 +277,45 @@ func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token stri
 		return pe
 	}
 	return fmt.Errorf("redeem invite %s: %w", inv.ID, err)
+}
+
+// heldText says that every use left is being redeemed, and how long to
+// wait: the real time until those redemptions are settled.
+func heldText(err error) string {
+	wait := invites.DefaultLease
+	if he := (*invites.HeldError)(nil); errors.As(err, &he) {
+		wait = he.Wait
+	}
+	return "Someone is using this invite right now. If that was you, your account may already exist: try signing in with your app. " +
+		"Otherwise, please open this page again in " + minutes(wait) + "."
+}
+
+// minutes says a wait in whole minutes, rounded up: "1 minute", "3 minutes".
+func minutes(d time.Duration) string {
+	n := int((d + time.Minute - 1) / time.Minute)
+	if n <= 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(n) + " minutes"
+}
+
+// outcomeUnknown tells the truth when the server may or may not have
+// carried out the registration: the person may already have the account
+// (or the new password), and when to look again.
+func (p *pages) outcomeUnknown(w http.ResponseWriter, inv keystore.Invite, token string, err error) error {
+	ue := (*invites.UnknownError)(nil)
+	errors.As(err, &ue)
+	p.s.log.Warn("registration outcome unknown: the chat server did not answer in time", "invite", inv.ID, "type", string(inv.Type), "err", err)
+	if ue.Reset {
+		return &pageError{Status: http.StatusAccepted, Title: "Your new password may or may not be set",
+			Msg: "The chat server did not confirm the change in time. Try signing in with the new password; if that does not work, " +
+				"your old password still applies. This link is used up either way: for another try, ask whoever sent it for a new one."}
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(ue.Wait.Seconds()+0.5)))
+	return &pageError{Status: http.StatusAccepted, Title: "Your account may already exist",
+		Msg: "The chat server did not confirm in time whether it created your account. Try signing in with your app; " +
+			"if that does not work, open this page again in " + minutes(ue.Wait) + ": by then it will say whether your invite is still valid.",
+		LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open this page again"}
 }
 
 // validationText turns a rule's complaint into a sentence for the form.

@@ -30,6 +30,8 @@ type Config struct {
 	AllowUserInvites  bool
 	UserInvitesPerDay int
 	PasswordMinLength int
+	// Timing bounds redemptions and paces the resolver of unknown outcomes.
+	Timing RedeemTiming
 }
 
 // Limits on request values.
@@ -43,6 +45,7 @@ type Service struct {
 	store *keystore.Store
 	cfg   Config
 	now   func() time.Time
+	once  *once
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -54,7 +57,8 @@ func New(store *keystore.Store, cfg Config, now func() time.Time) *Service {
 	if cfg.SiteName == "" {
 		cfg.SiteName = cfg.Domain
 	}
-	return &Service{store: store, cfg: cfg, now: now}
+	cfg.Timing = cfg.Timing.withDefaults()
+	return &Service{store: store, cfg: cfg, now: now, once: newOnce(cfg.Timing)}
 }
 
 // Config returns the rules the service runs with.

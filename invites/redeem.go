@@ -3,9 +3,7 @@ package invites
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"xmpp-invites/keystore"
@@ -58,6 +56,10 @@ type Redemption struct {
 	Contact string
 	// Befriended reports that the new user and Contact are now mutual contacts.
 	Befriended bool
+	// Unrecorded is the store's error when the account was created but the
+	// use could not be recorded yet; the resolver records it later, and the
+	// reservation keeps the use taken meanwhile.
+	Unrecorded error
 }
 
 // Registration is what a person submits to redeem an invite.
@@ -67,11 +69,9 @@ type Registration struct {
 	Confirm  string
 }
 
-// AccountTimeout bounds one account operation on the server.
-const AccountTimeout = 15 * time.Second
-
-// MaxPasswordLen is the longest password accepted, in bytes.
-const MaxPasswordLen = 1024
+// MaxPasswordLen is the longest password accepted, in bytes: Prosody's
+// limit, the lowest of the servers'.
+const MaxPasswordLen = 1023
 
 // Check validates a registration against an invite without touching the
 // store, and returns the prepared username.
@@ -91,6 +91,8 @@ func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
 	switch {
 	case !utf8.ValidString(pw):
 		return username, invalid("password", "must be valid text")
+	case hasControl(pw):
+		return username, invalid("password", "must not contain control characters (such as tabs or line breaks)")
 	case len(pw) < s.cfg.PasswordMinLength:
 		return username, invalid("password", "must be at least %d characters", s.cfg.PasswordMinLength)
 	case len(pw) > MaxPasswordLen:
@@ -103,67 +105,6 @@ func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
 	return username, nil
 }
 
-// Redeem uses one use of the invite with this token: it reserves the use,
-// creates the account (or changes the password of a reset invite) through
-// acc, and confirms the use. Every failure before the account exists gives
-// the use back. Errors: keystore.ErrNotFound/ErrExpired/ErrUsedUp/ErrRevoked/
-// ErrInUse, *ValidationError, ErrNoRegistration, ErrUsernameTaken,
-// ErrLinkDown, or another error from acc.
-func (s *Service) Redeem(ctx context.Context, token string, reg Registration, acc Accounts) (Redemption, error) {
-	inv, err := s.store.InviteByToken(ctx, token)
-	if err != nil {
-		return Redemption{}, err
-	}
-	if err := inv.Err(s.now()); err != nil {
-		return Redemption{}, err
-	}
-	username, err := s.Check(inv, reg)
-	if err != nil {
-		return Redemption{}, err
-	}
-	res, err := s.store.ReserveUse(ctx, token)
-	if err != nil {
-		return Redemption{}, err
-	}
-	red := Redemption{Invite: res.Invite, Username: username, JID: username + "@" + s.cfg.Domain}
-
-	actx, cancel := context.WithTimeout(ctx, AccountTimeout)
-	if inv.Type == keystore.TypeReset {
-		err = acc.ChangePassword(actx, username, reg.Password)
-	} else {
-		err = acc.CreateAccount(actx, username, reg.Password)
-	}
-	cancel()
-	// Store bookkeeping below must finish even if the request went away.
-	bctx := context.WithoutCancel(ctx)
-	if err != nil {
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-			return Redemption{}, errors.Join(err, s.store.ReleaseUse(bctx, res))
-		}
-		// The server did not answer in time: the account may exist anyway.
-		if inv.Type == keystore.TypeReset {
-			// Whether the password changed cannot be asked; the reservation
-			// lapses by itself after keystore.ReservationTTL.
-			return Redemption{}, fmt.Errorf("change password: %w", ErrLinkDown)
-		}
-		cctx, cancel := context.WithTimeout(bctx, AccountTimeout)
-		exists, cerr := acc.AccountExists(cctx, username)
-		cancel()
-		switch {
-		case cerr != nil:
-			return Redemption{}, fmt.Errorf("create account: %w", ErrLinkDown)
-		case !exists:
-			return Redemption{}, errors.Join(fmt.Errorf("create account: %w", ErrLinkDown), s.store.ReleaseUse(bctx, res))
-		}
-	}
-	if err := s.store.ConfirmUse(bctx, res, red.JID); err != nil {
-		return Redemption{}, err
-	}
-	red.Invite.Uses++
-	s.followUp(bctx, &red, acc)
-	return red, nil
-}
-
 // followUp makes contact invites' parties contacts and tells an XMPP
 // inviter that their invite was used. Failures are reported in red only.
 func (s *Service) followUp(ctx context.Context, red *Redemption, acc Accounts) {
@@ -174,13 +115,24 @@ func (s *Service) followUp(ctx context.Context, red *Redemption, acc Accounts) {
 	inviter, isXMPP := strings.CutPrefix(red.Invite.Creator, "xmpp:")
 	if red.Invite.Type == keystore.TypeContact {
 		red.Contact = red.Invite.Username + "@" + s.cfg.Domain
-		cctx, cancel := context.WithTimeout(ctx, AccountTimeout)
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.AccountTimeout)
 		red.Befriended = f.AddMutualContacts(cctx, red.Contact, red.JID) == nil
 		cancel()
 	}
 	if isXMPP && red.Invite.Type != keystore.TypeReset {
-		nctx, cancel := context.WithTimeout(ctx, AccountTimeout)
+		nctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.AccountTimeout)
 		_ = f.Notify(nctx, inviter, red.JID+" joined with your invite")
 		cancel()
 	}
+}
+
+// hasControl reports whether s holds a C0 or C1 control character or DEL,
+// which XMPP servers refuse in passwords (Prosody's SASLprep does).
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+			return true
+		}
+	}
+	return false
 }

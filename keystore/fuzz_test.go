@@ -44,7 +44,7 @@ func FuzzLookup(f *testing.F) {
 		if _, err := s.GetInvite(ctx, ref); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("GetInvite(%q) on an empty store: %v, want ErrNotFound", ref, err)
 		}
-		if _, err := s.ReserveUse(ctx, ref); !errors.Is(err, ErrNotFound) {
+		if _, err := s.ReserveUse(ctx, ref, testHold("x@example.com")); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("ReserveUse(%q) on an empty store: %v, want ErrNotFound", ref, err)
 		}
 		if _, err := s.Authenticate(ctx, ref); !errors.Is(err, ErrUnauthorized) {

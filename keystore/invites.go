@@ -487,7 +487,8 @@ func (s *Store) CountInvites(ctx context.Context, creator string, since time.Tim
 const purgeChunk = 500
 
 // Purge deletes invites that were used up, revoked or expired before cutoff,
-// with their uses, and forgets stale reservations. It works in chunks of
+// with their uses. Unresolved reservations are never forgotten here: they
+// end in ConfirmUse or ReleaseUse. It works in chunks of
 // purgeChunk invites and reports how many invites it deleted.
 func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 	total := 0
@@ -495,7 +496,9 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 		var n int64
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE seq IN
-				(SELECT seq FROM invites WHERE done_at < ?1 OR expires_at < ?1 LIMIT ?2)`, unix(cutoff), purgeChunk)
+				(SELECT seq FROM invites i WHERE (done_at < ?1 OR expires_at < ?1)
+				   AND NOT EXISTS (SELECT 1 FROM uses u WHERE u.invite_seq = i.seq AND u.used_at IS NULL)
+				 LIMIT ?2)`, unix(cutoff), purgeChunk)
 			if err != nil {
 				return err
 			}
@@ -509,14 +512,6 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 		if n < purgeChunk {
 			break
 		}
-	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM uses WHERE used_at IS NULL AND reserved_at < ?`,
-			unix(s.now().Add(-ReservationTTL)))
-		return err
-	})
-	if err != nil {
-		return total, fmt.Errorf("purge reservations: %w", err)
 	}
 	return total, nil
 }

@@ -81,11 +81,11 @@ func TestMigrateFromVersion2(t *testing.T) {
 		t.Fatalf("unknown token: %v, want ErrNotFound", err)
 	}
 	// An old token is redeemed through the legacy table.
-	r, err := s.ReserveUse(ctx, liveToken)
+	r, err := s.ReserveUse(ctx, liveToken, testHold("b@example.test"))
 	if err != nil || r.Invite.ID != "live0001" {
 		t.Fatalf("ReserveUse(old token) = %+v, %v", r, err)
 	}
-	if err := s.ConfirmUse(ctx, r, "b@example.test"); err != nil {
+	if err := s.ConfirmUse(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 
@@ -145,7 +145,7 @@ func TestInviteIDFromToken(t *testing.T) {
 	if _, err := s.InviteByToken(ctx, other); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("token with a clashing ID: %v, want ErrNotFound", err)
 	}
-	if _, err := s.ReserveUse(ctx, other); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ReserveUse(ctx, other, testHold("x@example.test")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ReserveUse with a clashing ID: %v, want ErrNotFound", err)
 	}
 }

@@ -30,16 +30,12 @@ var (
 	ErrUsedUp       = errors.New("used up")
 	ErrRevoked      = errors.New("revoked")
 	ErrInUse        = errors.New("every remaining use is being redeemed right now")
+	ErrAccountHeld  = errors.New("another redemption for this account is in progress")
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrLimit        = errors.New("limit reached")
 	ErrTooNew       = errors.New("database schema is newer than this binary")
 	ErrClosed       = errors.New("store closed")
 )
-
-// ReservationTTL is how long a reserved use blocks an invite before it counts
-// as free again: long enough for an account creation, short enough that a
-// crashed redemption does not burn the invite.
-const ReservationTTL = 2 * time.Minute
 
 //go:embed schema.sql
 var schemaV1 string
@@ -50,9 +46,12 @@ var schemaV2 string
 //go:embed schema_v3.sql
 var schemaV3 string
 
+//go:embed schema_v4.sql
+var schemaV4 string
+
 // migrations[i] brings the schema from user_version i to i+1. Released
 // entries never change: a new version appends one.
-var migrations = []string{schemaV1, schemaV2, schemaV3}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
 
 // Options tunes a Store. The zero value is fine.
 type Options struct {

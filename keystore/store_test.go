@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,18 +183,18 @@ func TestInviteStatesAndRevoke(t *testing.T) {
 	if _, err := s.RevokeInvite(ctx, inv.ID); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("revoke twice: %v, want ErrRevoked", err)
 	}
-	if _, err := s.ReserveUse(ctx, tok); !errors.Is(err, ErrRevoked) {
+	if _, err := s.ReserveUse(ctx, tok, testHold("x@example.com")); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("reserve revoked: %v, want ErrRevoked", err)
 	}
 	inv2, tok2 := newInvite(t, s, c, InviteParams{})
 	c.Add(2 * time.Hour)
-	if _, err := s.ReserveUse(ctx, tok2); !errors.Is(err, ErrExpired) {
+	if _, err := s.ReserveUse(ctx, tok2, testHold("x@example.com")); !errors.Is(err, ErrExpired) {
 		t.Fatalf("reserve expired: %v, want ErrExpired", err)
 	}
 	if _, err := s.RevokeInvite(ctx, inv2.ID); !errors.Is(err, ErrExpired) {
 		t.Fatalf("revoke expired: %v, want ErrExpired", err)
 	}
-	if _, err := s.ReserveUse(ctx, strings.Repeat("x", TokenLen)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ReserveUse(ctx, strings.Repeat("x", TokenLen), testHold("x@example.com")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reserve unknown: %v, want ErrNotFound", err)
 	}
 }
@@ -202,38 +203,44 @@ func TestReservationLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	inv, tok := newInvite(t, s, c, InviteParams{MaxUses: 2})
-	r1, err := s.ReserveUse(ctx, tok)
+	r1, err := s.ReserveUse(ctx, tok, testHold("alice@example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.ReserveUse(ctx, tok)
+	if _, err := s.ReserveUse(ctx, tok, testHold("alice@example.com")); !errors.Is(err, ErrAccountHeld) {
+		t.Fatalf("second reservation for the same account: %v, want ErrAccountHeld", err)
+	}
+	r2, err := s.ReserveUse(ctx, tok, testHold("carol@example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReserveUse(ctx, tok); !errors.Is(err, ErrInUse) {
+	if _, err := s.ReserveUse(ctx, tok, testHold("dave@example.com")); !errors.Is(err, ErrInUse) {
 		t.Fatalf("third reservation of 2-use invite: %v, want ErrInUse", err)
+	}
+	// A reservation never lapses by itself: its outcome must be resolved.
+	c.Add(30 * time.Minute)
+	if _, err := s.ReserveUse(ctx, tok, testHold("dave@example.com")); !errors.Is(err, ErrInUse) {
+		t.Fatalf("reservation half an hour later: %v, want ErrInUse (reservations do not lapse)", err)
+	}
+	c.Add(-30 * time.Minute)
+	h, err := s.HeldUses(ctx, tok, "carol@example.com")
+	if err != nil || h.Count != 2 || h.Pending == nil || h.Pending.ID != r2.ID || !h.Until.Equal(c.Now().Add(time.Minute).Truncate(time.Second)) {
+		t.Fatalf("HeldUses = %+v, %v; want 2 held, carol's pending, until a minute from now", h, err)
 	}
 	if err := s.ReleaseUse(ctx, r2); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ConfirmUse(ctx, r1, "alice@example.com"); err != nil {
+	if err := s.ConfirmUse(ctx, r1); err != nil {
 		t.Fatal(err)
 	}
-	r3, err := s.ReserveUse(ctx, tok)
+	r4, err := s.ReserveUse(ctx, tok, testHold("bob@example.com"))
 	if err != nil {
 		t.Fatalf("reserve after release: %v", err)
 	}
-	// A reservation lapses: after ReservationTTL the use is free again.
-	c.Add(ReservationTTL + time.Second)
-	r4, err := s.ReserveUse(ctx, tok)
-	if err != nil {
-		t.Fatalf("reserve after lapse: %v", err)
-	}
-	_ = r3
-	if err := s.ConfirmUse(ctx, r4, "bob@example.com"); err != nil {
+	if err := s.ConfirmUse(ctx, r4); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ReserveUse(ctx, tok); !errors.Is(err, ErrUsedUp) {
+	if _, err := s.ReserveUse(ctx, tok, testHold("erin@example.com")); !errors.Is(err, ErrUsedUp) {
 		t.Fatalf("reserve used-up: %v, want ErrUsedUp", err)
 	}
 	got, _ := s.GetInvite(ctx, inv.ID)
@@ -244,8 +251,47 @@ func TestReservationLifecycle(t *testing.T) {
 	if err != nil || len(uses) != 2 || uses[0].JID != "alice@example.com" || uses[1].JID != "bob@example.com" {
 		t.Fatalf("Uses = %+v, %v", uses, err)
 	}
-	if err := s.ConfirmUse(ctx, r4, "x@example.com"); !errors.Is(err, ErrNotFound) {
+	if err := s.ConfirmUse(ctx, r4); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("confirm twice: %v, want ErrNotFound", err)
+	}
+}
+
+func TestLeasesAndClaims(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := openTest(t)
+	_, tok := newInvite(t, s, c, InviteParams{MaxUses: 3})
+	mine, err := s.ReserveUse(ctx, tok, Hold{JID: "a@example.com", Owner: "one", Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := s.ReserveUse(ctx, tok, Hold{JID: "b@example.com", Owner: "two", Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimExpired(ctx, "three", time.Minute, 10); err != nil || len(got) != 0 {
+		t.Fatalf("claim before any lease ran out = %+v, %v; want none", got, err)
+	}
+	c.Add(50 * time.Second)
+	// Owner one renews; owner two stopped. A renewal of another's
+	// reservation does nothing.
+	if err := s.RenewLeases(ctx, "one", []int64{mine.ID, theirs.ID}, c.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(20 * time.Second)
+	got, err := s.ClaimExpired(ctx, "three", time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != theirs.ID || got[0].JID != "b@example.com" || got[0].Owner != "three" || got[0].Invite.ID != theirs.Invite.ID {
+		t.Fatalf("claim after two's lease ran out = %+v, %v; want two's reservation only", got, err)
+	}
+	if again, err := s.ClaimExpired(ctx, "four", time.Minute, 10); err != nil || len(again) != 0 {
+		t.Fatalf("second claim = %+v, %v; want none (three holds a fresh lease)", again, err)
+	}
+	if err := s.ConfirmUse(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(2 * time.Minute)
+	got, err = s.ClaimExpired(ctx, "three", time.Minute, 10)
+	if err != nil || len(got) != 1 || got[0].ID != mine.ID {
+		t.Fatalf("claim after one stopped renewing = %+v, %v", got, err)
 	}
 }
 
@@ -260,10 +306,10 @@ func TestReserveExactlyOnceUnderRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r, err := s.ReserveUse(ctx, tok)
+				r, err := s.ReserveUse(ctx, tok, testHold(fmt.Sprintf("u%d@example.com", i)))
 				if err == nil {
 					ok.Add(1)
-					if err := s.ConfirmUse(ctx, r, "u@example.com"); err != nil {
+					if err := s.ConfirmUse(ctx, r); err != nil {
 						t.Error(err)
 					}
 				} else if !errors.Is(err, ErrInUse) && !errors.Is(err, ErrUsedUp) {
@@ -439,8 +485,8 @@ func TestPurge(t *testing.T) {
 	ctx := context.Background()
 	s, c, _ := openTest(t)
 	used, tok := newInvite(t, s, c, InviteParams{})
-	r, _ := s.ReserveUse(ctx, tok)
-	s.ConfirmUse(ctx, r, "a@example.com")
+	r, _ := s.ReserveUse(ctx, tok, testHold("a@example.com"))
+	s.ConfirmUse(ctx, r)
 	revoked, _ := newInvite(t, s, c, InviteParams{})
 	s.RevokeInvite(ctx, revoked.ID)
 	expiring, _ := newInvite(t, s, c, InviteParams{Expires: c.Now().Add(time.Minute)})
@@ -619,4 +665,9 @@ func TestCommittedReportsEveryWrite(t *testing.T) {
 		t.Fatalf("reported %d writes in %d transactions, want %d writes", writes, txs, n)
 	}
 	t.Logf("%d writes in %d transactions", writes, txs)
+}
+
+// testHold reserves for jid as an instance named "test", leased for a minute.
+func testHold(jid string) Hold {
+	return Hold{JID: jid, Owner: "test", Lease: time.Minute}
 }

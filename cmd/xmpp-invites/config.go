@@ -17,6 +17,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmpp-invites/httpapi"
+	"xmpp-invites/invites"
 )
 
 // fileConfig mirrors the config file. Durations stay strings here so that an
@@ -53,6 +54,10 @@ type fileConfig struct {
 		AllowUserInvites  bool             `toml:"allow_user_invites"`
 		UserInvitesPerDay int              `toml:"user_invites_per_day"`
 		PasswordMinLength int              `toml:"password_min_length"`
+		AccountTimeout    string           `toml:"account_timeout"`
+		CheckTimeout      string           `toml:"check_timeout"`
+		ReservationLease  string           `toml:"reservation_lease"`
+		ResolveInterval   string           `toml:"resolve_interval"`
 		Clients           []httpapi.Client `toml:"clients" env:"-"`
 	} `toml:"invites"`
 }
@@ -75,6 +80,10 @@ func defaultFileConfig() fileConfig {
 	c.Invites.Retention = "720h"
 	c.Invites.UserInvitesPerDay = 10
 	c.Invites.PasswordMinLength = 8
+	c.Invites.AccountTimeout = invites.DefaultAccountTimeout.String()
+	c.Invites.CheckTimeout = invites.DefaultCheckTimeout.String()
+	c.Invites.ReservationLease = invites.DefaultLease.String()
+	c.Invites.ResolveInterval = invites.DefaultResolveEvery.String()
 	return c
 }
 
@@ -105,6 +114,7 @@ type Config struct {
 	AllowUserInvites  bool
 	UserInvitesPerDay int
 	PasswordMinLength int
+	Timing            invites.RedeemTiming
 	Clients           []httpapi.Client
 }
 
@@ -370,6 +380,28 @@ func (fc fileConfig) validate() (Config, error) {
 	}
 	if c.Retention, err = parseDuration("invites.retention", fc.Invites.Retention, false); err != nil {
 		return Config{}, err
+	}
+	for _, d := range []struct {
+		option string
+		v      string
+		dst    *time.Duration
+		max    time.Duration
+	}{
+		{"invites.account_timeout", fc.Invites.AccountTimeout, &c.Timing.AccountTimeout, time.Minute},
+		{"invites.check_timeout", fc.Invites.CheckTimeout, &c.Timing.CheckTimeout, time.Minute},
+		{"invites.reservation_lease", fc.Invites.ReservationLease, &c.Timing.Lease, time.Hour},
+		{"invites.resolve_interval", fc.Invites.ResolveInterval, &c.Timing.ResolveEvery, time.Hour},
+	} {
+		if *d.dst, err = parseDuration(d.option, d.v, false); err != nil {
+			return Config{}, err
+		}
+		if *d.dst > d.max {
+			return Config{}, optErr(d.option, "must be at most %s", d.max)
+		}
+	}
+	if c.Timing.Lease < c.Timing.Budget() {
+		return Config{}, optErr("invites.reservation_lease", "%s is shorter than a registration may take (%s: check_timeout twice plus account_timeout)",
+			c.Timing.Lease, c.Timing.Budget())
 	}
 	if c.DefaultTTL > c.MaxTTL {
 		return Config{}, optErr("invites.default_ttl", "%s exceeds invites.max_ttl %s", c.DefaultTTL, c.MaxTTL)

@@ -301,6 +301,6 @@ func newService(st *keystore.Store, cfg Config) *invites.Service {
 		Domain: cfg.Domain, PublicURL: cfg.PublicURL, SiteName: cfg.SiteName,
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, ResetTTL: cfg.ResetTTL, Retention: cfg.Retention,
 		AllowUserInvites: cfg.AllowUserInvites, UserInvitesPerDay: cfg.UserInvitesPerDay,
-		PasswordMinLength: cfg.PasswordMinLength,
+		PasswordMinLength: cfg.PasswordMinLength, Timing: cfg.Timing,
 	}, nil)
 }

@@ -99,10 +99,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// Every registration answers within its budget (invites.RedeemTiming):
+		// the write timeout must leave room for it and for the page.
+		WriteTimeout:   max(30*time.Second, cfg.Timing.Budget()+10*time.Second),
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 
 	var wg sync.WaitGroup
@@ -135,6 +137,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer wg.Done()
 		purgeLoop(ctx, st, cfg.Retention, log)
 	}()
+	if comp != nil {
+		// Reservations whose outcome is unknown (this instance's, and those
+		// of instances that stopped) are resolved in the background: start-up
+		// never waits for them.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			svc.RunResolver(ctx, comp, log.With("part", "resolver"))
+		}()
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")
