@@ -254,6 +254,8 @@ func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, node, sid s
 			el(name("", "note"), []xml.Attr{attr("type", "error")}, text(c.quotaText(err)))))
 	case errors.As(err, &verr):
 		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: map[string]string{"": verr.Error()}})
+	case errors.Is(err, invites.ErrProtected):
+		return iq.Error(forbidden(invites.ErrProtected.Error()))
 	case err != nil:
 		c.log.Error("could not create an invite", "node", node, "requester", r.bare.String(), "err", err)
 		return iq.Error(stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError,

@@ -479,6 +479,9 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 	if key.Quota > 0 {
 		req.Limit = keystore.Limit{Max: key.Quota, Since: a.s.now().Add(-quotaWindow)}
 	}
+	if a.s.link.State() == "up" {
+		req.Accounts = a.s.link
+	}
 	c, err := a.s.svc.Create(r.Context(), req)
 	if err != nil {
 		return invites.Created{}, err

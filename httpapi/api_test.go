@@ -1185,3 +1185,21 @@ func TestKeyDeletedByCLIProcess(t *testing.T) {
 		t.Fatalf("%d invites after the key was deleted, want %d", n, before)
 	}
 }
+
+func TestResetOfAdminRefused(t *testing.T) {
+	e := newAPIEnv(t, nil)
+	manage := e.manageKey(t)
+	for _, user := range []string{"boss", "Boss"} {
+		rec := e.do(t, apiReq{method: "POST", target: "/api/v1/invites", headers: append(apiBearer(manage), "Content-Type", "application/json"),
+			body: `{"type":"reset","username":"` + user + `"}`})
+		apiWantError(t, rec, 403, invites.ErrProtected.Error())
+	}
+	rec := e.do(t, apiReq{method: "POST", target: "/invites_api?type=reset&username=boss", headers: apiBearer(manage)})
+	apiWantStatus(t, rec, 403)
+	if invs, err := e.store.ListInvites(context.Background(), keystore.ListOptions{All: true}); err != nil || len(invs) != 0 {
+		t.Fatalf("invites after refusals: %d, %v; want none", len(invs), err)
+	}
+	// Another account's reset is fine.
+	rec = e.do(t, apiReq{method: "POST", target: "/invites_api?type=reset&username=carol", headers: apiBearer(manage)})
+	apiWantStatus(t, rec, 201)
+}

@@ -80,6 +80,8 @@ func apiErrorOf(err error, now time.Time) (e *apiError, unexpected bool) {
 	case errors.Is(err, invites.ErrQuota):
 		return &apiError{Status: http.StatusTooManyRequests, Message: "this key has reached its invite quota",
 			RetryAfter: quotaRetry(err, now)}, false
+	case errors.Is(err, invites.ErrProtected):
+		return newAPIError(http.StatusForbidden, invites.ErrProtected.Error()), false
 	case errors.Is(err, keystore.ErrUnauthorized):
 		return errUnauthorized(), false
 	case errors.Is(err, keystore.ErrNotFound):

@@ -89,6 +89,7 @@ func newAPIEnv(tb testing.TB, mod func(*Config)) *apiEnv {
 		Domain: "example.com", PublicURL: "https://example.com/",
 		DefaultTTL: 168 * time.Hour, MaxTTL: 720 * time.Hour, ResetTTL: 24 * time.Hour,
 		Retention: 720 * time.Hour, UserInvitesPerDay: 10, PasswordMinLength: 8,
+		Admins: []string{"boss@example.com"},
 	}, clock.Now)
 	cfg := Config{CORSOrigins: []string{"*"}, MaxAuthFailures: 5, Version: "test"}
 	if mod != nil {

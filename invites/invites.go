@@ -30,6 +30,9 @@ type Config struct {
 	AllowUserInvites  bool
 	UserInvitesPerDay int
 	PasswordMinLength int
+	// Admins are the bare JIDs in the admins list: their accounts are
+	// protected from reset invites made over HTTP or XMPP.
+	Admins []string
 	// Timing bounds redemptions and paces the resolver of unknown outcomes.
 	Timing RedeemTiming
 }
@@ -97,6 +100,13 @@ type Request struct {
 	AllowRegister bool
 	// Limit caps the creator's invites in a window (key quotas, users' daily limit).
 	Limit keystore.Limit
+	// AllowAdmin lets a reset invite name an admin's or a reserved account
+	// (the CLI's --allow-admin); otherwise that is ErrProtected.
+	AllowAdmin bool
+	// Accounts, when set, is asked whether a reset invite's account exists,
+	// so that an invite for a missing account is refused now rather than
+	// at redemption. When it cannot say (link down), the invite is made.
+	Accounts Accounts
 }
 
 // Created is a new invite with what may be shown only now.
@@ -109,6 +119,10 @@ type Created struct {
 
 // ErrQuota is returned when the creator's limit is reached.
 var ErrQuota = errors.New("invite limit reached")
+
+// ErrProtected: a reset invite for an admin's account or a reserved name,
+// which only the CLI may make (--allow-admin).
+var ErrProtected = errors.New("a reset invite for an admin or a reserved account can only be made with the CLI's --allow-admin")
 
 // Create validates r and stores the invite. Errors: *ValidationError for a
 // bad request, ErrQuota when r.Limit is reached.
@@ -156,6 +170,9 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 		if r.Uses != 1 {
 			return Created{}, invalid("uses", "a reset invite has exactly one use")
 		}
+		if !r.AllowAdmin && s.protected(r.Username) {
+			return Created{}, ErrProtected
+		}
 	case keystore.TypeContact:
 		if r.Username == "" {
 			return Created{}, invalid("username", "a contact invite needs the inviter's username")
@@ -171,6 +188,14 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 	if r.Creator == "" {
 		return Created{}, invalid("creator", "is required")
 	}
+	if r.Type == keystore.TypeReset && r.Accounts != nil {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.CheckTimeout)
+		exists, err := r.Accounts.AccountExists(cctx, r.Username)
+		cancel()
+		if err == nil && !exists {
+			return Created{}, invalid("username", "there is no account %s@%s on the server", r.Username, s.cfg.Domain)
+		}
+	}
 	now := s.now()
 	inv, token, err := s.store.CreateInvite(ctx, keystore.InviteParams{
 		Type: r.Type, Username: r.Username, Creator: r.Creator, Note: r.Note,
@@ -185,6 +210,18 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 		return Created{}, err
 	}
 	return Created{Invite: inv, Token: token, URI: s.URI(inv, token), LandingURL: s.LandingURL(token)}, nil
+}
+
+// protected reports whether username is an admin's account (or a reserved
+// name), which reset invites may name only with AllowAdmin.
+func (s *Service) protected(username string) bool {
+	jid := username + "@" + s.cfg.Domain
+	for _, a := range s.cfg.Admins {
+		if strings.EqualFold(a, jid) {
+			return true
+		}
+	}
+	return false
 }
 
 // URI is the invite's xmpp: URI (XEP-0401).

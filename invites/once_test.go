@@ -282,3 +282,29 @@ func TestPasswordRules(t *testing.T) {
 		}
 	}
 }
+
+func TestResetRules(t *testing.T) {
+	ctx := context.Background()
+	s, _ := onceServices(t, RedeemTiming{})
+	s.cfg.Admins = []string{"root@example.com"}
+	srv := &flakyServer{accounts: map[string]string{"root": "x", "carol": "y"}}
+	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "Root", Creator: "xmpp:boss@example.com", Accounts: srv}); !errors.Is(err, ErrProtected) {
+		t.Fatalf("reset of an admin: %v, want ErrProtected", err)
+	}
+	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "root", Creator: "cli", AllowAdmin: true}); err != nil {
+		t.Fatalf("reset of an admin with AllowAdmin: %v", err)
+	}
+	var ve *ValidationError
+	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "ghost", Creator: "xmpp:boss@example.com", Accounts: srv}); !errors.As(err, &ve) || ve.Field != "username" {
+		t.Fatalf("reset of a missing account: %v, want a username error", err)
+	}
+	// The server cannot say: the invite is made (redemption checks again).
+	srv.set(func(f *flakyServer) { f.existsErr = ErrLinkDown })
+	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "ghost", Creator: "xmpp:boss@example.com", Accounts: srv}); err != nil {
+		t.Fatalf("reset while the server cannot say: %v", err)
+	}
+	srv.set(func(f *flakyServer) { f.existsErr = nil })
+	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "carol", Creator: "xmpp:boss@example.com", Accounts: srv}); err != nil {
+		t.Fatalf("reset of an existing account: %v", err)
+	}
+}

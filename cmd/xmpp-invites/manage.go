@@ -150,6 +150,7 @@ func (a *appState) inviteCommand() *cli.Command {
 					&cli.StringFlag{Name: "ttl", Usage: "valid for `DURATION` (default: invites.default_ttl, reset: invites.reset_ttl)"},
 					&cli.IntFlag{Name: "uses", Value: 1, Usage: "how many accounts may use it (1-1000)"},
 					&cli.StringFlag{Name: "note", Usage: "a note for yourself, shown in lists"},
+					&cli.BoolFlag{Name: "allow-admin", Usage: "allow a reset invite for an admin's account or a reserved name"},
 				},
 				Action: func(c *cli.Context) error {
 					return a.withStore(c, 1, 1, "[--type T] [--username U] [--ttl DUR] [--uses N] [--note TEXT] HOST",
@@ -157,7 +158,7 @@ func (a *appState) inviteCommand() *cli.Command {
 							r := invites.Request{
 								Type: keystore.Type(c.String("type")), Username: c.String("username"),
 								Uses: c.Int("uses"), Note: c.String("note"), Creator: "cli",
-								AllowRegister: true,
+								AllowRegister: true, AllowAdmin: c.Bool("allow-admin"),
 							}
 							if c.Int("uses") == 0 {
 								return usageErr("--uses must be between 1 and %d", invites.MaxUses)
@@ -173,6 +174,9 @@ func (a *appState) inviteCommand() *cli.Command {
 							var ve *invites.ValidationError
 							if errors.As(err, &ve) {
 								return usageErr("--%v", ve)
+							}
+							if errors.Is(err, invites.ErrProtected) {
+								return failErr("%s@%s is an admin's account or a reserved name: add --allow-admin to make a reset invite for it", r.Username, cfg.Domain)
 							}
 							if err != nil {
 								return failErr("%v", err)
@@ -301,6 +305,6 @@ func newService(st *keystore.Store, cfg Config) *invites.Service {
 		Domain: cfg.Domain, PublicURL: cfg.PublicURL, SiteName: cfg.SiteName,
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, ResetTTL: cfg.ResetTTL, Retention: cfg.Retention,
 		AllowUserInvites: cfg.AllowUserInvites, UserInvitesPerDay: cfg.UserInvitesPerDay,
-		PasswordMinLength: cfg.PasswordMinLength, Timing: cfg.Timing,
+		PasswordMinLength: cfg.PasswordMinLength, Timing: cfg.Timing, Admins: cfg.Admins,
 	}, nil)
 }
