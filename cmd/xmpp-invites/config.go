@@ -101,6 +101,9 @@ type Config struct {
 	ComponentServer string
 	ComponentSecret string // empty: component disabled
 	PingInterval    time.Duration
+	// ComponentSecretFile is where ComponentSecret was read from, if
+	// anywhere: serve and check warn when others can read it.
+	ComponentSecretFile string
 
 	Listen          string
 	CORSOrigins     []string
@@ -326,6 +329,7 @@ func (fc fileConfig) validate() (Config, error) {
 		}
 	}
 	c.ComponentSecret = secret
+	c.ComponentSecretFile = fc.Component.SecretFile
 	if secret != "" {
 		if c.ComponentJID == "" {
 			return Config{}, optErr("component.jid", "is required when a component secret is set")
