@@ -31,6 +31,8 @@ type fileConfig struct {
 	LogLevel  string   `toml:"log_level"`
 	LogFormat string   `toml:"log_format"`
 
+	ReservedUsernames []string `toml:"reserved_usernames"`
+
 	Component struct {
 		JID          string `toml:"jid"`
 		Server       string `toml:"server"`
@@ -66,6 +68,7 @@ func defaultFileConfig() fileConfig {
 	var c fileConfig
 	c.Database = "xmpp-invites.db"
 	c.Admins = []string{}
+	c.ReservedUsernames = []string{}
 	c.LogLevel = "info"
 	c.LogFormat = "text"
 	c.Component.Server = "127.0.0.1:5347"
@@ -96,6 +99,10 @@ type Config struct {
 	Admins    []string
 	LogLevel  string
 	LogFormat string
+
+	// ReservedUsernames are the configured reserved names, prepared
+	// (PRECIS); the built-in ones are added by the invites package.
+	ReservedUsernames []string
 
 	ComponentJID    string
 	ComponentServer string
@@ -302,6 +309,13 @@ func (fc fileConfig) validate() (Config, error) {
 			return Config{}, optErr("admins", "%q is not a bare JID such as admin@%s", a, c.Domain)
 		}
 		c.Admins = append(c.Admins, j.String())
+	}
+	for _, name := range fc.ReservedUsernames {
+		u, err := invites.PrepareUsername(name)
+		if err != nil {
+			return Config{}, optErr("reserved_usernames", "%q is not a valid username: %v", name, err)
+		}
+		c.ReservedUsernames = append(c.ReservedUsernames, u)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
