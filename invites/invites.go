@@ -35,6 +35,12 @@ type Config struct {
 	Admins []string
 	// Timing bounds redemptions and paces the resolver of unknown outcomes.
 	Timing RedeemTiming
+	// ReservedUsernames are reserved besides the built-in names
+	// (reserved_usernames); see Reserved.
+	ReservedUsernames []string
+	// ComponentJID is the component's address; its first label is a
+	// reserved username. Empty: none.
+	ComponentJID string
 }
 
 // Limits on request values.
@@ -45,10 +51,11 @@ const (
 
 // Service creates and redeems invites on a store.
 type Service struct {
-	store *keystore.Store
-	cfg   Config
-	now   func() time.Time
-	once  *once
+	store    *keystore.Store
+	cfg      Config
+	now      func() time.Time
+	once     *once
+	reserved map[string]struct{} // prepared usernames; see Reserved
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -61,7 +68,7 @@ func New(store *keystore.Store, cfg Config, now func() time.Time) *Service {
 		cfg.SiteName = cfg.Domain
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
-	return &Service{store: store, cfg: cfg, now: now, once: newOnce(cfg.Timing)}
+	return &Service{store: store, cfg: cfg, now: now, once: newOnce(cfg.Timing), reserved: reservedSet(cfg)}
 }
 
 // Config returns the rules the service runs with.
@@ -178,6 +185,9 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 			return Created{}, invalid("username", "a contact invite needs the inviter's username")
 		}
 	case keystore.TypeAccount:
+		if r.Username != "" && s.Reserved(r.Username) {
+			return Created{}, invalid("username", "%q is reserved", r.Username)
+		}
 		if r.Username != "" && r.Uses != 1 {
 			return Created{}, invalid("uses", "an invite for a fixed username has exactly one use")
 		}
@@ -221,7 +231,7 @@ func (s *Service) protected(username string) bool {
 			return true
 		}
 	}
-	return false
+	return s.Reserved(username)
 }
 
 // URI is the invite's xmpp: URI (XEP-0401).

@@ -291,6 +291,9 @@ func TestResetRules(t *testing.T) {
 	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "Root", Creator: "xmpp:boss@example.com", Accounts: srv}); !errors.Is(err, ErrProtected) {
 		t.Fatalf("reset of an admin: %v, want ErrProtected", err)
 	}
+	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "ＰｏｓｔＭａｓｔｅｒ", Creator: "xmpp:boss@example.com", Accounts: srv}); !errors.Is(err, ErrProtected) {
+		t.Fatalf("reset of a reserved name: %v, want ErrProtected", err)
+	}
 	if _, err := s.Create(ctx, Request{Type: keystore.TypeReset, Username: "root", Creator: "cli", AllowAdmin: true}); err != nil {
 		t.Fatalf("reset of an admin with AllowAdmin: %v", err)
 	}

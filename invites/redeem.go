@@ -87,6 +87,9 @@ func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
 	if inv.Type == keystore.TypeContact && !inv.AllowRegister {
 		return "", ErrNoRegistration
 	}
+	if err := s.checkReserved(inv, username); err != nil {
+		return "", err
+	}
 	pw := reg.Password
 	switch {
 	case !utf8.ValidString(pw):

@@ -14,7 +14,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -107,7 +109,9 @@ type writeOp struct {
 	errc   chan error
 }
 
-// Open opens (creating if needed) the database at path and migrates it.
+// Open opens (creating if needed) the database at path and migrates it. A
+// new database file is created with mode 0600, and so are its -wal and -shm
+// files; an existing file keeps its mode.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
@@ -131,6 +135,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
 	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -188,6 +195,24 @@ func (s *Store) prepare(ctx context.Context) error {
 		*p.dst = st
 	}
 	return nil
+}
+
+// createPrivate creates the database file, if it does not exist yet, with
+// mode 0600: it holds key hashes, invite tokens' hashes and who registered.
+// SQLite creates the -wal and -shm files with the mode of the database file
+// whatever the umask (os_unix.c: findCreateFileMode, unixOpenSharedMemory,
+// robust_open), so they stay private too each time they are created again.
+// An existing file keeps its mode: the operator chose it, and serve warns
+// about a loose one. SQLite takes an empty file for a new database.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if _, serr := os.Stat(path); errors.Is(err, fs.ErrExist) || serr == nil {
+			return nil
+		}
+		return err
+	}
+	return f.Close()
 }
 
 // escapePath keeps a file name with '?' or '#' from being read as URI syntax.

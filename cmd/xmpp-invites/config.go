@@ -31,6 +31,8 @@ type fileConfig struct {
 	LogLevel  string   `toml:"log_level"`
 	LogFormat string   `toml:"log_format"`
 
+	ReservedUsernames []string `toml:"reserved_usernames"`
+
 	Component struct {
 		JID          string `toml:"jid"`
 		Server       string `toml:"server"`
@@ -66,6 +68,7 @@ func defaultFileConfig() fileConfig {
 	var c fileConfig
 	c.Database = "xmpp-invites.db"
 	c.Admins = []string{}
+	c.ReservedUsernames = []string{}
 	c.LogLevel = "info"
 	c.LogFormat = "text"
 	c.Component.Server = "127.0.0.1:5347"
@@ -97,10 +100,17 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 
+	// ReservedUsernames are the configured reserved names, prepared
+	// (PRECIS); the built-in ones are added by the invites package.
+	ReservedUsernames []string
+
 	ComponentJID    string
 	ComponentServer string
 	ComponentSecret string // empty: component disabled
 	PingInterval    time.Duration
+	// ComponentSecretFile is where ComponentSecret was read from, if
+	// anywhere: serve and check warn when others can read it.
+	ComponentSecretFile string
 
 	Listen          string
 	CORSOrigins     []string
@@ -300,6 +310,13 @@ func (fc fileConfig) validate() (Config, error) {
 		}
 		c.Admins = append(c.Admins, j.String())
 	}
+	for _, name := range fc.ReservedUsernames {
+		u, err := invites.PrepareUsername(name)
+		if err != nil {
+			return Config{}, optErr("reserved_usernames", "%q is not a valid username: %v", name, err)
+		}
+		c.ReservedUsernames = append(c.ReservedUsernames, u)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -326,6 +343,7 @@ func (fc fileConfig) validate() (Config, error) {
 		}
 	}
 	c.ComponentSecret = secret
+	c.ComponentSecretFile = fc.Component.SecretFile
 	if secret != "" {
 		if c.ComponentJID == "" {
 			return Config{}, optErr("component.jid", "is required when a component secret is set")

@@ -306,5 +306,6 @@ func newService(st *keystore.Store, cfg Config) *invites.Service {
 		DefaultTTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, ResetTTL: cfg.ResetTTL, Retention: cfg.Retention,
 		AllowUserInvites: cfg.AllowUserInvites, UserInvitesPerDay: cfg.UserInvitesPerDay,
 		PasswordMinLength: cfg.PasswordMinLength, Timing: cfg.Timing, Admins: cfg.Admins,
+		ReservedUsernames: cfg.ReservedUsernames, ComponentJID: cfg.ComponentJID,
 	}, nil)
 }

@@ -60,6 +60,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return failErr("%v", err)
 	}
 	defer st.Close()
+	for _, f := range looseFiles(cfg) {
+		log.Warn("group or others can access this file; make it private with chmod 600",
+			"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
+	}
 	svc := newService(st, cfg)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -233,6 +237,10 @@ func (a *appState) checkCommand() *cli.Command {
 				return failErr("database %s: %v", cfg.Database, err)
 			}
 			fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", cfg.Database, len(keys))
+			for _, f := range looseFiles(cfg) {
+				fmt.Fprintf(a.stdout, "warning: %s %s has mode %04o: group or others can access it (chmod 600 %s)\n",
+					f.option, f.path, f.mode, f.path)
+			}
 			if cfg.ComponentSecret == "" {
 				fmt.Fprintln(a.stdout, "component: disabled (component.secret is empty)")
 				return nil
