@@ -222,7 +222,14 @@ func integration(t *testing.T, kind string) {
 		if kind == xmpptest.Ejabberd {
 			// ejabberd 23.01 grants roster "both" but fails the set
 			// (upstream bug #3942); callers fall back to explaining it.
-			t.Logf("ejabberd: AddMutualContacts: %v", err)
+			// Asserted, so that this test notices when a fixed ejabberd
+			// arrives and the fallback can go.
+			switch {
+			case err == nil:
+				t.Fatal("ejabberd accepted the XEP-0356 roster set: bug #3942 is fixed in this version; update SERVERS.md, the success page's fallback and this test")
+			case !isCondition(err, stanza.InternalServerError):
+				t.Fatalf("ejabberd: AddMutualContacts: %v, want the known internal-server-error of bug #3942", err)
+			}
 			return
 		}
 		if err != nil {
