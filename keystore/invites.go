@@ -251,13 +251,10 @@ const (
 	// (OFFSET N-1): there is one exactly when N invites are in it.
 	limitOldestSQL = `SELECT created_at FROM invites WHERE creator = ? AND created_at > ?
 		ORDER BY created_at DESC LIMIT 1 OFFSET ?`
-	// inviteByIDSQL and legacyByHashSQL find an invite by token: first by
-	// the ID derived from the token's hash, then, for invites from before
-	// schema version 3, by the hash itself. Both return the stored hash
-	// too, which the caller compares in constant time.
-	inviteByIDSQL   = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ?`
-	legacyByHashSQL = `SELECT ` + inviteColumns + `, token_hash FROM invites
-		WHERE seq = (SELECT invite_seq FROM legacy_tokens WHERE token_hash = ?)`
+	// inviteByIDSQL finds an invite by token, through the ID derived from
+	// the token's hash. It returns the stored hash too, which the caller
+	// compares in constant time.
+	inviteByIDSQL = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ?`
 )
 
 const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at`
@@ -286,45 +283,27 @@ func scanInviteExtra(row interface{ Scan(...any) error }, extra ...any) (Invite,
 	return inv, nil
 }
 
-// tokenQueries run inviteByIDSQL and legacyByHashSQL where an invite is
-// looked up: prepared statements on the readers, or a write transaction.
-type tokenQueries struct {
-	byID   func(id string) *sql.Row
-	legacy func(tokenHash []byte) *sql.Row
+// byIDQuery runs inviteByIDSQL where an invite is looked up: the statement
+// prepared on the readers, or inside a write transaction.
+type byIDQuery func(id string) *sql.Row
+
+// readerByID uses the statement prepared on the readers.
+func (s *Store) readerByID(ctx context.Context) byIDQuery {
+	return func(id string) *sql.Row { return s.inviteByID.QueryRowContext(ctx, id) }
 }
 
-// readerTokenQueries uses the statements prepared on the readers.
-func (s *Store) readerTokenQueries(ctx context.Context) tokenQueries {
-	return tokenQueries{
-		byID:   func(id string) *sql.Row { return s.inviteByID.QueryRowContext(ctx, id) },
-		legacy: func(h []byte) *sql.Row { return s.legacyByHash.QueryRowContext(ctx, h) },
-	}
-}
-
-// txTokenQueries reads inside tx.
-func txTokenQueries(ctx context.Context, tx *sql.Tx) tokenQueries {
-	return tokenQueries{
-		byID:   func(id string) *sql.Row { return tx.QueryRowContext(ctx, inviteByIDSQL, id) },
-		legacy: func(h []byte) *sql.Row { return tx.QueryRowContext(ctx, legacyByHashSQL, h) },
-	}
+// txByID reads inside tx.
+func txByID(ctx context.Context, tx *sql.Tx) byIDQuery {
+	return func(id string) *sql.Row { return tx.QueryRowContext(ctx, inviteByIDSQL, id) }
 }
 
 // inviteByToken finds the invite whose token is token. The stored hash is
 // compared in constant time. It returns sql.ErrNoRows when no invite has
 // this token.
-func inviteByToken(q tokenQueries, token string) (Invite, error) {
+func inviteByToken(byID byIDQuery, token string) (Invite, error) {
 	h := hash(token)
 	var stored []byte
-	inv, err := scanInviteExtra(q.byID(inviteID(h)), &stored)
-	if err == nil && subtle.ConstantTimeCompare(stored, h) == 1 {
-		return inv, nil
-	}
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Invite{}, err
-	}
-	// Not an invite made since version 3 (or, once in 2^48, another
-	// invite's ID): look among the older ones.
-	inv, err = scanInviteExtra(q.legacy(h), &stored)
+	inv, err := scanInviteExtra(byID(inviteID(h)), &stored)
 	if err != nil {
 		return Invite{}, err
 	}
@@ -345,7 +324,7 @@ func (s *Store) GetInvite(ctx context.Context, ref string) (Invite, error) {
 	if len(ref) == InviteIDLen {
 		inv, err = scanInvite(s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ?`, ref))
 	} else {
-		inv, err = inviteByToken(s.readerTokenQueries(ctx), ref)
+		inv, err = inviteByToken(s.readerByID(ctx), ref)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)

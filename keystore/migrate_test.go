@@ -4,109 +4,158 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestMigrateFromVersion2 opens a database as version 2 of the binary left
-// it, with invites whose IDs are random (not derived from their tokens) and
-// a use, and checks that version 3 keeps every invite reachable by its old ID
-// and its old token, keeps the uses, drops the token_hash index, leaves
-// foreign keys on, and that purging still cascades.
-func TestMigrateFromVersion2(t *testing.T) {
+// rawDB makes a database file with statements, outside the store.
+func rawDB(t *testing.T, stmts ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "raw.db")
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return path
+}
+
+func pragma(t *testing.T, path, name string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow("PRAGMA " + name).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestNewDatabaseIdentity(t *testing.T) {
+	_, _, path := openTest(t)
+	if app, v := pragma(t, path, "application_id"), pragma(t, path, "user_version"); app != applicationID || v != SchemaVersion() {
+		t.Fatalf("new database: application_id %#x user_version %d, want %#x %d", app, v, applicationID, SchemaVersion())
+	}
+	if SchemaVersion() < baseVersion {
+		t.Fatalf("SchemaVersion %d below the 1.0 schema %d", SchemaVersion(), baseVersion)
+	}
+}
+
+func TestOtherDatabasesRefused(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v2.db")
-	db, err := sql.Open("sqlite3", path+"?_foreign_keys=on")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const (
-		liveToken = "LiveTokenFromVersion2xxx" // 24 characters, like every token
-		usedToken = "UsedTokenFromVersion2xxx"
-	)
-	future := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-	for _, q := range []struct {
-		sql  string
-		args []any
+	for _, tc := range []struct {
+		name  string
+		stmts []string
+		want  error
 	}{
-		{schemaV1, nil}, {schemaV2, nil}, {"PRAGMA user_version = 2", nil},
-		{`INSERT INTO invites (seq, id, token_hash, type, creator, created_at, expires_at, max_uses)
-		  VALUES (1, 'live0001', ?, 'account', 'cli', 1, ?, 2)`, []any{hash(liveToken), future}},
-		{`INSERT INTO invites (seq, id, token_hash, type, creator, created_at, expires_at, max_uses, uses, done_at)
-		  VALUES (2, 'used0001', ?, 'account', 'cli', 1, ?, 1, 1, 5)`, []any{hash(usedToken), future}},
-		{`INSERT INTO uses (invite_seq, jid, reserved_at, used_at) VALUES (2, 'a@example.test', 4, 5)`, nil},
+		{"pre-1.0 development schema", []string{"CREATE TABLE keys (id TEXT)", "PRAGMA user_version = 3"}, ErrPreRelease},
+		{"another program's database", []string{"CREATE TABLE notes (x)"}, ErrNotOurs},
+		{"another application_id", []string{"CREATE TABLE t (x)", "PRAGMA application_id = 4660", "PRAGMA user_version = 100"}, ErrNotOurs},
+		{"newer schema", []string{"CREATE TABLE t (x)", "PRAGMA application_id = 2020175478", "PRAGMA user_version = 9999"}, ErrTooNew},
 	} {
-		if _, err := db.Exec(q.sql, q.args...); err != nil {
-			t.Fatalf("%s: %v", q.sql, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			path := rawDB(t, tc.stmts...)
+			before, _ := os.ReadFile(path)
+			for _, mig := range []bool{false, true} {
+				if _, err := Open(ctx, path, Options{Migrate: mig}); !errors.Is(err, tc.want) {
+					t.Fatalf("Open(Migrate: %v) = %v, want %v", mig, err, tc.want)
+				}
+			}
+			if after, _ := os.ReadFile(path); string(after) != string(before) {
+				t.Fatal("the refused file was changed")
+			}
+		})
 	}
-	db.Close()
+}
 
-	c := newClock()
-	var upgraded [][2]int
-	s, err := Open(ctx, path, Options{Now: c.Now, Upgrading: func(from, to int) { upgraded = append(upgraded, [2]int{from, to}) }})
+// TestMigrationMechanism upgrades a 1.0 database through a synthetic next
+// schema version: refused without Migrate, copied first, then upgraded in
+// one transaction with every invite kept.
+func TestMigrationMechanism(t *testing.T) {
+	ctx := context.Background()
+	s, c, path := openTest(t)
+	var tokens []string
+	for range 5 {
+		_, tok := newInvite(t, s, c, InviteParams{})
+		tokens = append(tokens, tok)
+	}
+	s.Close()
+	old := SchemaVersion()
+	saved := migrations
+	t.Cleanup(func() { migrations = saved })
+	migrations = append(append([]migration(nil), saved...), migration{version: old + 1,
+		sql: `ALTER TABLE invites ADD COLUMN next_test INTEGER NOT NULL DEFAULT 7`})
+
+	if _, err := Open(ctx, path, Options{}); !errors.Is(err, ErrNeedsMigrate) {
+		t.Fatalf("Open of an older schema without Migrate: %v, want ErrNeedsMigrate", err)
+	}
+	var calls int
+	var backup string
+	s2, err := Open(ctx, path, Options{Now: c.Now, Migrate: true, Upgrading: func(from, to int, b string) {
+		calls++
+		backup = b
+		if from != old || to != old+1 {
+			t.Errorf("Upgrading(%d, %d), want (%d, %d)", from, to, old, old+1)
+		}
+	}})
 	if err != nil {
-		t.Fatalf("Open of a version 2 database: %v", err)
+		t.Fatalf("Open with Migrate: %v", err)
 	}
-	defer s.Close()
-	if len(upgraded) != 1 || upgraded[0] != [2]int{2, len(migrations)} {
-		t.Fatalf("Upgrading called with %v, want once with [2 %d]", upgraded, len(migrations))
+	defer s2.Close()
+	if calls != 1 || pragma(t, backup, "user_version") != old || !strings.HasPrefix(backup, path+".schema") {
+		t.Fatalf("backup %q (called %d times): want one copy at schema %d beside the database", backup, calls, old)
 	}
-	var version, tokenIndexes, fk int
-	s.r.QueryRow("PRAGMA user_version").Scan(&version)
-	s.r.QueryRow(`SELECT count(*) FROM pragma_index_list('invites') l, pragma_index_info(l.name) i WHERE i.name = 'token_hash'`).Scan(&tokenIndexes)
-	s.w.QueryRow("PRAGMA foreign_keys").Scan(&fk)
-	if version != len(migrations) || tokenIndexes != 0 || fk != 1 {
-		t.Fatalf("after migration: version %d, indexes on token_hash %d, foreign_keys %d; want %d, 0, 1",
-			version, tokenIndexes, fk, len(migrations))
+	if v, err := s2.Schema(ctx); err != nil || v != old+1 {
+		t.Fatalf("Schema after migration = %d, %v; want %d", v, err, old+1)
 	}
-
-	// Old IDs and old tokens both still find their invites.
-	for _, ref := range []string{"live0001", liveToken} {
-		inv, err := s.GetInvite(ctx, ref)
-		if err != nil || inv.ID != "live0001" || inv.MaxUses != 2 {
-			t.Fatalf("GetInvite(%q) = %+v, %v; want live0001", ref, inv, err)
+	for _, tok := range tokens {
+		if _, err := s2.InviteByToken(ctx, tok); err != nil {
+			t.Fatalf("invite lost in the migration: %v", err)
 		}
 	}
-	if inv, err := s.InviteByToken(ctx, usedToken); err != nil || inv.ID != "used0001" || inv.Uses != 1 {
-		t.Fatalf("InviteByToken(used) = %+v, %v", inv, err)
+	var next int
+	s2.r.QueryRow("SELECT next_test FROM invites LIMIT 1").Scan(&next)
+	if next != 7 {
+		t.Fatalf("the migration's column reads %d, want 7", next)
 	}
-	if uses, err := s.Uses(ctx, "used0001"); err != nil || len(uses) != 1 || uses[0].JID != "a@example.test" {
-		t.Fatalf("uses after migration = %+v, %v", uses, err)
+	// Back to the binary that knows only the older schema: refused.
+	migrations = saved
+	if _, err := Open(ctx, path, Options{Migrate: true}); !errors.Is(err, ErrTooNew) {
+		t.Fatalf("older binary on the newer schema: %v, want ErrTooNew", err)
 	}
-	// Any other token finds nothing.
-	if _, err := s.InviteByToken(ctx, "NoSuchTokenAnywhere12345"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown token: %v, want ErrNotFound", err)
+}
+
+func TestInstanceLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	if err := LockHeld(path); err != nil {
+		t.Fatalf("LockHeld before anyone locked: %v", err)
 	}
-	// An old token is redeemed through the legacy table.
-	r, err := s.ReserveUse(ctx, liveToken, testHold("b@example.test"))
-	if err != nil || r.Invite.ID != "live0001" {
-		t.Fatalf("ReserveUse(old token) = %+v, %v", r, err)
-	}
-	if err := s.ConfirmUse(ctx, r); err != nil {
+	l, err := TakeLock(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-
-	// New invites get derived IDs beside the old ones.
-	inv, tok := newInvite(t, s, c, InviteParams{})
-	if inv.ID != inviteID(hash(tok)) {
-		t.Fatalf("new invite ID %q, want the one derived from its token %q", inv.ID, inviteID(hash(tok)))
+	var le *LockedError
+	if _, err := TakeLock(path); !errors.As(err, &le) || le.PID != os.Getpid() || !errors.Is(err, ErrLocked) {
+		t.Fatalf("second TakeLock = %v, want a LockedError naming pid %d", err, os.Getpid())
 	}
-
-	// Purging the used invite removes its use and its legacy token too:
-	// the cascade survived the rebuild.
-	c.Add(100 * 365 * 24 * time.Hour)
-	if _, err := s.Purge(ctx, c.Now()); err != nil {
+	if err := LockHeld(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("LockHeld while held = %v", err)
+	}
+	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
-	var invites, uses, legacy int
-	s.r.QueryRow("SELECT count(*) FROM invites").Scan(&invites)
-	s.r.QueryRow("SELECT count(*) FROM uses").Scan(&uses)
-	s.r.QueryRow("SELECT count(*) FROM legacy_tokens").Scan(&legacy)
-	if invites != 0 || uses != 0 || legacy != 0 {
-		t.Fatalf("after purge: %d invites, %d uses, %d legacy tokens; want none", invites, uses, legacy)
+	if err := LockHeld(path); err != nil {
+		t.Fatalf("LockHeld after release = %v", err)
 	}
 }
 
@@ -120,7 +169,7 @@ func TestInviteIDFromToken(t *testing.T) {
 	// or when it is opened again.
 	fresh := filepath.Join(t.TempDir(), "fresh.db")
 	for _, p := range []string{fresh, fresh, path} {
-		s2, err := Open(ctx, p, Options{Upgrading: func(from, to int) { t.Errorf("Upgrading(%d, %d) on a current database", from, to) }})
+		s2, err := Open(ctx, p, Options{Migrate: true, Upgrading: func(from, to int, _ string) { t.Errorf("Upgrading(%d, %d) on a current database", from, to) }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func (s *Store) ReserveUse(ctx context.Context, token string, h Hold) (Reservati
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// Read and reserve in the same write transaction: nothing changes
 		// the invite in between.
-		inv, err := inviteByToken(txTokenQueries(ctx, tx), token)
+		inv, err := inviteByToken(txByID(ctx, tx), token)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -162,7 +162,7 @@ func (s *Store) ClaimExpired(ctx context.Context, owner string, lease time.Durat
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
 		rows, err := tx.QueryContext(ctx, `UPDATE uses SET owner = ?1, lease_until = ?2
-			WHERE id IN (SELECT id FROM uses WHERE used_at IS NULL AND lease_until <= ?3 ORDER BY id LIMIT ?4)
+			WHERE id IN (SELECT id FROM uses WHERE used_at IS NULL AND lease_until <= ?3 ORDER BY lease_until LIMIT ?4)
 			RETURNING id, invite_seq, jid`, owner, unix(now.Add(lease)), unix(now), limit)
 		if err != nil {
 			return err

@@ -12,8 +12,10 @@ import (
 	"database/sql"
 	_ "embed"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -36,24 +38,39 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrLimit        = errors.New("limit reached")
 	ErrTooNew       = errors.New("database schema is newer than this binary")
+	// ErrNeedsMigrate: the database has an older schema, which only
+	// migrate (or serve) may upgrade.
+	ErrNeedsMigrate = errors.New("database schema is older than this binary: run xmpp-invites migrate")
+	// ErrPreRelease: a database of a development version before 1.0.
+	ErrPreRelease = errors.New("database was made by a development version before 1.0, which 1.0 cannot read: move it away and start with a new database")
+	// ErrNotOurs: the file is an SQLite database of another program.
+	ErrNotOurs = errors.New("not an xmpp-invites database")
 	ErrClosed       = errors.New("store closed")
 )
 
 //go:embed schema.sql
-var schemaV1 string
+var schema10 string
 
-//go:embed schema_v2.sql
-var schemaV2 string
+// Schema identity. A database made by xmpp-invites carries applicationID
+// (PRAGMA application_id) and its schema version (PRAGMA user_version):
+// baseVersion is the 1.0 schema, each later migration adds one.
+const (
+	applicationID = 0x78696e76 // "xinv"
+	baseVersion   = 100
+)
 
-//go:embed schema_v3.sql
-var schemaV3 string
+// migration brings the schema from version-1 to version.
+type migration struct {
+	version int
+	sql     string
+}
 
-//go:embed schema_v4.sql
-var schemaV4 string
+// migrations after the 1.0 schema, in order. Released entries never
+// change: a new version appends one.
+var migrations []migration
 
-// migrations[i] brings the schema from user_version i to i+1. Released
-// entries never change: a new version appends one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
+// SchemaVersion is the schema version this binary writes.
+func SchemaVersion() int { return baseVersion + len(migrations) }
 
 // Options tunes a Store. The zero value is fine.
 type Options struct {
@@ -62,10 +79,14 @@ type Options struct {
 	// Synchronous is the SQLite synchronous mode; empty means FULL, the only
 	// mode under which an acknowledged write survives power loss.
 	Synchronous string
+	// Migrate lets Open upgrade an older schema (serve and migrate do);
+	// without it an older schema is ErrNeedsMigrate. Before upgrading,
+	// Open copies the database next to it (VACUUM INTO).
+	Migrate bool
 	// Upgrading, when set, is called before an existing database's schema
-	// is upgraded from version from to version to: some upgrades rebuild a
-	// table, which takes seconds on a large database.
-	Upgrading func(from, to int)
+	// is upgraded from version from to version to, with the path of the
+	// copy made first.
+	Upgrading func(from, to int, backup string)
 	// Committed, when set, is called by the writer after each write
 	// transaction with the number of writes it carried and the time from
 	// its BEGIN to the return of its COMMIT (synced under FULL). It must
@@ -89,7 +110,6 @@ type Store struct {
 	limitOldest     *sql.Stmt // on w, inside the write transaction
 	keyByID         *sql.Stmt // on r
 	inviteByID      *sql.Stmt // on r: an invite and its token hash, by ID
-	legacyByHash    *sql.Stmt // on r: the same, by the hash of a token from before version 3
 
 	keys keyCache // keys verified lately, for AuthenticateToCreate
 
@@ -138,6 +158,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Refuse a file that is not ours before the first connection turns on
+	// WAL, which would change its header.
+	if err := peekHeader(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -145,7 +170,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if err := migrate(ctx, w, opts.Upgrading); err != nil {
+	if err := migrate(ctx, w, path, opts); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -186,7 +211,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.limitOldest, limitOldestSQL},
 		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
 		{s.r, &s.inviteByID, inviteByIDSQL},
-		{s.r, &s.legacyByHash, legacyByHashSQL},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -220,31 +244,43 @@ func escapePath(p string) string {
 	return (&url.URL{Path: p}).EscapedPath()
 }
 
-func migrate(ctx context.Context, db *sql.DB, upgrading func(from, to int)) error {
-	// One connection for the whole migration: foreign_keys is a setting of
-	// the connection, and it must be off while a migration rebuilds a table
-	// (dropping the old table would otherwise cascade to uses). SQLite
-	// ignores the setting inside a transaction, so it is changed around it.
+// migrate creates the schema in a new database, or checks an existing
+// one's identity and version and, with opts.Migrate, upgrades it after
+// copying it.
+func migrate(ctx context.Context, db *sql.DB, path string, opts Options) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("open database: %w", err)
 	}
 	defer conn.Close()
-	var version int
-	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("migrate: read version: %w", err)
+	app, version, tables, err := identify(ctx, conn)
+	if err != nil {
+		return err
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("migrate: database version %d, binary knows %d: %w", version, len(migrations), ErrTooNew)
-	}
-	if version == len(migrations) {
+	current := SchemaVersion()
+	switch {
+	case app == 0 && version == 0 && tables == 0:
+		return create(ctx, conn)
+	case app == 0 && version >= 1 && version <= 4:
+		return fmt.Errorf("database %s (schema %d): %w", path, version, ErrPreRelease)
+	case app != applicationID:
+		return fmt.Errorf("database %s (application_id %#x): %w", path, app, ErrNotOurs)
+	case version > current:
+		return fmt.Errorf("database %s has schema %d, this binary knows %d: %w", path, version, current, ErrTooNew)
+	case version == current:
 		return nil
+	case version < baseVersion:
+		return fmt.Errorf("database %s has an unknown schema %d: %w", path, version, ErrNotOurs)
+	case !opts.Migrate:
+		return fmt.Errorf("database %s has schema %d, this binary writes %d: %w", path, version, current, ErrNeedsMigrate)
 	}
-	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+	backup := fmt.Sprintf("%s.schema%d-%s.bak", path, version, time.Now().UTC().Format("20060102T150405Z"))
+	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", backup); err != nil {
+		return fmt.Errorf("migrate: copy the database to %s first: %w", backup, err)
 	}
-	// Back on for every later use of this connection, even after a failure.
-	defer conn.ExecContext(context.Background(), "PRAGMA foreign_keys = ON")
+	if opts.Upgrading != nil {
+		opts.Upgrading(version, current, backup)
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -255,34 +291,16 @@ func migrate(ctx context.Context, db *sql.DB, upgrading func(from, to int)) erro
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
-	if version >= len(migrations) {
-		return nil
-	}
-	if version > 0 && upgrading != nil {
-		upgrading(version, len(migrations))
-	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", i+1, err)
+	for _, m := range migrations {
+		if m.version <= version {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate to schema %d: %w", m.version, err)
 		}
 	}
-	// The rebuild must leave every reference intact.
-	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
-	if err != nil {
-		return fmt.Errorf("migrate: foreign key check: %w", err)
-	}
-	broken := rows.Next()
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return fmt.Errorf("migrate: foreign key check: %w", err)
-	}
-	if broken {
-		return errors.New("migrate: foreign key check failed after migration")
-	}
-	// PRAGMA takes no placeholders; the value is our own integer.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
-		return fmt.Errorf("migrate: set version: %w", err)
+	if err := setVersion(ctx, tx, current); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
@@ -290,12 +308,111 @@ func migrate(ctx context.Context, db *sql.DB, upgrading func(from, to int)) erro
 	return nil
 }
 
+// peekHeader refuses, from the file's header alone, a file that is not an
+// SQLite database, another program's database, one of a pre-1.0
+// development version, or one with a newer schema. migrate checks again
+// on the connection (the header in the file may lag behind its WAL).
+func peekHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer f.Close()
+	h := make([]byte, 100)
+	n, err := io.ReadFull(f, h)
+	if n == 0 && (err == io.EOF || err == nil) {
+		return nil // empty: a new database
+	}
+	if err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return fmt.Errorf("database %s: %w (not an SQLite database)", path, ErrNotOurs)
+	}
+	be := func(off int) int { return int(binary.BigEndian.Uint32(h[off:])) }
+	cookie, version, app := be(40), be(60), be(68)
+	switch {
+	case app == 0 && version >= 1 && version <= 4:
+		return fmt.Errorf("database %s (schema %d): %w", path, version, ErrPreRelease)
+	case app == 0 && (version != 0 || cookie != 0):
+		return fmt.Errorf("database %s: %w", path, ErrNotOurs)
+	case app != 0 && app != applicationID:
+		return fmt.Errorf("database %s (application_id %#x): %w", path, app, ErrNotOurs)
+	case app == applicationID && version > SchemaVersion():
+		return fmt.Errorf("database %s has schema %d, this binary knows %d: %w", path, version, SchemaVersion(), ErrTooNew)
+	}
+	return nil
+}
+
+// identify reads a database's application_id, user_version and number of
+// tables.
+func identify(ctx context.Context, conn *sql.Conn) (app, version, tables int, err error) {
+	if err = conn.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err == nil {
+		if err = conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err == nil {
+			err = conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables)
+		}
+	}
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("open database: read its schema: %w", err)
+	}
+	return app, version, tables, nil
+}
+
+// create lays the current schema into an empty database.
+func create(ctx context.Context, conn *sql.Conn) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	defer tx.Rollback()
+	var tables int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if tables > 0 {
+		return nil // another process created it in between
+	}
+	if _, err := tx.ExecContext(ctx, schema10); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	for _, m := range migrations {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("create schema %d: %w", m.version, err)
+		}
+	}
+	// PRAGMA takes no placeholders; the values are our own integers.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if err := setVersion(ctx, tx, SchemaVersion()); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create schema: commit: %w", err)
+	}
+	return nil
+}
+
+func setVersion(ctx context.Context, tx *sql.Tx, v int) error {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+		return fmt.Errorf("set schema version: %w", err)
+	}
+	return nil
+}
+
+// Schema reads the database's schema version now: a running serve checks
+// that nobody upgraded the database under it.
+func (s *Store) Schema(ctx context.Context) (int, error) {
+	var v int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
 // Close waits for queued writes, then closes the database.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
 	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.limitOldest.Close(), s.keyByID.Close(),
-		s.inviteByID.Close(), s.legacyByHash.Close(), s.r.Close(), s.w.Close())
+		s.inviteByID.Close(), s.r.Close(), s.w.Close())
 }
 
 // Ping reports whether the database answers.

@@ -3,7 +3,6 @@ package keystore
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -512,21 +511,6 @@ func TestPurge(t *testing.T) {
 	}
 }
 
-func TestRefusesNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "new.db")
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if _, err := Open(context.Background(), path, Options{}); !errors.Is(err, ErrTooNew) {
-		t.Fatalf("Open of newer schema: %v, want ErrTooNew", err)
-	}
-}
-
 func TestReopenKeepsVersion(t *testing.T) {
 	ctx := context.Background()
 	s, c, path := openTest(t)
@@ -551,11 +535,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{`EXPLAIN QUERY PLAN DELETE FROM invites WHERE done_at < 1 OR expires_at < 1`, "invites_expires", nil},
 		{`EXPLAIN QUERY PLAN SELECT count(*) FROM invites WHERE creator = 'x' AND created_at > 1`, "invites_creator", nil},
 		{`EXPLAIN QUERY PLAN ` + limitOldestSQL, "invites_creator", []any{"x", 1, 9}},
-		// The two lookups of a token (inviteByToken).
+		// The lookup of a token (inviteByToken).
 		{`EXPLAIN QUERY PLAN ` + inviteByIDSQL, "USING INDEX sqlite_autoindex_invites", []any{"AAAAAAAA"}},
-		{`EXPLAIN QUERY PLAN ` + legacyByHashSQL, "SEARCH legacy_tokens USING PRIMARY KEY (token_hash=?)", []any{[]byte{1}}},
 		{`EXPLAIN QUERY PLAN SELECT seq FROM invites WHERE done_at < 1 OR expires_at < 1 LIMIT 500`, "invites_expires", nil},
-		{`EXPLAIN QUERY PLAN DELETE FROM uses WHERE used_at IS NULL AND reserved_at < 1`, "uses_reserved", nil},
+		// The resolver's claim of reservations whose lease ran out.
+		{`EXPLAIN QUERY PLAN SELECT id FROM uses WHERE used_at IS NULL AND lease_until <= 1 ORDER BY lease_until LIMIT 100`, "uses_pending_lease", nil},
 	} {
 		rows, err := s.r.Query(q.sql, q.args...)
 		if err != nil {
@@ -574,38 +558,6 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			t.Errorf("%s\nplan: %s\nwant an index search on %s", q.sql, joined, q.want)
 		}
 		t.Logf("%s -> %s", q.sql, joined)
-	}
-}
-
-func TestMigrateFromVersion1(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "v1.db")
-	// A database as version 1 of the binary left it, with an invite in it.
-	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{schemaV1, "PRAGMA user_version = 1",
-		`INSERT INTO invites (id, token_hash, type, creator, created_at, expires_at, max_uses)
-		 VALUES ('AAAAAAAA', x'01', 'account', 'cli', 1, 4102444800, 1)`} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatalf("Open of a version 1 database: %v", err)
-	}
-	defer s.Close()
-	var version, idx int
-	s.r.QueryRow("PRAGMA user_version").Scan(&version)
-	s.r.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 'uses_reserved'").Scan(&idx)
-	if version != len(migrations) || idx != 1 {
-		t.Fatalf("after migration: version %d, uses_reserved index %d; want %d and 1", version, idx, len(migrations))
-	}
-	if _, err := s.GetInvite(ctx, "AAAAAAAA"); err != nil {
-		t.Fatalf("invite lost in migration: %v", err)
 	}
 }
 

@@ -78,6 +78,7 @@ type instance struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	exited chan struct{}
+	bin    string // the binary to run; empty: binary(t)
 }
 
 type syncBuffer struct {
@@ -137,7 +138,11 @@ func (in *instance) cli(args ...string) (string, string, int) {
 // start runs serve and waits for /healthz.
 func (in *instance) start() {
 	in.t.Helper()
-	in.cmd = exec.Command(binary(in.t), "--config", in.config, "serve")
+	bin := in.bin
+	if bin == "" {
+		bin = binary(in.t)
+	}
+	in.cmd = exec.Command(bin, "--config", in.config, "serve")
 	in.stderr = &syncBuffer{}
 	in.cmd.Stderr = in.stderr
 	if err := in.cmd.Start(); err != nil {

@@ -98,6 +98,7 @@ func newApp(stdout, stderr io.Writer, env envFunc) *cli.App {
 			a.keyCommand(),
 			a.inviteCommand(),
 			a.checkCommand(),
+			a.migrateCommand(),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "Error: unknown command %q (see --help)\n", name)

@@ -30,9 +30,9 @@ func (a *appState) withStore(c *cli.Context, min, max int, usage string,
 	if err := checkHost(cfg, args[0]); err != nil {
 		return err
 	}
-	st, err := keystore.Open(c.Context, cfg.Database, keystore.Options{})
+	st, err := openStore(c.Context, cfg, keystore.Options{})
 	if err != nil {
-		return failErr("%v", err)
+		return err
 	}
 	defer st.Close()
 	return fn(c.Context, cfg, st, args[1:])

@@ -49,15 +49,23 @@ func (a *appState) serveCommand() *cli.Command {
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	started := time.Now()
 	m := metrics.New()
+	lock, err := keystore.TakeLock(cfg.Database)
+	if errors.Is(err, keystore.ErrLocked) {
+		return usageErr("%v: one serve per database", err)
+	}
+	if err != nil {
+		return failErr("%v", err)
+	}
+	defer lock.Release()
 	st, err := keystore.Open(ctx, cfg.Database, keystore.Options{
 		Committed: m.StoreCommitted,
-		Upgrading: func(from, to int) {
-			log.Info("upgrading the database schema; a large database takes a few seconds (about 7 s per million invites)",
-				"from", from, "to", to)
+		Migrate:   true,
+		Upgrading: func(from, to int, backup string) {
+			log.Info("upgrading the database schema; the copy made first is kept", "from", from, "to", to, "copy", backup)
 		},
 	})
 	if err != nil {
-		return failErr("%v", err)
+		return storeOpenErr(err)
 	}
 	defer st.Close()
 	for _, f := range looseFiles(cfg) {
@@ -141,6 +149,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer wg.Done()
 		purgeLoop(ctx, st, cfg.Retention, log)
 	}()
+	schemaErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := watchSchema(ctx, st, log); err != nil {
+			schemaErr <- err
+			cancel()
+		}
+	}()
 	if comp != nil {
 		// Reservations whose outcome is unknown (this instance's, and those
 		// of instances that stopped) are resolved in the background: start-up
@@ -166,6 +183,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	select {
 	case err := <-httpErr:
 		return failErr("HTTP server: %v", err)
+	case err := <-schemaErr:
+		return err
 	default:
 	}
 	if fatal != nil {
@@ -227,9 +246,9 @@ func (a *appState) checkCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
-			st, err := keystore.Open(c.Context, cfg.Database, keystore.Options{})
+			st, err := openStore(c.Context, cfg, keystore.Options{})
 			if err != nil {
-				return failErr("database %s: %v", cfg.Database, err)
+				return err
 			}
 			keys, err := st.ListKeys(c.Context)
 			st.Close()
@@ -243,6 +262,12 @@ func (a *appState) checkCommand() *cli.Command {
 			}
 			if cfg.ComponentSecret == "" {
 				fmt.Fprintln(a.stdout, "component: disabled (component.secret is empty)")
+				return nil
+			}
+			// A running serve holds the component link: a second one would
+			// be refused (Prosody: conflict) or silently steal it (ejabberd).
+			if le := (*keystore.LockedError)(nil); errors.As(keystore.LockHeld(cfg.Database), &le) {
+				fmt.Fprintf(a.stdout, "serve: running (pid %d) with this database; the component link is in use by it, so check does not try it: see serve's log and /readyz on the admin listener\n", le.PID)
 				return nil
 			}
 			ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
