@@ -45,7 +45,7 @@ var (
 	ErrPreRelease = errors.New("database was made by a development version before 1.0, which 1.0 cannot read: move it away and start with a new database")
 	// ErrNotOurs: the file is an SQLite database of another program.
 	ErrNotOurs = errors.New("not an xmpp-invites database")
-	ErrClosed       = errors.New("store closed")
+	ErrClosed  = errors.New("store closed")
 )
 
 //go:embed schema.sql
