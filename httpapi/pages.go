@@ -421,18 +421,25 @@ func inviteKind(inv keystore.Invite) string {
 }
 
 // inviter is who made the invite, as a person receiving it understands it.
+//
+// A contact invite names only the contact, whoever minted it. A key's
+// invites show the key's public label (or the site name), never its name,
+// which is the operator's own (e.g. "billing-webhook-prod").
 func (p *pages) inviter(ctx context.Context, inv keystore.Invite) string {
-	site := p.s.svc.Config().SiteName
+	cfg := p.s.svc.Config()
+	if inv.Type == keystore.TypeContact {
+		return inv.Username + "@" + cfg.Domain
+	}
 	if jid, ok := strings.CutPrefix(inv.Creator, "xmpp:"); ok {
 		return jid
 	}
 	if id, ok := strings.CutPrefix(inv.Creator, "key:"); ok {
-		if k, err := p.s.store.GetKey(ctx, id); err == nil && k.Name != "" {
-			return k.Name
+		if k, err := p.s.store.GetKey(ctx, id); err == nil && k.Label != "" {
+			return k.Label
 		}
-		return site
+		return cfg.SiteName
 	}
-	return "the " + site + " admins"
+	return "the " + cfg.SiteName + " admins"
 }
 
 // untilText says how far away d is, roughly.

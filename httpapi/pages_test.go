@@ -462,17 +462,27 @@ func TestLandingContactInvite(t *testing.T) {
 func TestLandingInviter(t *testing.T) {
 	e := newPageEnv(t, pagePublic)
 	ctx := context.Background()
-	named, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Name: "Community onboarding", Scope: keystore.ScopeCreate})
+	named, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Name: "billing-webhook-prod", Label: "Community onboarding", Scope: keystore.ScopeCreate})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nameless, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Scope: keystore.ScopeCreate})
+	nameless, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Name: "private-name", Scope: keystore.ScopeCreate})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gone, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Name: "Deleted since", Scope: keystore.ScopeCreate})
 	if err != nil {
 		t.Fatal(err)
+	}
+	manage, _, err := e.store.CreateKey(ctx, keystore.KeyParams{Name: "ops-manage", Label: "Operator admin", Scope: keystore.ScopeManage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A contact invite names only the contact, whoever minted it.
+	contact := e.invite(invites.Request{Type: keystore.TypeContact, Username: "carol", Creator: manage.Creator(), AllowRegister: true})
+	text := pageText(e.get("/invite?" + contact.Token).Body.String())
+	if !strings.Contains(text, "Invited by carol@example.com") || strings.Contains(text, "Operator admin") || strings.Contains(text, "ops-manage") {
+		t.Errorf("contact invite's page should name only carol@example.com:\n%s", text)
 	}
 	for _, tc := range []struct {
 		creator, want string
@@ -493,8 +503,12 @@ func TestLandingInviter(t *testing.T) {
 			}
 			rec := e.get("/invite?" + c.Token)
 			pageWantStatus(t, rec, 200, "landing")
-			if text := pageText(rec.Body.String()); !strings.Contains(text, tc.want) {
+			text := pageText(rec.Body.String())
+			if !strings.Contains(text, tc.want) {
 				t.Errorf("page lacks %q:\n%s", tc.want, text)
+			}
+			if strings.Contains(text, "billing-webhook-prod") || strings.Contains(text, "private-name") {
+				t.Errorf("page shows a key's private name:\n%s", text)
 			}
 		})
 	}

@@ -26,7 +26,8 @@ const (
 // stored, and the secret is shown once, at creation.
 type Key struct {
 	ID       string
-	Name     string
+	Name     string // private: for operators
+	Label    string // public: "Invited by" on the pages; empty: the site name
 	Scope    Scope
 	Created  time.Time
 	LastUsed time.Time // zero: never used
@@ -40,6 +41,7 @@ func (k Key) Creator() string { return "key:" + k.ID }
 // KeyParams are the choices made when creating a key.
 type KeyParams struct {
 	Name    string
+	Label   string
 	Scope   Scope
 	Expires time.Time // zero: never
 	Quota   int       // invites per hour, 0: unlimited
@@ -69,11 +71,14 @@ func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error)
 	if len(p.Name) > maxKeyName || strings.ContainsAny(p.Name, "\t\n\r") {
 		return Key{}, "", fmt.Errorf("create key: name must be at most %d bytes without tabs or newlines", maxKeyName)
 	}
+	if len(p.Label) > maxKeyName || strings.ContainsAny(p.Label, "\t\n\r") {
+		return Key{}, "", fmt.Errorf("create key: label must be at most %d bytes without tabs or newlines", maxKeyName)
+	}
 	if p.Quota < 0 {
 		return Key{}, "", errors.New("create key: quota must not be negative")
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	k := Key{Name: p.Name, Scope: p.Scope, Created: now, Expires: p.Expires, Quota: p.Quota}
+	k := Key{Name: p.Name, Label: p.Label, Scope: p.Scope, Created: now, Expires: p.Expires, Quota: p.Quota}
 	if !k.Expires.IsZero() {
 		k.Expires = k.Expires.UTC().Truncate(time.Second)
 	}
@@ -83,8 +88,8 @@ func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error)
 			k.ID = randomString(keyIDBytes)
 			secret = randomString(keySecretBytes)
 			_, err := tx.ExecContext(ctx,
-				`INSERT INTO keys (id, secret_hash, name, scope, created_at, expires_at, quota) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				k.ID, hash(secret), k.Name, string(k.Scope), unix(now), nullTime(k.Expires), k.Quota)
+				`INSERT INTO keys (id, secret_hash, name, label, scope, created_at, expires_at, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				k.ID, hash(secret), k.Name, k.Label, string(k.Scope), unix(now), nullTime(k.Expires), k.Quota)
 			if err == nil {
 				return nil
 			}
@@ -99,7 +104,7 @@ func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error)
 	return k, k.ID + "/" + secret, nil
 }
 
-const keyColumns = `id, name, scope, created_at, last_used_at, expires_at, quota`
+const keyColumns = `id, name, label, scope, created_at, last_used_at, expires_at, quota`
 
 func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
 	var (
@@ -108,7 +113,7 @@ func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
 		created           int64
 		lastUsed, expires sql.NullInt64
 	)
-	dest := append([]any{&k.ID, &k.Name, &scope, &created, &lastUsed, &expires, &k.Quota}, extra...)
+	dest := append([]any{&k.ID, &k.Name, &k.Label, &scope, &created, &lastUsed, &expires, &k.Quota}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return Key{}, err
 	}

@@ -62,6 +62,12 @@ func TestKeyCommands(t *testing.T) {
 	if len(fields) != 6 || fields[2] != "manage" || fields[4] != "-" || !strings.HasSuffix(fields[5], "Z") {
 		t.Fatalf("key list --long second line fields = %q", fields)
 	}
+	labelled := e.ok("key", "create", "--label", "Friends of Example", "example.com", "webhook-prod")[:12]
+	st := openStoreForTest(t, e)
+	if k, err := st.GetKey(context.Background(), labelled); err != nil || k.Label != "Friends of Example" || k.Name != "webhook-prod" {
+		t.Fatalf("key create --label stored %+v, %v", k, err)
+	}
+	st.Close()
 	e.ok("key", "delete", "example.com", id)
 	if out := e.ok("key", "list", "example.com"); strings.Contains(out, id) {
 		t.Fatalf("deleted key still listed: %q", out)

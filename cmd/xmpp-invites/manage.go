@@ -51,11 +51,12 @@ func (a *appState) keyCommand() *cli.Command {
 					&cli.BoolFlag{Name: "manage", Usage: "may also create reset and contact invites and list, show and revoke invites"},
 					&cli.StringFlag{Name: "expires", Usage: "key stops working after `DURATION` (e.g. 720h)"},
 					&cli.IntFlag{Name: "quota", Usage: "at most `N` invites per hour (0: unlimited)"},
+					&cli.StringFlag{Name: "label", Usage: "public `TEXT` shown to invitees as \"Invited by\" (default: the site name; NAME stays private)"},
 				},
 				Action: func(c *cli.Context) error {
-					return a.withStore(c, 1, 2, "[--manage] [--expires DUR] [--quota N] HOST [NAME]",
+					return a.withStore(c, 1, 2, "[--manage] [--expires DUR] [--quota N] [--label TEXT] HOST [NAME]",
 						func(ctx context.Context, cfg Config, st *keystore.Store, args []string) error {
-							p := keystore.KeyParams{Scope: keystore.ScopeCreate, Quota: c.Int("quota")}
+							p := keystore.KeyParams{Scope: keystore.ScopeCreate, Quota: c.Int("quota"), Label: c.String("label")}
 							if len(args) == 1 {
 								p.Name = args[0]
 							}
