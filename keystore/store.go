@@ -113,6 +113,11 @@ type Store struct {
 
 	keys keyCache // keys verified lately, for AuthenticateToCreate
 
+	probe probe // the last write probe, for Writable
+	// faulted: the last transaction failed with a storage fault. Only the
+	// writer goroutine uses it.
+	faulted bool
+
 	ops     chan *writeOp
 	closing chan struct{}
 	done    chan struct{}
@@ -180,8 +185,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
-	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)*2))
+	r.SetMaxOpenConns(readerConns())
+	r.SetMaxIdleConns(readerConns())
 	s := &Store{
 		w: w, r: r, now: opts.Now, committed: opts.Committed,
 		ops:     make(chan *writeOp, 256),
@@ -238,6 +243,9 @@ func createPrivate(path string) error {
 	}
 	return f.Close()
 }
+
+// readerConns is the size of the readers' pool.
+func readerConns() int { return max(4, runtime.GOMAXPROCS(0)*2) }
 
 // escapePath keeps a file name with '?' or '#' from being read as URI syntax.
 func escapePath(p string) string {
@@ -416,7 +424,8 @@ func (s *Store) Close() error {
 }
 
 // Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classifyRead(&err)
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping database: %w", err)
@@ -486,13 +495,40 @@ func (s *Store) commit(batch []*writeOp) []*writeOp {
 	if s.committed != nil {
 		s.committed(len(batch), time.Since(begin), err)
 	}
+	err = classify(err)
+	fault := err
 	for i, op := range batch {
 		if err != nil && results[i] == nil {
 			results[i] = err
 		}
+		results[i] = classify(results[i])
+		if fault == nil && errors.Is(results[i], ErrUnavailable) {
+			fault = results[i]
+		}
 		op.errc <- results[i]
 	}
+	s.afterCommit(fault)
 	return batch
+}
+
+// afterCommit keeps the store usable across storage faults: after one, the
+// idle connections, the writer's and the readers', are closed, so that the
+// next writes open fresh ones. A file SQLite opened read-only stays so for
+// the connection, and the shared-memory index opened read-only stays so
+// for every connection of the process until the last one closes. The
+// write probe's cached result is brought up to date either way, so
+// readiness does not lag behind what writers see.
+func (s *Store) afterCommit(fault error) {
+	switch {
+	case fault != nil:
+		resetPool(s.w, 1)
+		resetPool(s.r, readerConns())
+		s.faulted = true
+		s.setProbe(fault)
+	case s.faulted:
+		s.faulted = false
+		s.setProbe(nil)
+	}
 }
 
 // runBatch runs the writes of batch in one transaction. Writes queued while
@@ -508,6 +544,11 @@ func (s *Store) runBatch(batch []*writeOp, results []error) ([]*writeOp, []error
 	defer tx.Rollback()
 	for i := 0; i < len(batch); i++ {
 		opErr, err := s.runOp(tx, batch[i])
+		if err == nil && faultKind(opErr) != "" {
+			// After SQLITE_FULL, IOERR or BUSY SQLite may have rolled back
+			// the whole transaction; the next writes would run outside it.
+			err = opErr
+		}
 		results = append(results, opErr)
 		if err != nil {
 			// The transaction is in an unknown state: fail all of it.
