@@ -117,7 +117,8 @@ type Component struct {
 	log    *slog.Logger
 	m      *metrics.Metrics
 
-	cur     atomic.Pointer[link] // nil while the link is down
+	cur     atomic.Pointer[link]   // nil while the link is down
+	rights  atomic.Pointer[Report] // the last report announce could make
 	running atomic.Bool
 
 	upMu sync.Mutex

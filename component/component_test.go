@@ -491,9 +491,16 @@ func TestConnectLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if _, ok := c.Rights(); ok {
+				t.Error("Rights known before any connect")
+			}
 			startRun(t, c)
 			fs.nextConn(t)
 			eventually(t, "the connect log line", func() bool { return strings.Contains(buf.String(), "component link up") })
+			// Kept for the admin listener's /readyz.
+			if rep, ok := c.Rights(); !ok || rep.CanCreateAccounts != (len(tc.commands) > 0) {
+				t.Errorf("Rights() = %+v, %v; want CanCreateAccounts %v", rep, ok, len(tc.commands) > 0)
+			}
 			out := buf.String()
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {

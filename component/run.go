@@ -324,6 +324,9 @@ func (c *Component) announce(l *link) {
 	if l.ctx.Err() != nil {
 		return
 	}
+	if err == nil {
+		c.rights.Store(&rep)
+	}
 	args := []any{"server", c.cfg.Server, "jid", c.jid.String(), "domain", c.domain.String(),
 		"create_accounts", rep.CanCreateAccounts, "change_passwords", rep.CanChangePasswords,
 		"privileges", formatPrivileges(rep.Privileges)}
@@ -338,6 +341,17 @@ func (c *Component) announce(l *link) {
 	default:
 		c.log.Info("component link up", args...)
 	}
+}
+
+// Rights returns what the server let the component do, as found on the
+// last connect where the server's command list could be read; ok is false
+// until then. It stays while the link is down: the server's configuration
+// is what it was until a new connect finds otherwise.
+func (c *Component) Rights() (rep Report, ok bool) {
+	if p := c.rights.Load(); p != nil {
+		return *p, true
+	}
+	return Report{}, false
 }
 
 // formatPrivileges prints privileges as "message=outgoing roster=both", or
