@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"xmpp-invites/invites"
@@ -92,6 +93,9 @@ func apiErrorOf(err error, now time.Time) (e *apiError, unexpected bool) {
 		return newAPIError(http.StatusConflict, "invite is already used up"), false
 	case errors.Is(err, keystore.ErrExpired):
 		return newAPIError(http.StatusConflict, "invite has already expired"), false
+	case errors.Is(err, keystore.ErrUnavailable):
+		return &apiError{Status: http.StatusServiceUnavailable, Message: "storage unavailable",
+			RetryAfter: storageRetryAfter}, false
 	case errors.Is(err, keystore.ErrClosed):
 		return &apiError{Status: http.StatusServiceUnavailable, Message: "the service is shutting down",
 			RetryAfter: 5 * time.Second}, false
@@ -115,6 +119,8 @@ func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error
 	if unexpected {
 		s.log.Error("api request failed", "route", r.Pattern, "method", r.Method,
 			"key", info.keyID, "client", clientString(info.client), "err", err)
+	} else if errors.Is(err, keystore.ErrUnavailable) {
+		s.logFault(r, err)
 	}
 	h := w.Header()
 	switch e.Status {
@@ -147,4 +153,58 @@ func quotaRetry(err error, now time.Time) time.Duration {
 func retrySeconds(d time.Duration) int64 {
 	n := int64((d + time.Second - 1) / time.Second)
 	return max(n, 1)
+}
+
+// storageRetryAfter is what clients are told to wait during a storage
+// fault: the operator has to act (free space, fix permissions), which takes
+// longer than a retry loop should spin.
+const storageRetryAfter = 30 * time.Second
+
+// faultLogEvery is how often a storage fault of one kind is logged: while
+// the disk is full every request fails the same way, and one line per
+// request buried the log (thousands of lines a second).
+const faultLogEvery = 10 * time.Second
+
+// logFault logs a storage fault: at most one line per kind per
+// faultLogEvery, which says how many lines were left out since the last.
+// The route pattern is logged, never the URL (it may hold a token).
+func (s *Server) logFault(r *http.Request, err error) {
+	kind := databaseState(err)
+	if ok, suppressed := s.faults.allow(kind, s.now()); ok {
+		s.log.Error("storage unavailable", "kind", kind, "route", r.Pattern, "method", r.Method,
+			"suppressed", suppressed, "err", err)
+	}
+}
+
+// faultLog rate-limits log lines per kind of fault.
+type faultLog struct {
+	mu    sync.Mutex
+	kinds map[string]*faultCount
+}
+
+type faultCount struct {
+	last       time.Time // when a line was last logged
+	suppressed int       // lines left out since
+}
+
+// allow reports whether a line for kind may be logged now, and how many
+// were left out since the last one; it counts the line as left out when
+// not.
+func (f *faultLog) allow(kind string, now time.Time) (ok bool, suppressed int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kinds == nil {
+		f.kinds = make(map[string]*faultCount)
+	}
+	c := f.kinds[kind]
+	if c == nil {
+		c = &faultCount{}
+		f.kinds[kind] = c
+	} else if now.Sub(c.last) < faultLogEvery && !now.Before(c.last) {
+		c.suppressed++
+		return false, 0
+	}
+	suppressed = c.suppressed
+	c.last, c.suppressed = now, 0
+	return true, suppressed
 }

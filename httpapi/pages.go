@@ -217,13 +217,21 @@ func (p *pages) handle(h pageFunc) http.Handler {
 
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *pageError
-	if !errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe):
+	case errors.Is(err, keystore.ErrUnavailable):
+		p.s.logFault(r, err)
+		pe = errPageStorage
+	default:
 		// r.Pattern, not the URL: the URL may hold an invite token.
 		p.s.log.Error("page failed", "route", r.Pattern, "err", err)
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
 			Msg: "This is a problem on our side. Please try again in a few minutes."}
 	}
-	if pe.Status == http.StatusServiceUnavailable {
+	switch {
+	case pe == errPageStorage:
+		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(storageRetryAfter), 10))
+	case pe.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "60")
 	}
 	data := errorData{page: p.slim(pe.Title), Msg: pe.Msg, LinkURL: pe.LinkURL, LinkLabel: pe.LinkLabel}
@@ -285,6 +293,10 @@ var (
 		Msg: "If you used it yourself, you are all set: sign in to your app with your address and password. Otherwise, ask the person who invited you for a new link."}
 	errPageRevoked = &pageError{Status: http.StatusGone, Title: "This invite was withdrawn",
 		Msg: "Whoever created this invite has cancelled it. If you still want to join, ask them for a new link."}
+	// errPageStorage: the database cannot be written (disk full,
+	// read-only), so nothing could be saved, a use of the invite included.
+	errPageStorage = &pageError{Status: http.StatusServiceUnavailable, Title: "Please try again in a few minutes",
+		Msg: "We cannot save anything right now because of a problem on our side. Your invite stays valid: please try again later."}
 	errPageLinkDown = &pageError{Status: http.StatusServiceUnavailable, Title: "Please try again in a minute",
 		Msg: "The chat server cannot be reached right now. Nothing was used up: your invite is still valid."}
 )

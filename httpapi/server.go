@@ -7,6 +7,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -47,6 +48,8 @@ type Server struct {
 	mux     *http.ServeMux
 	now     func() time.Time
 	metrics *metrics.Metrics
+	rights  func() (permitted, known bool) // nil: never known
+	faults  faultLog
 }
 
 // Option changes a Server at construction.
@@ -57,6 +60,13 @@ func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = n
 
 // WithMetrics makes the server count requests and invites into m.
 func WithMetrics(m *metrics.Metrics) Option { return func(s *Server) { s.metrics = m } }
+
+// WithAccountRights tells the admin listener's /readyz whether the XMPP
+// server lets the component create accounts: rights returns that, and
+// whether it is known yet (the component learns it on connect).
+func WithAccountRights(rights func() (permitted, known bool)) Option {
+	return func(s *Server) { s.rights = rights }
+}
 
 // New builds the handler. link may be nil when the component is disabled.
 func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...Option) (*Server, error) {
@@ -128,17 +138,92 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
+// readyz is the public readiness probe: 503 only when the database cannot
+// be written, since that is what stops the service; the link and the rest
+// are on the admin listener.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	body := map[string]string{"database": "up", "component": s.link.State()}
+	if err := s.writable(r); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, readyBody{Status: "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, readyBody{Status: "ok"})
+}
+
+// readyBody is the public /readyz answer.
+type readyBody struct {
+	Status string `json:"status"` // ok or unavailable
+}
+
+// readiness is the admin listener's /readyz answer.
+type readiness struct {
+	Status string `json:"status"` // as on the public listener
+	// Database is "writable", or the kind of storage fault
+	// (keystore.Fault…), "closed" or "error".
+	Database  string `json:"database"`
+	Component string `json:"component"` // up, down or disabled
+	// AccountCreation: whether the XMPP server lets the component create
+	// accounts (XEP-0133 add-user): permitted, not permitted, or unknown
+	// until the component has connected once.
+	AccountCreation string `json:"account_creation"`
+	// Warnings are configuration problems found at run time; never null.
+	Warnings []string `json:"warnings"`
+	Version  string   `json:"version"`
+}
+
+// adminReadyz is readyz with the detail, for the operator.
+func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
+	err := s.writable(r)
+	body := readiness{Status: "ok", Database: "writable", Component: s.link.State(),
+		AccountCreation: "unknown", Warnings: []string{}, Version: s.cfg.Version}
 	status := http.StatusOK
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.Warn("readiness: database does not answer", "err", err)
-		body["database"] = "down"
-		status = http.StatusServiceUnavailable
+	if err != nil {
+		body.Status, body.Database, status = "unavailable", databaseState(err), http.StatusServiceUnavailable
+	}
+	if s.rights != nil {
+		if permitted, known := s.rights(); known && permitted {
+			body.AccountCreation = "permitted"
+		} else if known {
+			body.AccountCreation = "not permitted"
+		}
 	}
 	writeJSON(w, status, body)
+}
+
+// writable probes the database (keystore.Store.Writable: cached for a
+// second, so a probe flood costs nothing) and logs a fault, rate-limited.
+func (s *Server) writable(r *http.Request) error {
+	err := s.store.Writable(r.Context())
+	if keystore.FaultKind(err) != "" {
+		s.logFault(r, err)
+	}
+	return err
+}
+
+// databaseState names err for the admin /readyz.
+func databaseState(err error) string {
+	switch {
+	case keystore.FaultKind(err) != "":
+		return keystore.FaultKind(err)
+	case errors.Is(err, keystore.ErrClosed):
+		return "closed"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return keystore.FaultTimeout
+	}
+	return "error"
+}
+
+// Admin returns the handler of the admin listener: /healthz, /readyz with
+// the detail, and /metrics when the server counts into metrics (WithMetrics).
+// It has no authentication: it is for loopback, or a network only
+// monitoring reaches.
+func (s *Server) Admin() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.adminReadyz)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
+	return mux
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

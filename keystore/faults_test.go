@@ -4,62 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"xmpp-invites/internal/diskfault"
 )
-
-// smallTmpfs mounts a tmpfs of size for the test: a file system that can
-// really fill up or turn read-only. It needs root; under CI the test must
-// run, so a non-root CI run fails.
-func smallTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test mounts a tmpfs and must run as root under CI")
-		}
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	mustRun(t, "mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir)
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-func mustRun(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v: %s", name, args, err, out)
-	}
-}
-
-// fillDisk writes path until the file system is full.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatalf("fill disk: %v", err)
-	}
-	defer f.Close()
-	block := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(block); err != nil {
-			break
-		}
-	}
-	for {
-		if _, err := f.Write([]byte{0}); err != nil {
-			return
-		}
-	}
-}
 
 func wantFault(t *testing.T, what string, err error, kind string) {
 	t.Helper()
@@ -78,7 +30,7 @@ func tryCreate(s *Store, c *clock) error {
 // probe report ErrUnavailable ("full"), and both work again once space is
 // freed, without reopening the store.
 func TestDiskFull(t *testing.T) {
-	dir := smallTmpfs(t, "2m")
+	dir := diskfault.Tmpfs(t, "2m")
 	c := newClock()
 	s, err := Open(context.Background(), filepath.Join(dir, "db"), Options{Now: c.Now})
 	if err != nil {
@@ -89,7 +41,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("Writable on a fresh store: %v", err)
 	}
 	filler := filepath.Join(dir, "filler")
-	fillDisk(t, filler)
+	diskfault.Fill(t, filler)
 	c.Add(2 * probeEvery)
 	// The probe alone (no other write) finds the full disk.
 	wantFault(t, "Writable on a full disk", s.Writable(context.Background()), FaultFull)
@@ -123,11 +75,11 @@ func TestReadOnlyRecovers(t *testing.T) {
 	}
 	defer src.Close()
 	newInvite(t, src, c, InviteParams{})
-	dir := smallTmpfs(t, "2m")
+	dir := diskfault.Tmpfs(t, "2m")
 	// A copy of the open database, WAL and shared memory included: what a
 	// crash leaves behind.
-	mustRun(t, "sh", "-c", `cp "$1"/db "$1"/db-wal "$1"/db-shm "$2"/`, "sh", srcDir, dir)
-	mustRun(t, "mount", "-o", "remount,ro", dir)
+	diskfault.CopyFiles(t, srcDir, dir, "db", "db-wal", "db-shm")
+	diskfault.ReadOnly(t, dir)
 	s, err := Open(context.Background(), filepath.Join(dir, "db"), Options{Now: c.Now})
 	if err != nil {
 		t.Fatalf("Open on a read-only file system with a leftover WAL: %v", err)
@@ -135,7 +87,7 @@ func TestReadOnlyRecovers(t *testing.T) {
 	defer s.Close()
 	wantFault(t, "Writable read-only", s.Writable(context.Background()), FaultReadonly)
 	wantFault(t, "CreateInvite read-only", tryCreate(s, c), FaultReadonly)
-	mustRun(t, "mount", "-o", "remount,rw", dir)
+	diskfault.ReadWrite(t, dir)
 	if err := tryCreate(s, c); err != nil {
 		t.Fatalf("CreateInvite after the remount: %v", err)
 	}
