@@ -514,7 +514,7 @@ func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil
 		return err
 	}
 	api := target{Method: http.MethodGet, URL: x.base() + "/invites_api?key=" + url.QueryEscape(key), Want: http.StatusCreated,
-		MetricsURL: x.base() + "/metrics"}
+		MetricsURL: x.adminBase() + "/metrics"}
 	resp, body, err := once(ctx, api)
 	if err != nil {
 		return fmt.Errorf("xmpp-invites /invites_api does not create invites: %w\n%s", err, p.tail())

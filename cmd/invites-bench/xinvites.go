@@ -32,10 +32,10 @@ func buildXMPPInvites(ctx context.Context, dir string) (string, error) {
 }
 
 // xiInstance is one xmpp-invites configuration: a config file, a database
-// and a listen port, started by serve.
+// and two listen ports (public and admin), started by serve.
 type xiInstance struct {
 	bin, dir, config, db string
-	port                 int
+	port, adminPort      int
 }
 
 // xiOptions are the parts of the config that vary between runs.
@@ -47,13 +47,13 @@ type xiOptions struct {
 	Admins          []string
 }
 
-// newXI writes the config of an xmpp-invites instance on a free port.
+// newXI writes the config of an xmpp-invites instance on free ports.
 func newXI(bin, dir string, o xiOptions) (*xiInstance, error) {
-	ports, err := freePorts(1)
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	x := &xiInstance{bin: bin, dir: dir, port: ports[0], db: o.DB,
+	x := &xiInstance{bin: bin, dir: dir, port: ports[0], adminPort: ports[1], db: o.DB,
 		config: filepath.Join(dir, o.Name+".toml")}
 	if x.db == "" {
 		x.db = filepath.Join(dir, o.Name+".db")
@@ -70,7 +70,8 @@ func newXI(bin, dir string, o xiOptions) (*xiInstance, error) {
 		}
 		fmt.Fprintf(&b, "admins = [%s]\n", strings.Join(q, ", "))
 	}
-	fmt.Fprintf(&b, "\n[http]\nlisten = %s\n", strconv.Quote(x.addr()))
+	fmt.Fprintf(&b, "\n[http]\nlisten = %s\nadmin_listen = %s\n", strconv.Quote(x.addr()),
+		strconv.Quote("127.0.0.1:"+strconv.Itoa(x.adminPort)))
 	if o.ComponentServer != "" {
 		fmt.Fprintf(&b, "\n[component]\njid = %s\nserver = %s\nsecret = %s\n",
 			strconv.Quote("invites."+benchDomain), strconv.Quote(o.ComponentServer), strconv.Quote(o.ComponentSecret))
@@ -83,6 +84,9 @@ func newXI(bin, dir string, o xiOptions) (*xiInstance, error) {
 
 func (x *xiInstance) addr() string { return "127.0.0.1:" + strconv.Itoa(x.port) }
 func (x *xiInstance) base() string { return "http://" + x.addr() }
+
+// adminBase is the admin listener: /metrics and the /readyz detail.
+func (x *xiInstance) adminBase() string { return "http://127.0.0.1:" + strconv.Itoa(x.adminPort) }
 
 // serve starts xmpp-invites serve and waits for the first 200 on /readyz,
 // polling every millisecond: the figure is time from exec to ready.
@@ -121,10 +125,10 @@ func (x *xiInstance) createKey(ctx context.Context, name string) (string, error)
 	return key, nil
 }
 
-// componentState returns the "component" field of /readyz.
+// componentState returns the "component" field of the admin /readyz.
 func (x *xiInstance) componentState() string {
 	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := c.Get(x.base() + "/readyz")
+	resp, err := c.Get(x.adminBase() + "/readyz")
 	if err != nil {
 		return ""
 	}

@@ -43,6 +43,7 @@ type fileConfig struct {
 
 	HTTP struct {
 		Listen          string   `toml:"listen"`
+		AdminListen     string   `toml:"admin_listen"`
 		CORSOrigins     []string `toml:"cors_origins"`
 		MaxAuthFailures int      `toml:"max_auth_failures"`
 		TrustedProxies  []string `toml:"trusted_proxies"`
@@ -73,7 +74,8 @@ func defaultFileConfig() fileConfig {
 	c.LogFormat = "text"
 	c.Component.Server = "127.0.0.1:5347"
 	c.Component.PingInterval = "60s"
-	c.HTTP.Listen = "127.0.0.1:5281"
+	c.HTTP.Listen = "127.0.0.1:5380"
+	c.HTTP.AdminListen = "127.0.0.1:5381"
 	c.HTTP.CORSOrigins = []string{"*"}
 	c.HTTP.MaxAuthFailures = 20
 	c.HTTP.TrustedProxies = []string{}
@@ -113,6 +115,7 @@ type Config struct {
 	ComponentSecretFile string
 
 	Listen          string
+	AdminListen     string // empty: no admin listener
 	CORSOrigins     []string
 	MaxAuthFailures int
 	TrustedProxies  []netip.Prefix
@@ -150,6 +153,8 @@ type overrides struct {
 	Database string
 	Listen   string
 	LogLevel string
+	// AdminListen: nil is unset, since "" turns the admin listener off.
+	AdminListen *string
 }
 
 const envPrefix = "XMPP_INVITES_"
@@ -182,6 +187,9 @@ func loadConfig(path string, env func(string) (string, bool), flags overrides) (
 	}
 	if flags.LogLevel != "" {
 		fc.LogLevel = flags.LogLevel
+	}
+	if flags.AdminListen != nil {
+		fc.HTTP.AdminListen = *flags.AdminListen
 	}
 	return fc.validate()
 }
@@ -279,7 +287,7 @@ func (fc fileConfig) validate() (Config, error) {
 		Domain: strings.TrimSpace(fc.Domain), SiteName: fc.SiteName, Database: fc.Database,
 		LogLevel: fc.LogLevel, LogFormat: fc.LogFormat,
 		ComponentJID: fc.Component.JID, ComponentServer: fc.Component.Server,
-		Listen: fc.HTTP.Listen, CORSOrigins: fc.HTTP.CORSOrigins, MaxAuthFailures: fc.HTTP.MaxAuthFailures,
+		Listen: fc.HTTP.Listen, AdminListen: fc.HTTP.AdminListen, CORSOrigins: fc.HTTP.CORSOrigins, MaxAuthFailures: fc.HTTP.MaxAuthFailures,
 		AllowUserInvites: fc.Invites.AllowUserInvites, UserInvitesPerDay: fc.Invites.UserInvitesPerDay,
 		PasswordMinLength: fc.Invites.PasswordMinLength, Clients: fc.Invites.Clients,
 	}
@@ -362,6 +370,15 @@ func (fc fileConfig) validate() (Config, error) {
 
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return Config{}, optErr("http.listen", "%q is not host:port", c.Listen)
+	}
+	if c.AdminListen != "" {
+		_, port, err := net.SplitHostPort(c.AdminListen)
+		if err != nil {
+			return Config{}, optErr("http.admin_listen", "%q is not host:port (\"\" turns the admin listener off)", c.AdminListen)
+		}
+		if c.AdminListen == c.Listen && port != "0" {
+			return Config{}, optErr("http.admin_listen", "%q is http.listen too: the admin listener needs its own port", c.AdminListen)
+		}
 	}
 	for _, o := range c.CORSOrigins {
 		if o == "*" {

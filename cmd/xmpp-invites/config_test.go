@@ -30,7 +30,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}
-	if cfg.ComponentSecret != "" || cfg.DefaultTTL != 168*time.Hour || cfg.Listen != "127.0.0.1:5281" ||
+	if cfg.ComponentSecret != "" || cfg.DefaultTTL != 168*time.Hour || cfg.Listen != "127.0.0.1:5380" || cfg.AdminListen != "127.0.0.1:5381" ||
 		cfg.MaxAuthFailures != 20 || cfg.PasswordMinLength != 8 || cfg.SiteName != "Example Chat" {
 		t.Fatalf("example config parsed as %+v", cfg)
 	}
@@ -44,7 +44,7 @@ func TestDefaultsMatchExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	min, err := loadConfig(writeFile(t, "c.toml", `domain = "example.com"
-public_url = "http://127.0.0.1:5281"
+public_url = "http://127.0.0.1:5380"
 site_name = "Example Chat"
 [component]
 jid = "invites.example.com"`), mapEnv(nil), overrides{})
@@ -52,7 +52,7 @@ jid = "invites.example.com"`), mapEnv(nil), overrides{})
 		t.Fatal(err)
 	}
 	if ex.Database != min.Database || ex.DefaultTTL != min.DefaultTTL || ex.MaxTTL != min.MaxTTL ||
-		ex.ResetTTL != min.ResetTTL || ex.Retention != min.Retention || ex.Listen != min.Listen ||
+		ex.ResetTTL != min.ResetTTL || ex.Retention != min.Retention || ex.Listen != min.Listen || ex.AdminListen != min.AdminListen ||
 		ex.ComponentServer != min.ComponentServer || ex.PingInterval != min.PingInterval ||
 		ex.UserInvitesPerDay != min.UserInvitesPerDay || ex.MaxAuthFailures != min.MaxAuthFailures ||
 		strings.Join(ex.CORSOrigins, ",") != strings.Join(min.CORSOrigins, ",") || ex.LogLevel != min.LogLevel {
@@ -115,6 +115,9 @@ func TestBadConfigNamesOption(t *testing.T) {
 		{"bad admin", minimalConfig + "admins = [\"not a jid@@\"]\n", nil, "admins"},
 		{"bad proxy", minimalConfig + "[http]\ntrusted_proxies = [\"nope\"]\n", nil, "http.trusted_proxies"},
 		{"default above max", minimalConfig + "[invites]\ndefault_ttl = \"800h\"\n", nil, "invites.default_ttl"},
+		{"bad admin_listen", minimalConfig + "[http]\nadmin_listen = \"5381\"\n", nil, "http.admin_listen"},
+		{"admin_listen is listen", minimalConfig + "[http]\nlisten = \"127.0.0.1:7000\"\nadmin_listen = \"127.0.0.1:7000\"\n", nil, "http.admin_listen"},
+		{"bad env admin_listen", minimalConfig, map[string]string{"XMPP_INVITES_HTTP_ADMIN_LISTEN": "localhost"}, "http.admin_listen"},
 		{"bad env int", minimalConfig, map[string]string{"XMPP_INVITES_HTTP_MAX_AUTH_FAILURES": "x"}, "http.max_auth_failures"},
 		{"bad env bool", minimalConfig, map[string]string{"XMPP_INVITES_INVITES_ALLOW_USER_INVITES": "perhaps"}, "invites.allow_user_invites"},
 		{"bad toml", "domain = \n", nil, "domain"},
@@ -142,5 +145,37 @@ func TestSecretFile(t *testing.T) {
 	_, err = loadConfig(writeFile(t, "c.toml", minimalConfig+"[component]\njid = \"invites.example.com\"\nsecret = \"a\"\nsecret_file = \""+sf+"\"\n"), mapEnv(nil), overrides{})
 	if err == nil {
 		t.Fatal("secret and secret_file together accepted")
+	}
+}
+
+// TestAdminListen checks http.admin_listen: the default, off with "", and
+// the precedence of flag, environment and file.
+func TestAdminListen(t *testing.T) {
+	file := writeFile(t, "c.toml", minimalConfig+"[http]\nadmin_listen = \"127.0.0.1:6001\"\n")
+	empty, other := "", "127.0.0.1:6003"
+	for _, tc := range []struct {
+		name string
+		file string
+		env  map[string]string
+		flag *string
+		want string
+	}{
+		{"default", writeFile(t, "c.toml", minimalConfig), nil, nil, "127.0.0.1:5381"},
+		{"file", file, nil, nil, "127.0.0.1:6001"},
+		{"file off", writeFile(t, "c.toml", minimalConfig+"[http]\nadmin_listen = \"\"\n"), nil, nil, ""},
+		{"env over file", file, map[string]string{"XMPP_INVITES_HTTP_ADMIN_LISTEN": "127.0.0.1:6002"}, nil, "127.0.0.1:6002"},
+		{"env off", file, map[string]string{"XMPP_INVITES_HTTP_ADMIN_LISTEN": ""}, nil, ""},
+		{"flag over env", file, map[string]string{"XMPP_INVITES_HTTP_ADMIN_LISTEN": "127.0.0.1:6002"}, &other, other},
+		{"flag off", file, nil, &empty, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(tc.file, mapEnv(tc.env), overrides{AdminListen: tc.flag})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.AdminListen != tc.want {
+				t.Errorf("admin listen %q, want %q", cfg.AdminListen, tc.want)
+			}
+		})
 	}
 }

@@ -75,6 +75,7 @@ type instance struct {
 	dir    string
 	config string
 	addr   string
+	admin  string // the admin listener's address
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	exited chan struct{}
@@ -103,7 +104,7 @@ func newInstance(t testing.TB, extra string) *instance {
 func newInstanceFor(t testing.TB, domain, extra string) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	addr := freePort(t)
+	addr, admin := freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "xmpp-invites.toml")
 	content := fmt.Sprintf(`domain = "%s"
 public_url = "http://%s"
@@ -112,11 +113,12 @@ log_level = "debug"
 %s
 [http]
 listen = "%s"
-`, domain, addr, filepath.Join(dir, "invites.db"), extra, addr)
+admin_listen = "%s"
+`, domain, addr, filepath.Join(dir, "invites.db"), extra, addr, admin)
 	if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &instance{t: t, dir: dir, config: cfg, addr: addr}
+	return &instance{t: t, dir: dir, config: cfg, addr: addr, admin: admin}
 }
 
 // cli runs the binary with the instance's config.
@@ -233,23 +235,33 @@ func TestEndToEnd(t *testing.T) {
 	if page.StatusCode != 200 {
 		t.Fatalf("landing page %s: %d", locations[0], page.StatusCode)
 	}
-	mresp, err := http.Get("http://" + in.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// /metrics is on the admin listener only; /readyz on both, with the
+	// detail on the admin one.
+	if code, _ := httpGet(t, "http://"+in.addr+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("public /metrics: %d, want 404", code)
 	}
-	metricsText, _ := io.ReadAll(mresp.Body)
-	mresp.Body.Close()
+	if code, body := httpGet(t, "http://"+in.addr+"/readyz"); code != http.StatusOK || body != `{"status":"ok"}`+"\n" {
+		t.Errorf("public /readyz: %d %q", code, body)
+	}
+	if code, body := httpGet(t, "http://"+in.admin+"/readyz"); code != http.StatusOK ||
+		!strings.Contains(body, `"database":"writable","component":"disabled","account_creation":"unknown","warnings":[]`) {
+		t.Errorf("admin /readyz: %d %q", code, body)
+	}
+	code, metricsText := httpGet(t, "http://"+in.admin+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("admin /metrics: %d", code)
+	}
 	for _, want := range []string{
 		`xmpp_invites_invites_created_total{source="http",type="account"} 3`,
 		`xmpp_invites_component_up 0`,
 		`xmpp_invites_http_request_duration_seconds_count{code="201",route="/invites_api"} 3`,
 	} {
-		if !strings.Contains(string(metricsText), want) {
+		if !strings.Contains(metricsText, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 	// The three invites committed in one or more group commits.
-	if m := regexp.MustCompile(`(?m)^xmpp_invites_store_transaction_writes_sum (\d+)$`).FindStringSubmatch(string(metricsText)); m == nil {
+	if m := regexp.MustCompile(`(?m)^xmpp_invites_store_transaction_writes_sum (\d+)$`).FindStringSubmatch(metricsText); m == nil {
 		t.Errorf("/metrics lacks xmpp_invites_store_transaction_writes_sum")
 	} else if n, _ := strconv.Atoi(m[1]); n < 3 {
 		t.Errorf("xmpp_invites_store_transaction_writes_sum %d, want at least the 3 invites", n)
@@ -279,6 +291,21 @@ func TestEndToEnd(t *testing.T) {
 	if strings.Contains(logs, secret) || strings.Contains(logs, token) {
 		t.Fatal("a key secret or an invite token reached the log")
 	}
+}
+
+// httpGet returns the status and body of a GET.
+func httpGet(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 func TestBadConfigExitsTwo(t *testing.T) {

@@ -37,7 +37,7 @@ func looseSetup(t *testing.T) (config, secretFile, database string) {
 	closed := l.Addr().String()
 	l.Close()
 	config = writeFile(t, "c.toml", fmt.Sprintf(`domain = "example.com"
-public_url = "http://127.0.0.1:5281"
+public_url = "http://127.0.0.1:5380"
 database = %q
 [component]
 jid = "invites.example.com"
@@ -68,7 +68,7 @@ func TestServeWarnsAboutReadableFiles(t *testing.T) {
 	defer cancel()
 	logs := &cancelOn{word: "msg=serving", cancel: cancel}
 	var out bytes.Buffer
-	code := run(ctx, []string{"xmpp-invites", "--config", config, "--listen", "127.0.0.1:0", "serve"}, &out, logs, mapEnv(nil))
+	code := run(ctx, []string{"xmpp-invites", "--config", config, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "serve"}, &out, logs, mapEnv(nil))
 	if code != 0 {
 		t.Fatalf("serve: exit %d, log:\n%s", code, logs.String())
 	}

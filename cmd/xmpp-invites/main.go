@@ -91,6 +91,7 @@ func newApp(stdout, stderr io.Writer, env envFunc) *cli.App {
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` (TOML; env XMPP_INVITES_CONFIG)"},
 			&cli.StringFlag{Name: "database", Usage: "SQLite database `FILE` (overrides database)"},
 			&cli.StringFlag{Name: "listen", Usage: "HTTP listen `ADDR` (overrides http.listen)"},
+			&cli.StringFlag{Name: "admin-listen", Usage: "admin listener `ADDR` for /metrics and the /readyz detail; \"\" turns it off (overrides http.admin_listen)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (overrides log_level)"},
 		},
 		Commands: []*cli.Command{
@@ -129,11 +130,16 @@ func (a *appState) config(c *cli.Context) (Config, error) {
 	if path == "" {
 		return Config{}, &configError{msg: "no config file: pass --config FILE or set XMPP_INVITES_CONFIG"}
 	}
-	return loadConfig(path, a.env, overrides{
+	flags := overrides{
 		Database: c.String("database"),
 		Listen:   c.String("listen"),
 		LogLevel: c.String("log-level"),
-	})
+	}
+	if c.IsSet("admin-listen") {
+		v := c.String("admin-listen")
+		flags.AdminListen = &v
+	}
+	return loadConfig(path, a.env, flags)
 }
 
 // logger builds the process logger from the config.

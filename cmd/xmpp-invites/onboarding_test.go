@@ -51,9 +51,9 @@ ping_interval = "5s"
 	return a
 }
 
-// componentState reads /readyz.
+// componentState reads the admin listener's /readyz.
 func (a *attached) componentState() string {
-	resp, err := http.Get("http://" + a.addr + "/readyz")
+	resp, err := http.Get("http://" + a.admin + "/readyz")
 	if err != nil {
 		return "unreachable"
 	}

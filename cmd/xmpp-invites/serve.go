@@ -89,19 +89,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		link = comp
 	}
 
+	httpOpts := []httpapi.Option{httpapi.WithMetrics(m)}
+	if comp != nil {
+		httpOpts = append(httpOpts, httpapi.WithAccountRights(func() (bool, bool) {
+			rep, ok := comp.Rights()
+			return rep.CanCreateAccounts, ok
+		}))
+	}
 	h, err := httpapi.New(httpapi.Config{
 		CORSOrigins:     cfg.CORSOrigins,
 		MaxAuthFailures: cfg.MaxAuthFailures,
 		TrustedProxies:  cfg.TrustedProxies,
 		Clients:         cfg.Clients,
 		Version:         version,
-	}, svc, link, log.With("part", "http"), httpapi.WithMetrics(m))
+	}, svc, link, log.With("part", "http"), httpOpts...)
 	if err != nil {
 		return failErr("%v", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
-	mux.Handle("GET /metrics", m.Handler())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -120,7 +126,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	var wg sync.WaitGroup
-	httpErr := make(chan error, 1)
+	httpErr := make(chan error, 2)
+	adminSrv, adminAddr, err := startAdmin(cfg.AdminListen, h.Admin(), log, &wg, httpErr, cancel)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -129,7 +140,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			cancel()
 		}
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "domain", cfg.Domain,
+	log.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.PublicURL, "domain", cfg.Domain,
 		"version", version, "startup", time.Since(started).Round(time.Millisecond))
 
 	var fatal error
@@ -176,6 +187,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("HTTP shutdown incomplete", "err", err)
 	}
+	if adminSrv != nil {
+		adminSrv.Shutdown(sctx)
+	}
 	if compDone != nil {
 		<-compDone
 	}
@@ -195,6 +209,50 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return failErr("component: %v", fatal)
 	}
 	return nil
+}
+
+// startAdmin serves the admin listener on addr (http.admin_listen): /healthz,
+// /readyz with the detail, /metrics. It has no authentication, so an
+// address other than loopback gets a warning. It returns a nil server and
+// the address "off" when addr is empty.
+func startAdmin(addr string, h http.Handler, log *slog.Logger, wg *sync.WaitGroup, errc chan<- error, cancel func()) (*http.Server, string, error) {
+	if addr == "" {
+		return nil, "off", nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", failErr("listen on %s (http.admin_listen): %v", addr, err)
+	}
+	if !loopback(ln.Addr()) {
+		log.Warn("the admin listener has no authentication and is not on a loopback address: whoever reaches it reads /metrics and /readyz; bind it to 127.0.0.1 or firewall it",
+			"admin_addr", ln.Addr().String())
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+			cancel()
+		}
+	}()
+	return srv, ln.Addr().String(), nil
+}
+
+// loopback reports whether a listener's address is reachable from this host
+// only. An unspecified address (":5381", "0.0.0.0") listens on every
+// interface.
+func loopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }
 
 func componentConfig(cfg Config) component.Config {
