@@ -658,6 +658,11 @@ func TestRegisterValidation(t *testing.T) {
 			}
 		})
 	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, "registration refused"); n != 11 || !strings.Contains(logs, `reason="invalid password"`) ||
+		!strings.Contains(logs, `reason="invalid user"`) || strings.Contains(logs, "a fine password") || strings.Contains(logs, "xxBOBxx") {
+		t.Errorf("%d refusal log lines, want 11 with reasons and no password:\n%s", n, logs)
+	}
 	if got := e.link.createdAccounts(); len(got) != 0 {
 		t.Errorf("accounts created: %v", got)
 	}

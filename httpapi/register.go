@@ -239,6 +239,7 @@ func (p *pages) noRegistration(token string) error {
 // person can fix it, on an error page where they cannot.
 func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token string, in formInput, err error) error {
 	var ve *invites.ValidationError
+	p.logRefusal(inv, err)
 	switch {
 	case errors.As(err, &ve):
 		return p.renderForm(w, http.StatusUnprocessableEntity, inv, token, in, ve.Field, validationText(ve))
@@ -277,6 +278,30 @@ func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token stri
 		return pe
 	}
 	return fmt.Errorf("redeem invite %s: %w", inv.ID, err)
+}
+
+// logRefusal logs, once, why a registration was turned away when the
+// person can act on it (a form error, a taken name, a held invite): the
+// invite's ID and the reason, never the form's values. Failures of the
+// server or the store are logged where they are answered.
+func (p *pages) logRefusal(inv keystore.Invite, err error) {
+	var ve *invites.ValidationError
+	var reason string
+	switch {
+	case errors.As(err, &ve):
+		reason = "invalid " + ve.Field
+	case errors.Is(err, invites.ErrUsernameTaken):
+		reason = "username taken"
+	case errors.Is(err, keystore.ErrInUse):
+		reason = "every use left is being redeemed"
+	case errors.Is(err, invites.ErrNoAccount):
+		reason = "the reset's account does not exist"
+	case errors.Is(err, invites.ErrNoRegistration):
+		reason = "contact invite without registration"
+	default:
+		return
+	}
+	p.s.log.Info("registration refused", "invite", inv.ID, "reason", reason, "detail", err.Error())
 }
 
 // heldText says that every use left is being redeemed, and how long to

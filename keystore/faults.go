@@ -34,10 +34,14 @@ const (
 // constants), Err is the driver's error.
 type UnavailableError struct {
 	Kind string
+	Path string // the database file
 	Err  error
 }
 
 func (e *UnavailableError) Error() string {
+	if e.Path != "" {
+		return fmt.Sprintf("%v (%s, database %s): %v", ErrUnavailable, e.Kind, e.Path, e.Err)
+	}
 	return fmt.Sprintf("%v (%s): %v", ErrUnavailable, e.Kind, e.Err)
 }
 
@@ -89,9 +93,18 @@ func classify(err error) error {
 	return err
 }
 
+// classify is classify naming the store's database file.
+func (s *Store) classify(err error) error {
+	err = classify(err)
+	if ue := (*UnavailableError)(nil); errors.As(err, &ue) && ue.Path == "" {
+		ue.Path = s.path
+	}
+	return err
+}
+
 // classifyRead classifies *err in place: deferred by the read methods, whose
 // errors do not pass through the writer.
-func classifyRead(err *error) { *err = classify(*err) }
+func (s *Store) classifyRead(err *error) { *err = s.classify(*err) }
 
 // resetPool closes db's idle connections; the next use opens fresh ones.
 // SQLite opens a file it may not write read-only and keeps it so: a

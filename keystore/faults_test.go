@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,6 +47,9 @@ func TestDiskFull(t *testing.T) {
 	// The probe alone (no other write) finds the full disk.
 	wantFault(t, "Writable on a full disk", s.Writable(context.Background()), FaultFull)
 	wantFault(t, "CreateInvite on a full disk", tryCreate(s, c), FaultFull)
+	if err := tryCreate(s, c); !strings.Contains(err.Error(), filepath.Join(dir, "db")) {
+		t.Errorf("storage error %q does not name the database file", err)
+	}
 	if _, err := s.ListInvites(context.Background(), ListOptions{All: true}); err != nil {
 		t.Errorf("reads fail on a full disk: %v", err)
 	}

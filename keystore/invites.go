@@ -316,7 +316,7 @@ func inviteByToken(byID byIDQuery, token string) (Invite, error) {
 // GetInvite returns an invite by public ID or by token: an 8-character
 // reference is an ID, anything else is a token.
 func (s *Store) GetInvite(ctx context.Context, ref string) (_ Invite, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	if ref == "" || len(ref) > 256 {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
 	}
@@ -353,7 +353,7 @@ type ListOptions struct {
 
 // ListInvites returns invites oldest first.
 func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1`
 	var args []any
 	if !o.All {
@@ -390,7 +390,7 @@ func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err
 
 // Uses returns the confirmed uses of an invite, oldest first.
 func (s *Store) Uses(ctx context.Context, inviteID string) (_ []Use, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	rows, err := s.r.QueryContext(ctx, `SELECT u.jid, u.used_at FROM uses u JOIN invites i ON i.seq = u.invite_seq
 		WHERE i.id = ? AND u.used_at IS NOT NULL ORDER BY u.used_at, u.id`, inviteID)
 	if err != nil {
@@ -454,7 +454,7 @@ func (s *Store) RevokeInvite(ctx context.Context, ref string) (Invite, error) {
 
 // CountInvites counts the invites a creator made after since.
 func (s *Store) CountInvites(ctx context.Context, creator string, since time.Time) (_ int, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	var n int
 	err = s.r.QueryRowContext(ctx, countInvitesSQL, creator, unix(since)).Scan(&n)
 	if err != nil {

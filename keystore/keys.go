@@ -126,7 +126,7 @@ func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
 
 // ListKeys returns every key, oldest first.
 func (s *Store) ListKeys(ctx context.Context) (_ []Key, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -148,7 +148,7 @@ func (s *Store) ListKeys(ctx context.Context) (_ []Key, err error) {
 
 // GetKey returns one key by ID.
 func (s *Store) GetKey(ctx context.Context, id string) (_ Key, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	var stored []byte // the prepared statement also reads the hash
 	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id), &stored)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -225,7 +225,7 @@ func isBase64URL(s string) bool {
 // expired) is ErrUnauthorized, and an unknown ID costs the same hash
 // comparison as a wrong secret.
 func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	id, secret, err := ParseCredential(cred)
 	if err != nil {
 		subtle.ConstantTimeCompare(hash(cred), dummyHash)

@@ -209,7 +209,7 @@ type Held struct {
 // HeldUses reports the unresolved reservations of the invite with this
 // token, and whether one of them is for jid (empty: none asked about).
 func (s *Store) HeldUses(ctx context.Context, token, jid string) (_ Held, err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	var h Held
 	inv, err := s.InviteByToken(ctx, token)
 	if err != nil {

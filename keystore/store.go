@@ -98,6 +98,7 @@ type Options struct {
 // concurrent callers share transactions (group commit): each caller is
 // answered only after the transaction holding its write has committed.
 type Store struct {
+	path      string  // the database file, named in storage errors
 	w         *sql.DB // one connection, used only by the writer goroutine
 	r         *sql.DB // readers
 	now       func() time.Time
@@ -161,7 +162,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	wq.Set("_txlock", "immediate")
 	if err := createPrivate(path); err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	// Refuse a file that is not ours before the first connection turns on
 	// WAL, which would change its header.
@@ -170,7 +171,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+wq.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
@@ -183,12 +184,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	r, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(readerConns())
 	r.SetMaxIdleConns(readerConns())
 	s := &Store{
-		w: w, r: r, now: opts.Now, committed: opts.Committed,
+		path: path, w: w, r: r, now: opts.Now, committed: opts.Committed,
 		ops:     make(chan *writeOp, 256),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -425,7 +426,7 @@ func (s *Store) Close() error {
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) (err error) {
-	defer classifyRead(&err)
+	defer s.classifyRead(&err)
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping database: %w", err)
@@ -495,13 +496,13 @@ func (s *Store) commit(batch []*writeOp) []*writeOp {
 	if s.committed != nil {
 		s.committed(len(batch), time.Since(begin), err)
 	}
-	err = classify(err)
+	err = s.classify(err)
 	fault := err
 	for i, op := range batch {
 		if err != nil && results[i] == nil {
 			results[i] = err
 		}
-		results[i] = classify(results[i])
+		results[i] = s.classify(results[i])
 		if fault == nil && errors.Is(results[i], ErrUnavailable) {
 			fault = results[i]
 		}

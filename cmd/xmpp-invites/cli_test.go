@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cliEnv is a config and database for CLI tests.
@@ -174,5 +175,16 @@ func TestVersion(t *testing.T) {
 	out := e.ok("--version")
 	if !strings.Contains(out, version) {
 		t.Fatalf("--version = %q", out)
+	}
+}
+
+func TestLogDurationsAsText(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		a := &appState{stderr: &buf}
+		a.logger(Config{LogLevel: "info", LogFormat: format}).Info("x", "took", 1200*time.Millisecond)
+		if !strings.Contains(buf.String(), `1.2s`) || strings.Contains(buf.String(), "1200000000") {
+			t.Errorf("%s log: %q, want the duration as 1.2s", format, buf.String())
+		}
 	}
 }
