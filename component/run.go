@@ -5,11 +5,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"mellium.im/xmpp"
@@ -201,8 +203,26 @@ func (c *Component) serve(ctx context.Context, l *link) error {
 	l.cancel()
 	_ = l.conn.Close()
 	l.wg.Wait()
-	if err == nil {
-		err = errors.New("the server closed the stream")
+	return linkEnd(err)
+}
+
+// errServerClosed is how a link ends when the server closes it: a clean
+// shutdown (a closing tag or a stream error, then the connection closes, so
+// the last read meets the end of the input or the last write a closed
+// socket) or a crash. Not an XML syntax error, which is what the decoder
+// calls the end of input inside the stream.
+var errServerClosed = errors.New("the server closed the connection")
+
+// linkEnd describes why Serve returned.
+func linkEnd(err error) error {
+	var xe *xml.SyntaxError
+	switch {
+	case err == nil:
+		return errServerClosed
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET),
+		errors.As(err, &xe) && xe.Msg == "unexpected EOF":
+		return errServerClosed
 	}
 	return err
 }
