@@ -47,6 +47,8 @@ type fileConfig struct {
 		CORSOrigins     []string `toml:"cors_origins"`
 		MaxAuthFailures int      `toml:"max_auth_failures"`
 		TrustedProxies  []string `toml:"trusted_proxies"`
+		MaxConns        int      `toml:"max_connections"`
+		MaxConnsPerAddr int      `toml:"max_connections_per_client"`
 	} `toml:"http"`
 
 	Invites struct {
@@ -119,6 +121,8 @@ type Config struct {
 	CORSOrigins     []string
 	MaxAuthFailures int
 	TrustedProxies  []netip.Prefix
+	MaxConns        int // 0: derived from the file-descriptor limit (connLimits)
+	MaxConnsPerAddr int // 0: derived from MaxConns
 
 	DefaultTTL        time.Duration
 	MaxTTL            time.Duration
@@ -288,6 +292,7 @@ func (fc fileConfig) validate() (Config, error) {
 		LogLevel: fc.LogLevel, LogFormat: fc.LogFormat,
 		ComponentJID: fc.Component.JID, ComponentServer: fc.Component.Server,
 		Listen: fc.HTTP.Listen, AdminListen: fc.HTTP.AdminListen, CORSOrigins: fc.HTTP.CORSOrigins, MaxAuthFailures: fc.HTTP.MaxAuthFailures,
+		MaxConns: fc.HTTP.MaxConns, MaxConnsPerAddr: fc.HTTP.MaxConnsPerAddr,
 		AllowUserInvites: fc.Invites.AllowUserInvites, UserInvitesPerDay: fc.Invites.UserInvitesPerDay,
 		PasswordMinLength: fc.Invites.PasswordMinLength, Clients: fc.Invites.Clients,
 	}
@@ -402,6 +407,15 @@ func (fc fileConfig) validate() (Config, error) {
 			pfx = netip.PrefixFrom(addr, addr.BitLen())
 		}
 		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+	}
+	if c.MaxConns < 0 {
+		return Config{}, optErr("http.max_connections", "must not be negative (0: derived from the file-descriptor limit)")
+	}
+	if c.MaxConnsPerAddr < 0 {
+		return Config{}, optErr("http.max_connections_per_client", "must not be negative (0: derived from http.max_connections)")
+	}
+	if c.MaxConns > 0 && c.MaxConnsPerAddr > c.MaxConns {
+		return Config{}, optErr("http.max_connections_per_client", "%d exceeds http.max_connections %d", c.MaxConnsPerAddr, c.MaxConns)
 	}
 
 	if c.DefaultTTL, err = parseDuration("invites.default_ttl", fc.Invites.DefaultTTL, false); err != nil {

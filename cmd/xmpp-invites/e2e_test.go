@@ -77,6 +77,7 @@ type instance struct {
 	addr   string
 	admin  string // the admin listener's address
 	cmd    *exec.Cmd
+	wrap   []string // command line the binary runs under, such as prlimit
 	stderr *syncBuffer
 	exited chan struct{}
 	bin    string // the binary to run; empty: binary(t)
@@ -144,7 +145,8 @@ func (in *instance) start() {
 	if bin == "" {
 		bin = binary(in.t)
 	}
-	in.cmd = exec.Command(bin, "--config", in.config, "serve")
+	args := append(append([]string{}, in.wrap...), bin, "--config", in.config, "serve")
+	in.cmd = exec.Command(args[0], args[1:]...)
 	in.stderr = &syncBuffer{}
 	in.cmd.Stderr = in.stderr
 	if err := in.cmd.Start(); err != nil {

@@ -109,10 +109,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 
+	connLim, nofile, err := connLimits(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return failErr("listen on %s: %v", cfg.Listen, err)
 	}
+	ln, connState := httpapi.LimitConns(ln, connLim, log.With("part", "http"))
+	log.Info("HTTP connection limits", "max_connections", connLim.Max,
+		"max_connections_per_client", connLim.PerClient, "fd_limit", nofile)
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -123,6 +130,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnState:      connState,
 	}
 
 	var wg sync.WaitGroup
@@ -304,6 +312,12 @@ func (a *appState) checkCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
+			connLim, nofile, err := connLimits(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "http: at most %d connections, %d per client address (file-descriptor limit %d)\n",
+				connLim.Max, connLim.PerClient, nofile)
 			st, err := openStore(c.Context, cfg, keystore.Options{})
 			if err != nil {
 				return err
