@@ -92,6 +92,24 @@ func TestConnLimitOptions(t *testing.T) {
 	}
 }
 
+func TestCheckShowsConnLimits(t *testing.T) {
+	e := newCLIEnv(t)
+	lim, nofile, err := connLimits(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.ok("check")
+	want := fmt.Sprintf("http: at most %d connections, %d per client address (file-descriptor limit %d)\n", lim.Max, lim.PerClient, nofile)
+	if !strings.Contains(out, want) {
+		t.Fatalf("check printed %q, want a line %q", out, want)
+	}
+	// A cap the descriptor limit cannot hold is a config error.
+	e.env["XMPP_INVITES_HTTP_MAX_CONNECTIONS"] = fmt.Sprint(nofile)
+	if _, errs, code := e.run("check"); code != exitUsage || !strings.Contains(errs, "http.max_connections") {
+		t.Fatalf("check with max_connections = the descriptor limit %d: exit %d, %q; want exit 2 naming the option", nofile, code, errs)
+	}
+}
+
 // floodConns is how many connections one address opens against a server
 // whose file-descriptor limit is floodFDLimit.
 const (
