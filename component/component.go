@@ -12,7 +12,6 @@ package component
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -146,26 +145,10 @@ func New(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metrics) (*Comp
 }
 
 func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
-	me, err := jid.Parse(cfg.JID)
-	if err != nil || cfg.JID == "" || me.Localpart() != "" || me.Resourcepart() != "" {
-		return nil, fmt.Errorf("component: jid %q is not a domain JID such as invites.example.com", cfg.JID)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	domain, err := jid.Parse(cfg.Domain)
-	if err != nil || cfg.Domain == "" || domain.Localpart() != "" || domain.Resourcepart() != "" {
-		return nil, fmt.Errorf("component: domain %q is not a domain such as example.com", cfg.Domain)
-	}
-	if me.Equal(domain) {
-		return nil, fmt.Errorf("component: jid %q must differ from the domain", cfg.JID)
-	}
-	if host, port, err := net.SplitHostPort(cfg.Server); err != nil || host == "" || port == "" {
-		return nil, fmt.Errorf("component: server %q is not host:port", cfg.Server)
-	}
-	if cfg.Secret == "" {
-		return nil, errors.New("component: secret is empty")
-	}
-	if cfg.PingInterval < 0 {
-		return nil, errors.New("component: ping interval must not be negative")
-	}
+	me, domain := jid.MustParse(cfg.JID), jid.MustParse(cfg.Domain)
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = defaultPingInterval
 	}
@@ -174,11 +157,7 @@ func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metric
 	}
 	admins := make(map[string]bool, len(cfg.Admins))
 	for _, a := range cfg.Admins {
-		j, err := jid.Parse(strings.TrimSpace(a))
-		if err != nil || j.Localpart() == "" {
-			return nil, fmt.Errorf("component: admin %q is not a bare JID such as admin@%s", a, cfg.Domain)
-		}
-		admins[j.Bare().String()] = true
+		admins[jid.MustParse(strings.TrimSpace(a)).Bare().String()] = true
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -61,3 +61,10 @@ func (c corsPolicy) apply(h http.Header, r *http.Request) {
 	h["Access-Control-Expose-Headers"] = hdrExpose
 	h["Access-Control-Max-Age"] = hdrMaxAge
 }
+
+// Validate checks the configuration as New would, so that check and serve
+// refuse the same mistakes before anything starts.
+func (cfg Config) Validate() error {
+	_, err := newCORSPolicy(cfg.CORSOrigins, compatMethods)
+	return err
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -186,5 +187,31 @@ func TestLogDurationsAsText(t *testing.T) {
 		if !strings.Contains(buf.String(), `1.2s`) || strings.Contains(buf.String(), "1200000000") {
 			t.Errorf("%s log: %q, want the duration as 1.2s", format, buf.String())
 		}
+	}
+}
+
+// TestCheckAndServeRefuseAlike: check and serve share one validation, so a
+// config the parts would refuse is refused by both, with exit 2, before the
+// database is opened.
+func TestCheckAndServeRefuseAlike(t *testing.T) {
+	for _, tc := range []struct{ name, extra, want string }{
+		{"cors origin with another scheme", "[http]\ncors_origins = [\"ftp://a.example\"]\n", "cors_origins"},
+		{"component JID equal to the domain", "[component]\njid = \"example.com\"\nsecret = \"s3cret\"\n", "must differ from the domain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "db.sqlite")
+			cfg := writeFile(t, "c.toml", "domain = \"example.com\"\npublic_url = \"https://chat.example.com\"\ndatabase = \""+db+"\"\n"+tc.extra)
+			for _, cmd := range []string{"check", "serve"} {
+				var out, errb bytes.Buffer
+				code := run(context.Background(), []string{"xmpp-invites", "--config", cfg, cmd}, &out, &errb, mapEnv(nil))
+				if code != 2 || !strings.Contains(errb.String(), tc.want) {
+					t.Errorf("%s: exit %d, stderr %q; want 2 naming %q", cmd, code, errb.String(), tc.want)
+				}
+			}
+			if _, err := os.Stat(db); !os.IsNotExist(err) {
+				t.Errorf("the database was created (%v) although the config is refused", err)
+			}
+		})
 	}
 }

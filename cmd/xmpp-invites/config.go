@@ -195,7 +195,21 @@ func loadConfig(path string, env func(string) (string, bool), flags overrides) (
 	if flags.AdminListen != nil {
 		fc.HTTP.AdminListen = *flags.AdminListen
 	}
-	return fc.validate()
+	c, err := fc.validate()
+	if err != nil {
+		return Config{}, err
+	}
+	// The parts' own rules, exactly as serve will apply them: check and
+	// serve refuse the same configs, before anything starts.
+	if err := httpConfig(c).Validate(); err != nil {
+		return Config{}, &configError{msg: err.Error()}
+	}
+	if c.ComponentSecret != "" {
+		if err := componentConfig(c).Validate(); err != nil {
+			return Config{}, &configError{msg: err.Error()}
+		}
+	}
+	return c, nil
 }
 
 // tomlError turns a decode error into one that names the option when the

@@ -96,13 +96,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return rep.CanCreateAccounts, ok
 		}))
 	}
-	h, err := httpapi.New(httpapi.Config{
-		CORSOrigins:     cfg.CORSOrigins,
-		MaxAuthFailures: cfg.MaxAuthFailures,
-		TrustedProxies:  cfg.TrustedProxies,
-		Clients:         cfg.Clients,
-		Version:         version,
-	}, svc, link, log.With("part", "http"), httpOpts...)
+	h, err := httpapi.New(httpConfig(cfg), svc, link, log.With("part", "http"), httpOpts...)
 	if err != nil {
 		return failErr("%v", err)
 	}
@@ -261,6 +255,16 @@ func startAdmin(addr string, h http.Handler, log *slog.Logger, wg *sync.WaitGrou
 func loopback(addr net.Addr) bool {
 	a, ok := addr.(*net.TCPAddr)
 	return ok && a.IP.IsLoopback()
+}
+
+func httpConfig(cfg Config) httpapi.Config {
+	return httpapi.Config{
+		CORSOrigins:     cfg.CORSOrigins,
+		MaxAuthFailures: cfg.MaxAuthFailures,
+		TrustedProxies:  cfg.TrustedProxies,
+		Clients:         cfg.Clients,
+		Version:         version,
+	}
 }
 
 func componentConfig(cfg Config) component.Config {
