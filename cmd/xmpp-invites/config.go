@@ -195,6 +195,9 @@ func loadConfig(path string, env func(string) (string, bool), flags overrides) (
 	if flags.AdminListen != nil {
 		fc.HTTP.AdminListen = *flags.AdminListen
 	}
+	if err := useSecretCredential(&fc, env); err != nil {
+		return Config{}, err
+	}
 	c, err := fc.validate()
 	if err != nil {
 		return Config{}, err
