@@ -11,14 +11,33 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "0.1.0-dev"
+// version is set at build time with -ldflags "-X main.version=…"
+// (packaging/deb.sh stamps it); otherwise init asks the Go toolchain.
+var version string
+
+func init() {
+	version = resolveVersion(version, debug.ReadBuildInfo)
+}
+
+// resolveVersion returns the version --version prints: the stamped one, else
+// the main module's version from the build information ("v1.2.3" from go
+// install or a tagged checkout, printed without the "v"), else "devel".
+func resolveVersion(stamped string, buildInfo func() (*debug.BuildInfo, bool)) string {
+	if stamped != "" {
+		return stamped
+	}
+	if bi, ok := buildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return strings.TrimPrefix(bi.Main.Version, "v")
+	}
+	return "devel"
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
