@@ -15,6 +15,8 @@ command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools) # the browser test decodes the QR code
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)     # the backup test runs the README recipe
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # the package test verifies the unit
+command -v objdump >/dev/null 2>&1 || need+=(binutils)      # packaging/deb.sh reads the glibc the binary needs
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]}"
 	sudo=""
