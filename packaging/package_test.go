@@ -180,6 +180,12 @@ func TestPackageContents(t *testing.T) {
 	if changed != 1 {
 		t.Errorf("packaged config differs from the example in %d lines, want 1 (database)", changed)
 	}
+	// The listeners are explicit in the packaged config (SPEC: public 5380, admin 5381).
+	for _, re := range []string{`(?m)^listen\s*=\s*"127\.0\.0\.1:5380"`, `(?m)^admin_listen\s*=\s*"127\.0\.0\.1:5381"`} {
+		if !regexp.MustCompile(re).Match(packaged) {
+			t.Errorf("packaged config has no line matching %s", re)
+		}
+	}
 }
 
 // controlFields parses a Debian control file (continuation lines joined
