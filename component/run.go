@@ -154,12 +154,13 @@ func (c *Component) connect(ctx context.Context) (*link, error) {
 		return nil, fmt.Errorf("dial %s: %w", c.cfg.Server, err)
 	}
 	// mellium only sees a connection without deadlines (see
-	// deadlineFreeConn); the handshake's time limit is set here, on the raw
-	// connection, and lifted once the link stands.
+	// deadlineFreeConn), which it reads through a streamFilter; the
+	// handshake's time limit is set here, on the raw connection, and
+	// lifted once the link stands.
 	if d, ok := hctx.Deadline(); ok {
 		_ = conn.SetDeadline(d)
 	}
-	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), deadlineFreeConn{conn})
+	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), deadlineFreeConn{newFilteredConn(conn)})
 	if err == nil {
 		err = conn.SetDeadline(time.Time{})
 	}

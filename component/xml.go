@@ -73,11 +73,13 @@ func (e *badStanzaError) Error() string { return "unreadable stanza: " + e.reaso
 // the tree without recursion and within maxStanzaDepth and
 // maxStanzaElements.
 //
-// It returns a *badStanzaError when the element crosses a limit or the
-// stream reader rejects a token inside it (mellium reports a child in the
-// streams namespace, a comment or a processing instruction as an error,
-// after consuming it). It then reads on to the element's end element
-// without keeping anything, so the next stanza is read from its start.
+// It returns a *badStanzaError when the element crosses a limit, holds
+// streamFilter's marker for an element in the streams namespace, or the
+// stream reader rejects a token inside it (mellium reports a comment, a
+// processing instruction, or a child in the streams namespace that got
+// past the filter, as an error after consuming it). It then reads on to
+// the element's end element without keeping anything, so the next stanza
+// is read from its start.
 // Any other read error is returned as it is: the stream itself is broken.
 func readElement(start xml.StartElement, r xml.TokenReader) (*element, error) {
 	root := &element{XMLName: start.Name, Attrs: start.Attr}
@@ -95,6 +97,8 @@ func readElement(start xml.StartElement, r xml.TokenReader) (*element, error) {
 			depth++
 			switch {
 			case bad != nil:
+			case t.Name.Space == nsRemoved:
+				bad = &badStanzaError{reason: "an element in the streams namespace"}
 			case depth > maxStanzaDepth:
 				bad = &badStanzaError{limit: true, reason: fmt.Sprintf("nested deeper than %d levels", maxStanzaDepth)}
 			case elements >= maxStanzaElements:
