@@ -70,6 +70,7 @@ func FuzzIncomingStanza(f *testing.F) {
 		{0, alice, deepPayload(10000)},
 		{2, alice, "<body>invite</body>" + deepPayload(10000)},
 		{1, alice, "<x><features xmlns='http://etherx.jabber.org/streams'/></x>"},
+		{2, alice, "<body>invite</body><stream xmlns='http://etherx.jabber.org/streams'><x/></stream>"},
 		{2, alice, "<body>invite</body><!-- x -->"},
 	}
 	for _, s := range seeds {
