@@ -107,6 +107,7 @@ func TestMalformedStanzasKeepTheLink(t *testing.T) {
 		{"stream error", "<error xmlns='" + streamNS + "'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></error>"},
 		{"comment", "<x><!-- a comment --></x>"},
 		{"processing instruction", "<x><?pi x?></x>"},
+		{"directive", "<x><!DOCTYPE y></x>"},
 		{"nested stream", "<x><stream xmlns='" + streamNS + "'/></x>"},
 		{"nested stream with the header's prefix", "<stream:stream><y/></stream:stream>"},
 	} {
