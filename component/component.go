@@ -123,7 +123,8 @@ type Component struct {
 	upMu sync.Mutex
 	upCh chan struct{} // closed while the link is up
 
-	replies replyLimiter
+	replies  replyLimiter
+	refusals refusalLog
 
 	// Hooks and timings, replaced by tests.
 	dial         func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -175,6 +176,7 @@ func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metric
 		closeWait:    closeWait,
 	}
 	c.replies.now = func() time.Time { return c.now() }
+	c.refusals.now = func() time.Time { return c.now() }
 	return c, nil
 }
 
@@ -293,4 +295,50 @@ func (r *replyLimiter) allow(sender string) bool {
 	}
 	r.seen[sender] = append(recent, now)
 	return true
+}
+
+// refusalLog writes the log line about a refused stanza, at most
+// refusalLinesPerMinute a minute across all senders, so a flood of bad
+// stanzas cannot flood the log; the next line written tells how many were
+// left out.
+type refusalLog struct {
+	mu         sync.Mutex
+	now        func() time.Time
+	window     time.Time // start of the current minute
+	logged     int       // lines written in it
+	suppressed int       // lines left out since the last one written
+}
+
+const (
+	refusalLinesPerMinute = 10
+	// maxLoggedSender bounds the sender logged (a JID has at most 3071
+	// bytes; an attribute the server let through as one may not).
+	maxLoggedSender = 3071
+)
+
+// log records one refused stanza of kind (iq, message, presence) from the
+// address in its from attribute, for reason. It never sees the content.
+func (r *refusalLog) log(l *slog.Logger, kind, from, reason string) {
+	r.mu.Lock()
+	now := r.now()
+	if now.Sub(r.window) >= time.Minute || now.Before(r.window) {
+		r.window, r.logged = now, 0
+	}
+	if r.logged >= refusalLinesPerMinute {
+		r.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	r.logged++
+	left := r.suppressed
+	r.suppressed = 0
+	r.mu.Unlock()
+	if len(from) > maxLoggedSender {
+		from = strings.ToValidUTF8(from[:maxLoggedSender], "") + "…"
+	}
+	args := []any{"stanza", kind, "from", from, "reason", reason}
+	if left > 0 {
+		args = append(args, "not_logged_before", left)
+	}
+	l.Warn("refused a stanza the component cannot read", args...)
 }

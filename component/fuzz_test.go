@@ -44,8 +44,9 @@ func escapeAttr(s string) string {
 }
 
 // FuzzIncomingStanza sends arbitrary well-formed IQ and message payloads
-// from arbitrary senders to a connected component: whatever comes, the link
-// stays up and still answers a ping, and nothing panics.
+// from arbitrary senders to a connected component: whatever comes (however
+// deep, or with elements in the streams namespace), the link stays up and
+// still answers a ping, and nothing panics.
 func FuzzIncomingStanza(f *testing.F) {
 	seeds := []struct {
 		kind    uint8
@@ -64,6 +65,13 @@ func FuzzIncomingStanza(f *testing.F) {
 		{0, "", "<ping xmlns='urn:xmpp:ping'/>"},
 		{1, "not a jid@@/", "<x/>"},
 		{0, alice, ""},
+		// Deeper than encoding/xml decodes, and content mellium's stream
+		// reader rejects: refused, and the link stays.
+		{0, alice, deepPayload(10000)},
+		{2, alice, "<body>invite</body>" + deepPayload(10000)},
+		{1, alice, "<x><features xmlns='http://etherx.jabber.org/streams'/></x>"},
+		{2, alice, "<body>invite</body><stream xmlns='http://etherx.jabber.org/streams'><x/></stream>"},
+		{2, alice, "<body>invite</body><!-- x -->"},
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, s.from, s.payload)

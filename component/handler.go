@@ -39,23 +39,76 @@ type handler struct {
 	l *link
 }
 
-// HandleXMPP implements xmpp.Handler.
+// HandleXMPP implements xmpp.Handler. It returns an error only when the
+// stream itself is broken or an answer cannot be written: Serve ends the
+// link on any error, so nothing one stanza carries may cause one.
 func (h *handler) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	// The decoder must see the start element itself, else it rejects the
-	// end element as unmatched.
-	var e element
-	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(start.Copy()), t))
-	if err := d.Decode(&e); err != nil {
+	e, err := readElement(start.Copy(), t)
+	var bad *badStanzaError
+	if errors.As(err, &bad) {
+		return h.refuse(t, start, bad)
+	}
+	if err != nil {
 		return err
 	}
 	switch start.Name.Local {
 	case "iq":
-		return h.iq(t, &e)
+		return h.iq(t, e)
 	case "message":
-		h.message(&e)
+		h.message(e)
 	}
 	// Presence needs no answer: the component keeps no roster.
 	return nil
+}
+
+// refuse answers a stanza that could not be read: an IQ get or set gets an
+// error (policy-violation for a stanza over the component's limits,
+// bad-request for invalid content), anything else is dropped. The log
+// names the sender, never the content.
+func (h *handler) refuse(t xmlstream.TokenWriter, start *xml.StartElement, bad *badStanzaError) error {
+	from := rawAttr(start.Attr, "from")
+	h.c.refusals.log(h.c.log, start.Name.Local, from, bad.reason)
+	typ := stanza.IQType(rawAttr(start.Attr, "type"))
+	if start.Name.Local != "iq" || (typ != stanza.GetIQ && typ != stanza.SetIQ) {
+		return nil
+	}
+	se := stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest,
+		Text: map[string]string{"": "The stanza could not be read."}}
+	if bad.limit {
+		se = stanza.Error{Type: stanza.Modify, Condition: stanza.PolicyViolation,
+			Text: map[string]string{"": "The stanza is " + bad.reason + "."}}
+	}
+	return write(t, h.c.rawIQError(start.Attr, se))
+}
+
+// rawIQError answers an IQ get or set from its attributes as they came,
+// for IQs that could not be read or whose addresses mellium's JID parser
+// refuses (the server's accepted them): the answer goes back to the sender
+// as written, from the address that was asked, or from the component when
+// that cannot be parsed. An IQ get or set must be answered (RFC 6120
+// 8.2.3), and mellium sends no default answer on a component stream.
+func (c *Component) rawIQError(attrs []xml.Attr, se stanza.Error) xml.TokenReader {
+	from := c.jid.String()
+	if to := rawAttr(attrs, "to"); to != "" {
+		if j, err := jid.Parse(to); err == nil && j.Domainpart() == c.jid.Domainpart() {
+			from = to
+		}
+	}
+	a := []xml.Attr{attr("type", string(stanza.ErrorIQ)), attr("id", rawAttr(attrs, "id")), attr("from", from)}
+	if to := rawAttr(attrs, "from"); to != "" {
+		a = append(a, attr("to", to))
+	}
+	return el(name("", "iq"), a, se.TokenReader())
+}
+
+// rawAttr returns the value of the unqualified attribute local of a stanza.
+func rawAttr(attrs []xml.Attr, local string) string {
+	for _, a := range attrs {
+		if a.Name.Local == local && a.Name.Space == "" {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 // iq answers an IQ get or set.
@@ -66,7 +119,8 @@ func (h *handler) iq(t xmlstream.TokenWriter, e *element) error {
 	}
 	iq, err := h.c.incomingIQ(e)
 	if err != nil {
-		return nil // unparsable addresses: nobody to answer
+		h.c.refusals.log(h.c.log, "iq", e.attr("from"), "an address that is not a valid JID")
+		return write(t, h.c.rawIQError(e.Attrs, stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed}))
 	}
 	if iq.To.Localpart() != "" {
 		// user@component: no such entity here.

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -266,6 +267,47 @@ func integration(t *testing.T, kind string) {
 		}
 	})
 
+	t.Run("hostile stanzas keep the link", func(t *testing.T) {
+		// Prosody forwards a stanza 10,001 levels deep (about 70 KB, below
+		// its 256 KiB stanza limit). ejabberd 23.01 itself dies on a stanza
+		// 3,500 levels deep, whatever its address (see docs/security.md),
+		// so it gets one far deeper than the component reads but that it
+		// survives.
+		depth := 10000
+		if kind == xmpptest.Ejabberd {
+			depth = 1000
+		}
+		first := c.cur.Load()
+		evil := login(t, srv, "alice", alicePW)
+		const streamEl = "<x xmlns='urn:example:x'><stream xmlns='http://etherx.jabber.org/streams'/></x>"
+		to := srv.ComponentJID
+		writeRaw(t, evil, fmt.Sprintf("<message type='chat' to='%s'><body>invite</body>%s</message>"+
+			"<presence to='%s'>%s</presence><message type='chat' to='%s'><body>invite</body>%s</message>",
+			to, deepPayload(depth), to, deepPayload(depth), to, streamEl))
+		for _, tc := range []struct {
+			name    string
+			payload string
+			want    stanza.Condition
+		}{
+			{"deep", deepPayload(depth), stanza.PolicyViolation},
+			{"stream element", streamEl, stanza.BadRequest},
+		} {
+			id := "hostile-" + strings.ReplaceAll(tc.name, " ", "-")
+			writeRaw(t, evil, fmt.Sprintf("<iq type='get' to='%s' id='%s'>%s</iq>", to, id, tc.payload))
+			e := evil.awaitIQ(t, id)
+			if got := stanzaError(e).Condition; e.attr("type") != "error" || got != tc.want || e.attr("from") != to {
+				t.Errorf("answer to the %s IQ: %s; want a %s error from %s", tc.name, dumpElement(e), tc.want, to)
+			}
+		}
+		info, err := aliceC.iq(ctx, stanza.GetIQ, compJID, el(name(nsDiscoInfo, "query"), nil))
+		if err != nil || info.child(nsDiscoInfo, "query") == nil {
+			t.Errorf("disco#info after the hostile stanzas: %v", err)
+		}
+		if c.cur.Load() != first {
+			t.Errorf("the component reconnected: the hostile stanzas ended its link")
+		}
+	})
+
 	t.Run("reconnect after kill", func(t *testing.T) {
 		srv.Kill(t)
 		eventually(t, "link down", func() bool { return c.State() == "down" })
@@ -360,11 +402,13 @@ func integration(t *testing.T, kind string) {
 }
 
 // client is a logged-in user session whose Serve loop runs in the
-// background and hands incoming messages to the test.
+// background and hands incoming messages, and IQ answers not waited for
+// with iq, to the test.
 type client struct {
 	name string
 	s    *xmpp.Session
 	msgs chan *element
+	iqs  chan *element
 }
 
 func login(t *testing.T, srv *xmpptest.Server, local, pw string) *client {
@@ -375,7 +419,7 @@ func login(t *testing.T, srv *xmpptest.Server, local, pw string) *client {
 	if err != nil {
 		t.Fatalf("login %s: %v", local, err)
 	}
-	cl := &client{name: local, s: s, msgs: make(chan *element, 20)}
+	cl := &client{name: local, s: s, msgs: make(chan *element, 20), iqs: make(chan *element, 20)}
 	// Available presence, so that messages to the bare JID reach us.
 	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
 		t.Fatalf("presence of %s: %v", local, err)
@@ -387,11 +431,15 @@ func login(t *testing.T, srv *xmpptest.Server, local, pw string) *client {
 			if err := d.Decode(&e); err != nil {
 				return err
 			}
-			if e.XMLName.Local == "message" {
-				select {
-				case cl.msgs <- &e:
-				default:
-				}
+			ch := cl.msgs
+			if e.XMLName.Local == "iq" {
+				ch = cl.iqs
+			} else if e.XMLName.Local != "message" {
+				return nil
+			}
+			select {
+			case ch <- &e:
+			default:
 			}
 			return nil
 		}))
@@ -428,6 +476,34 @@ func (cl *client) awaitMessage(t *testing.T, from string) *element {
 			}
 		case <-timeout:
 			t.Fatalf("%s got no message from %s within 10s", cl.name, from)
+			return nil
+		}
+	}
+}
+
+// writeRaw writes XML to the client's connection as it is, under the
+// session's output lock.
+func writeRaw(t *testing.T, cl *client, raw string) {
+	t.Helper()
+	w := cl.s.TokenWriter()
+	defer w.Close()
+	if _, err := io.WriteString(cl.s.Conn(), raw); err != nil {
+		t.Fatalf("%s writes raw XML: %v", cl.name, err)
+	}
+}
+
+// awaitIQ returns the IQ answer with the given id that came outside iq.
+func (cl *client) awaitIQ(t *testing.T, id string) *element {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-cl.iqs:
+			if e.attr("id") == id {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("%s got no IQ answer with id %s within 10s", cl.name, id)
 			return nil
 		}
 	}

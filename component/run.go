@@ -154,12 +154,13 @@ func (c *Component) connect(ctx context.Context) (*link, error) {
 		return nil, fmt.Errorf("dial %s: %w", c.cfg.Server, err)
 	}
 	// mellium only sees a connection without deadlines (see
-	// deadlineFreeConn); the handshake's time limit is set here, on the raw
-	// connection, and lifted once the link stands.
+	// deadlineFreeConn), which it reads through a streamFilter; the
+	// handshake's time limit is set here, on the raw connection, and
+	// lifted once the link stands.
 	if d, ok := hctx.Deadline(); ok {
 		_ = conn.SetDeadline(d)
 	}
-	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), deadlineFreeConn{conn})
+	s, err := component.NewSession(hctx, c.jid, []byte(c.cfg.Secret), deadlineFreeConn{newFilteredConn(conn)})
 	if err == nil {
 		err = conn.SetDeadline(time.Time{})
 	}
@@ -251,8 +252,10 @@ func (c *Component) pinger(l *link) {
 		_, err := c.request(ctx, l, stanza.GetIQ, c.domain, el(name(nsPing, "ping"), nil))
 		cancel()
 		var se stanza.Error
-		if err == nil || l.ctx.Err() != nil || errors.As(err, &se) {
-			// An error reply proves the link works as well as a result.
+		var bad *badStanzaError
+		if err == nil || l.ctx.Err() != nil || errors.As(err, &se) || errors.As(err, &bad) {
+			// An error reply, or one the component refused to read, proves
+			// the link works as well as a result.
 			continue
 		}
 		c.log.Warn("the XMPP server did not answer a ping; reconnecting", "err", err)
@@ -439,15 +442,30 @@ func (c *Component) request(ctx context.Context, l *link, typ stanza.IQType, to 
 	// The reply is read whole and closed at once: Serve waits for the
 	// close before it reads the next stanza.
 	defer resp.Close()
-	var e element
-	if err := xml.NewTokenDecoder(resp).Decode(&e); err != nil {
-		// The request went out; whether it was carried out is unknown.
+	// mellium hands the reply as its start element, content, end element.
+	var e *element
+	tok, err := resp.Token()
+	start, ok := tok.(xml.StartElement)
+	if err == nil && !ok {
+		err = fmt.Errorf("reply starts with %T, not an element", tok)
+	}
+	if err == nil {
+		e, err = readElement(start, resp)
+	}
+	var bad *badStanzaError
+	if errors.As(err, &bad) {
+		// Read to its end, so the link goes on. The request went out;
+		// whether it was carried out is unknown.
+		c.refusals.log(c.log, "iq reply", rawAttr(start.Attr, "from"), bad.reason)
+		return nil, fmt.Errorf("%w (%w)", bad, errLinkLost)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read reply (%v): %w", err, errLinkLost)
 	}
 	if e.attr("type") == "error" {
-		return &e, stanzaError(&e)
+		return e, stanzaError(e)
 	}
-	return &e, nil
+	return e, nil
 }
 
 // deadlineFreeConn hides the connection's deadlines from mellium. mellium

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"mellium.im/xmlstream"
@@ -33,6 +34,134 @@ type element struct {
 	Attrs    []xml.Attr `xml:",any,attr"`
 	Children []element  `xml:",any"`
 	Text     string     `xml:",chardata"`
+}
+
+// Limits on one incoming stanza. The component's stanzas are shallow: the
+// deepest it reads is an ad-hoc command with a data form (iq, command, x,
+// field, value: 5 levels), and a chat message with XHTML-IM or other
+// extensions rarely passes 15. encoding/xml refuses only at 10,000 levels;
+// a stanza that deep is about 70 KB, far below the servers' stanza size
+// limits. A stanza over these limits is refused as soon as it crosses
+// them and read on to its end without being kept, so its cost stays
+// linear in its size and its memory constant.
+const (
+	// maxStanzaDepth is the deepest element nesting read, the stanza
+	// itself being level 1.
+	maxStanzaDepth = 32
+	// maxStanzaElements caps the elements of one stanza, the stanza
+	// included. The largest legitimate one is the server's command list
+	// (a few dozen items).
+	maxStanzaElements = 4096
+)
+
+// badStanzaError reports a stanza that the component refuses to read: too
+// deep, too large, or with content the stream reader rejects. The stream
+// is still in sync after it: the stanza has been read to its end.
+type badStanzaError struct {
+	// limit: the stanza crossed maxStanzaDepth or maxStanzaElements (a
+	// policy of the component) rather than carrying invalid content.
+	limit  bool
+	reason string
+}
+
+func (e *badStanzaError) Error() string { return "unreadable stanza: " + e.reason }
+
+// readElement reads the element that start opens from r, which yields the
+// element's content and then its end element (the rest of a stanza as
+// mellium hands it to a handler or a reply waiter), into a tree. It builds
+// the tree without recursion and within maxStanzaDepth and
+// maxStanzaElements.
+//
+// It returns a *badStanzaError when the element crosses a limit, holds
+// streamFilter's marker for an element in the streams namespace, or the
+// stream reader rejects a token inside it (mellium reports a comment, a
+// processing instruction or a directive as an error after consuming it).
+// It then reads on to the element's end element without keeping anything,
+// so the next stanza is read from its start. Any other read error is
+// returned as it is: the stream itself is broken.
+func readElement(start xml.StartElement, r xml.TokenReader) (*element, error) {
+	root := &element{XMLName: start.Name, Attrs: start.Attr}
+	stack := []*element{root}
+	text := [][]byte{nil} // character data of each open element
+	elements := 1
+	var bad *badStanzaError
+	depth := 1 // open elements, counted on when no longer building
+	for depth > 0 {
+		// A reader may return the last token together with io.EOF (the
+		// reply readers of mellium do), so the token comes first.
+		tok, err := r.Token()
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case bad != nil:
+			case t.Name.Space == nsRemoved:
+				bad = &badStanzaError{reason: "an element in the streams namespace"}
+			case depth > maxStanzaDepth:
+				bad = &badStanzaError{limit: true, reason: fmt.Sprintf("nested deeper than %d levels", maxStanzaDepth)}
+			case elements >= maxStanzaElements:
+				bad = &badStanzaError{limit: true, reason: fmt.Sprintf("more than %d elements", maxStanzaElements)}
+			default:
+				elements++
+				stack = append(stack, &element{XMLName: t.Name, Attrs: t.Attr})
+				text = append(text, nil)
+			}
+		case xml.EndElement:
+			depth--
+			if bad != nil {
+				break
+			}
+			n := len(stack) - 1
+			e := stack[n]
+			e.Text = string(text[n])
+			stack, text = stack[:n], text[:n]
+			if n > 0 {
+				parent := stack[n-1]
+				parent.Children = append(parent.Children, *e)
+			}
+		case xml.CharData:
+			if bad == nil {
+				text[len(text)-1] = append(text[len(text)-1], t...)
+			}
+		}
+		switch {
+		case err == nil:
+		case err == io.EOF:
+			if depth > 0 {
+				// A stanza's reader ends after its end element. Earlier,
+				// mellium's stream reader has taken a nested end tag in
+				// the streams namespace for the end of the stream (which
+				// streamFilter prevents): the rest cannot be reached.
+				return nil, fmt.Errorf("stanza ended before its end element: %w", io.ErrUnexpectedEOF)
+			}
+		case rejectedToken(err):
+			if bad == nil {
+				bad = &badStanzaError{reason: "content the XMPP stream reader rejects"}
+			}
+		default:
+			return nil, err
+		}
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	return root, nil
+}
+
+// rejectedToken reports whether err is mellium's complaint about one token
+// inside a stanza, which it has consumed, rather than a broken stream: a
+// comment, a processing instruction or a directive. Its internal stream
+// reader has no exported errors for these, so they are known by their text
+// (mellium v0.22.0); a test sends each kind. (It also complains about
+// elements in the streams namespace, which streamFilter keeps from it.)
+func rejectedToken(err error) bool {
+	switch err.Error() {
+	case "disallowed XML proc inst encountered",
+		"disallowed XML comment encountered",
+		"disallowed XML directive encountered":
+		return true
+	}
+	return false
 }
 
 // attr returns the value of the unqualified attribute local.
