@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Runs the whole xmpp-invites test suite: formatting, vet, and every test with
-# the race detector, including the integration tests against real Prosody and
-# ejabberd and the browser test in Chromium. Installs the Debian packages the
-# suite needs when they are missing (as root, or through sudo).
+# Runs the whole xmpp-invites test suite: formatting, tidy modules, vet, and
+# every test with the race detector, including the integration and fault tests
+# against real Prosody and ejabberd, the nginx and browser tests, the package
+# build, and short fuzz runs.
+#
+#   ./test.sh                 run; fail naming the Debian packages that are missing
+#   ./test.sh --install-deps  install the missing packages first (apt-get, as root
+#                             or through sudo)
+#
+# It never stops, starts or reconfigures a system service: the tests start their
+# own private servers on free loopback ports. (Installing prosody or ejabberd may
+# start Debian's system instances on their default ports; they are left alone.)
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
+
+install_deps=false
+for arg in "$@"; do
+	case "$arg" in
+	--install-deps) install_deps=true ;;
+	*)
+		echo "usage: $0 [--install-deps]" >&2
+		exit 2
+		;;
+	esac
+done
 
 need=()
 command -v prosody >/dev/null 2>&1 || need+=(prosody)
@@ -14,20 +33,21 @@ dpkg -s lua-dbi-sqlite3 >/dev/null 2>&1 || need+=(lua-dbi-sqlite3)
 command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools) # the browser test decodes the QR code
-command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)     # the backup test runs the README recipe
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)     # the backup test runs the documented recipe
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # the package test verifies the unit
 command -v objdump >/dev/null 2>&1 || need+=(binutils)      # packaging/deb.sh reads the glibc the binary needs
+command -v prlimit >/dev/null 2>&1 || need+=(util-linux)    # the connection flood test lowers the descriptor limit
 if [ ${#need[@]} -gt 0 ]; then
+	if ! $install_deps; then
+		echo "test.sh: missing Debian packages: ${need[*]}" >&2
+		echo "test.sh: run ./test.sh --install-deps to install them (apt-get), or install them yourself" >&2
+		exit 1
+	fi
 	echo "test.sh: installing ${need[*]}"
 	sudo=""
 	[ "$(id -u)" = 0 ] || sudo="sudo"
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-	# Package scripts may start the system servers; the tests start their own
-	# private instances on free loopback ports and need none of these.
-	for svc in prosody ejabberd; do
-		$sudo service "$svc" stop >/dev/null 2>&1 || true
-	done
 fi
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
