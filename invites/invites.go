@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
@@ -159,10 +158,16 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 	if ttl > s.cfg.MaxTTL {
 		return Created{}, invalid("ttl", "must not exceed %s", FormatDuration(s.cfg.MaxTTL))
 	}
-	if len(r.Note) > MaxNoteLen || !utf8.ValidString(r.Note) || strings.ContainsAny(r.Note, "\t\n\r\x00") {
-		return Created{}, invalid("note", "must be at most %d bytes of text on one line", MaxNoteLen)
+	if len(r.Note) > MaxNoteLen {
+		return Created{}, invalid("note", "must be at most %d bytes", MaxNoteLen)
+	}
+	if err := CheckText("note", r.Note); err != nil {
+		return Created{}, err
 	}
 	if r.Username != "" {
+		if err := CheckText("username", r.Username); err != nil {
+			return Created{}, err
+		}
 		u, err := PrepareUsername(r.Username)
 		if err != nil {
 			return Created{}, invalid("username", "%s", err)

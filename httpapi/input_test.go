@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestAPIRefusesControlText: a note or username with a control or
+// bidirectional formatting character is a 400 naming the field, from the
+// query, a form and a JSON body of either API; nothing is created.
+func TestAPIRefusesControlText(t *testing.T) {
+	e := newAPIEnv(t, func(c *Config) { c.MaxAuthFailures = 0 })
+	manage := e.manageKey(t)
+	bads := []string{
+		"red\x1b[31malert", "two\nlines", "col\tumn", "cr\rlf", "nul\x00", "del\x7f", "c1\u0085next", "csi\u009b2J",
+		"txt\u202eexe.bat", "lre\u202a", "lri\u2066x\u2069", "fsi\u2068", "lrm\u200e", "rlm\u200f", "alm\u061c",
+		"ls\u2028", "ps\u2029",
+	}
+	for _, bad := range bads {
+		for _, field := range []string{"note", "username"} {
+			params := url.Values{field: {bad}}
+			if field == "username" {
+				params.Set("type", "contact")
+			}
+			js := map[string]string{}
+			for k := range params {
+				js[k] = params.Get(k)
+			}
+			body, _ := json.Marshal(js)
+			for _, q := range []apiReq{
+				{target: "/invites_api?" + params.Encode(), headers: apiBearer(manage)},
+				{method: "POST", target: "/invites_api", body: params.Encode(), headers: append(apiBearer(manage), "Content-Type", formType)},
+				{method: "POST", target: "/invites_api", body: string(body), headers: append(apiBearer(manage), "Content-Type", jsonType)},
+				{method: "POST", target: "/api/v1/invites", body: string(body), headers: append(apiBearer(manage), "Content-Type", jsonType)},
+			} {
+				rec := e.do(t, q)
+				var got errorBody
+				_ = json.Unmarshal(rec.Body.Bytes(), &got)
+				if rec.Code != 400 || !strings.HasPrefix(got.Error, field+": must not contain control or bidirectional formatting characters") {
+					t.Errorf("%s %s %q: status %d, body %q; want 400 naming %s", q.method, q.target, q.body, rec.Code, rec.Body, field)
+				}
+			}
+		}
+	}
+	// Invalid UTF-8 from a query or form (JSON has its own check).
+	rec := e.do(t, apiReq{target: "/invites_api?note=%ff%fe", headers: apiBearer(manage)})
+	apiWantError(t, rec, 400, "note: must be valid UTF-8")
+	if n := e.count(t); n != 0 {
+		t.Fatalf("%d invites created, want none", n)
+	}
+	// What stays allowed: spaces, punctuation, any script, emoji.
+	for _, ok := range []string{"for bob & alice", "für Jürgen – 2 Plätze", "עברית", "日本語", "🎉 party"} {
+		rec := e.do(t, apiReq{target: "/invites_api?" + url.Values{"note": {ok}}.Encode(), headers: apiBearer(manage)})
+		apiWantStatus(t, rec, 201)
+	}
+}
