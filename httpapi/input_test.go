@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"xmpp-invites/keystore"
 )
 
 // TestAPIRefusesControlText: a note or username with a control or
@@ -54,5 +56,51 @@ func TestAPIRefusesControlText(t *testing.T) {
 	for _, ok := range []string{"for bob & alice", "für Jürgen – 2 Plätze", "עברית", "日本語", "🎉 party"} {
 		rec := e.do(t, apiReq{target: "/invites_api?" + url.Values{"note": {ok}}.Encode(), headers: apiBearer(manage)})
 		apiWantStatus(t, rec, 201)
+	}
+}
+
+// TestAPIJSONStrict: a JSON body whose meaning depends on the decoder's
+// leniency is refused, on both APIs, before anything is created: a member
+// given twice (also through an escape), a name in another case than the
+// field's, invalid UTF-8 and unpaired surrogate escapes.
+func TestAPIJSONStrict(t *testing.T) {
+	e := newAPIEnv(t, func(c *Config) { c.MaxAuthFailures = 0 })
+	manage := e.manageKey(t)
+	for _, tc := range []struct{ body, msg string }{
+		{`{"type":"contact","Type":"reset","username":"bob"}`, `unknown field "Type"`},
+		{`{"username":"bob","TYPE":"reset"}`, `unknown field "TYPE"`},
+		{`{"Note":"x"}`, `unknown field "Note"`},
+		{`{"type":"account","type":"reset","username":"bob"}`, `duplicate field "type"`},
+		{`{"type":"account","typ\u0065":"reset","username":"bob"}`, `duplicate field "type"`},
+		{`{"note":"a","note":"b"}`, `duplicate field "note"`},
+		{`{"note":null,"note":"b"}`, `duplicate field "note"`},
+		{"{\"note\":\"caf\xe9\"}", "JSON body must be valid UTF-8"},
+		{"{\"note\":\"\xed\xa0\x80\"}", "JSON body must be valid UTF-8"},
+		{`{"note":"\ud800"}`, "JSON body must be valid UTF-8 (no unpaired surrogate escapes)"},
+		{`{"note":"\udc00\ud800"}`, "JSON body must be valid UTF-8 (no unpaired surrogate escapes)"},
+		{`{"color":"red"}`, `unknown field "color"`},
+	} {
+		for _, target := range []string{"/invites_api", "/api/v1/invites"} {
+			rec := e.do(t, apiReq{method: "POST", target: target, body: tc.body,
+				headers: append(apiBearer(manage), "Content-Type", jsonType)})
+			apiWantError(t, rec, 400, tc.msg)
+		}
+	}
+	rec := e.do(t, apiReq{method: "POST", target: "/invites_api", body: `{"redirect":true,"Redirect":false}`,
+		headers: append(apiBearer(manage), "Content-Type", jsonType)})
+	apiWantError(t, rec, 400, `unknown field "Redirect"`)
+	if n := e.count(t); n != 0 {
+		t.Fatalf("%d invites created, want none", n)
+	}
+	// A valid body, escapes and a surrogate pair included, still works.
+	rec = e.do(t, apiReq{method: "POST", target: "/api/v1/invites", body: `{"type":"contact","username":"bob","note":"f\u00fcr \ud83c\udf89"}`,
+		headers: append(apiBearer(manage), "Content-Type", jsonType)})
+	apiWantStatus(t, rec, 201)
+	if c := apiDecode[createdJSON](t, rec); c.Type != "contact" {
+		t.Fatalf("type %q, want contact", c.Type)
+	}
+	invs, err := e.store.ListInvites(t.Context(), keystore.ListOptions{All: true})
+	if err != nil || len(invs) != 1 || invs[0].Note != "für 🎉" {
+		t.Fatalf("stored %+v, %v; want one invite with note %q", invs, err, "für 🎉")
 	}
 }
