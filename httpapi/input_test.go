@@ -104,3 +104,27 @@ func TestAPIJSONStrict(t *testing.T) {
 		t.Fatalf("stored %+v, %v; want one invite with note %q", invs, err, "für 🎉")
 	}
 }
+
+// TestContactURIEncoded: the roster URI of a contact invite for a username
+// with URI delimiters is percent-encoded wherever it appears: the JSON
+// uri, the landing page's Link header and its "add in your app" button.
+func TestContactURIEncoded(t *testing.T) {
+	e := newAPIEnv(t, func(c *Config) { c.MaxAuthFailures = 0 })
+	manage := e.manageKey(t)
+	rec := e.do(t, apiReq{method: "POST", target: "/api/v1/invites", body: `{"type":"contact","username":"evil?roster#x;ibr=y"}`,
+		headers: append(apiBearer(manage), "Content-Type", jsonType)})
+	apiWantStatus(t, rec, 201)
+	c := apiDecode[createdJSON](t, rec)
+	want := "xmpp:evil%3Froster%23x%3Bibr%3Dy@example.com?roster;preauth=" + c.Token + ";ibr=y"
+	if c.URI != want {
+		t.Fatalf("uri %q, want %q", c.URI, want)
+	}
+	rec = e.do(t, apiReq{target: "/invite?" + c.Token})
+	apiWantStatus(t, rec, 200)
+	if got, wantLink := rec.Header().Get("Link"), "<"+want+`>; rel="alternate"`; got != wantLink {
+		t.Errorf("Link %q, want %q", got, wantLink)
+	}
+	if body := rec.Body.String(); !strings.Contains(body, `id="add-contact" href="`+want+`"`) {
+		t.Errorf("no add-in-your-app button with href %s", want)
+	}
+}

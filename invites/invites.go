@@ -239,22 +239,21 @@ func (s *Service) protected(username string) bool {
 	return s.Reserved(username)
 }
 
-// URI is the invite's xmpp: URI (XEP-0401).
+// URI is the invite's xmpp: URI (XEP-0401), its localpart percent-encoded
+// (see XMPPURI).
 func (s *Service) URI(inv keystore.Invite, token string) string {
-	switch inv.Type {
-	case keystore.TypeContact:
-		u := "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?roster;preauth=" + token
-		if inv.AllowRegister {
-			u += ";ibr=y"
-		}
-		return u
-	case keystore.TypeReset:
-		return "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?register;preauth=" + token
-	}
+	jid := s.cfg.Domain
 	if inv.Username != "" {
-		return "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?register;preauth=" + token
+		jid = inv.Username + "@" + jid
 	}
-	return "xmpp:" + s.cfg.Domain + "?register;preauth=" + token
+	query := "register;preauth=" + token
+	if inv.Type == keystore.TypeContact {
+		query = "roster;preauth=" + token
+		if inv.AllowRegister {
+			query += ";ibr=y"
+		}
+	}
+	return XMPPURI(jid, query)
 }
 
 // LandingURL is the invite's page: {public_url}/invite?TOKEN.
