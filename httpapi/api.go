@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"xmpp-invites/invites"
 	"xmpp-invites/keystore"
@@ -192,7 +195,7 @@ func (p *jsonParam) UnmarshalJSON(b []byte) error {
 		p.set, p.v = true, s
 	case len(b) > 0 && b[0] == '"':
 		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		if err := json.Unmarshal(b, &v); err != nil { // refuses unpaired surrogates
 			return err
 		}
 		p.set, p.v = true, v
@@ -234,32 +237,61 @@ type compatJSON struct {
 	Redirect jsonParam `json:"redirect"`
 }
 
-// decodeAPIJSON decodes one JSON object into v, refusing unknown fields and
-// trailing data.
+// decodeAPIJSON decodes one JSON object into v. It refuses what
+// encoding/json lets through: a member given twice, a name in another case
+// than the field's ({"type":"contact","Type":"reset"} would otherwise be a
+// reset invite), invalid UTF-8 (which encoding/json turns into U+FFFD) and
+// unpaired surrogate escapes. It also refuses unknown members and trailing
+// data. go-json-experiment/json (encoding/json/v2) does all of that by
+// default.
 func decodeAPIJSON(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-			return newAPIError(http.StatusBadRequest, "malformed JSON body")
-		case errors.As(err, &te) && te.Field == "":
-			return newAPIError(http.StatusBadRequest, "JSON body must be an object")
-		case errors.As(err, &te):
-			return newAPIError(http.StatusBadRequest, te.Field+": "+errJSONParam.Error())
-		case errors.Is(err, errJSONParam):
-			return newAPIError(http.StatusBadRequest, errJSONParam.Error())
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return newAPIError(http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return newAPIError(http.StatusBadRequest, "malformed JSON body")
+	if !utf8.Valid(body) {
+		return newAPIError(http.StatusBadRequest, "JSON body must be valid UTF-8")
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	if err := json.UnmarshalDecode(dec, v, json.RejectUnknownMembers(true)); err != nil {
+		return jsonBodyError(body, err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return newAPIError(http.StatusBadRequest, "malformed JSON body: data after the object")
 	}
 	return nil
+}
+
+// jsonBodyError is the 400 for err, an error of decodeAPIJSON on body. The
+// decoder's own messages are not passed on: they quote the body.
+func jsonBodyError(body []byte, err error) error {
+	var syn *jsontext.SyntacticError
+	var sem *json.SemanticError
+	switch {
+	case errors.As(err, &syn) && syn.Err == jsontext.ErrDuplicateName:
+		return newAPIError(http.StatusBadRequest, fmt.Sprintf("duplicate field %q", jsonMember(syn.JSONPointer)))
+	case errors.As(err, &syn) && validIgnoringUTF8(body):
+		// The raw body is valid UTF-8, so an escape is at fault: an
+		// unpaired surrogate such as "\ud800".
+		return newAPIError(http.StatusBadRequest, "JSON body must be valid UTF-8 (no unpaired surrogate escapes)")
+	case errors.As(err, &sem) && errors.Is(sem.Err, json.ErrUnknownName):
+		return newAPIError(http.StatusBadRequest, fmt.Sprintf("unknown field %q", jsonMember(sem.JSONPointer)))
+	case errors.As(err, &sem) && sem.JSONPointer == "" && sem.JSONKind != 0 && sem.JSONKind != '{':
+		return newAPIError(http.StatusBadRequest, "JSON body must be an object")
+	case errors.Is(err, errJSONParam):
+		return newAPIError(http.StatusBadRequest, errJSONParam.Error())
+	}
+	return newAPIError(http.StatusBadRequest, "malformed JSON body")
+}
+
+// validIgnoringUTF8 reports whether body starts with a JSON value that is
+// valid but for invalid UTF-8 and duplicate names.
+func validIgnoringUTF8(body []byte) bool {
+	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	_, err := dec.ReadValue()
+	return err == nil
+}
+
+// jsonMember is the member name at the end of a JSON pointer into the
+// body, which the decoder reports for member errors.
+func jsonMember(p jsontext.Pointer) string {
+	return p.LastToken()
 }
 
 // Kinds of request body.

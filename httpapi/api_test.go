@@ -191,7 +191,7 @@ func TestInvitesAPICreate(t *testing.T) {
 		{name: "contact without username", req: apiReq{target: "/invites_api?type=contact", headers: apiBearer(manage)}, status: 400,
 			msg: "username: a contact invite needs the inviter's username"},
 		{name: "note too long", req: apiReq{target: "/invites_api?note=" + strings.Repeat("x", 600), headers: apiBearer(plain)}, status: 400,
-			msg: "note: must be at most 500 bytes of text on one line"},
+			msg: "note: must be at most 500 bytes"},
 		{name: "param too long", req: apiReq{target: "/invites_api?username=" + strings.Repeat("x", 2000), headers: apiBearer(plain)}, status: 400,
 			msg: "username: too long"},
 		{name: "param twice", req: apiReq{target: "/invites_api?type=account&type=reset", headers: apiBearer(plain)}, status: 400,

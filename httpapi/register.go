@@ -207,7 +207,7 @@ func (p *pages) success(w http.ResponseWriter, r *http.Request, inv keystore.Inv
 		if d.Contact == "" {
 			d.Contact = inv.Username + "@" + cfg.Domain
 		}
-		d.ContactURI = template.URL("xmpp:" + d.Contact + "?roster")
+		d.ContactURI = template.URL(invites.XMPPURI(d.Contact, "roster"))
 	}
 	if c, ok := p.clientByID(in.Client); ok {
 		d.Client = &c

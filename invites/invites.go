@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"mellium.im/xmpp/jid"
 
@@ -159,10 +158,16 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 	if ttl > s.cfg.MaxTTL {
 		return Created{}, invalid("ttl", "must not exceed %s", FormatDuration(s.cfg.MaxTTL))
 	}
-	if len(r.Note) > MaxNoteLen || !utf8.ValidString(r.Note) || strings.ContainsAny(r.Note, "\t\n\r\x00") {
-		return Created{}, invalid("note", "must be at most %d bytes of text on one line", MaxNoteLen)
+	if len(r.Note) > MaxNoteLen {
+		return Created{}, invalid("note", "must be at most %d bytes", MaxNoteLen)
+	}
+	if err := CheckText("note", r.Note); err != nil {
+		return Created{}, err
 	}
 	if r.Username != "" {
+		if err := CheckText("username", r.Username); err != nil {
+			return Created{}, err
+		}
 		u, err := PrepareUsername(r.Username)
 		if err != nil {
 			return Created{}, invalid("username", "%s", err)
@@ -234,22 +239,21 @@ func (s *Service) protected(username string) bool {
 	return s.Reserved(username)
 }
 
-// URI is the invite's xmpp: URI (XEP-0401).
+// URI is the invite's xmpp: URI (XEP-0401), its localpart percent-encoded
+// (see XMPPURI).
 func (s *Service) URI(inv keystore.Invite, token string) string {
-	switch inv.Type {
-	case keystore.TypeContact:
-		u := "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?roster;preauth=" + token
-		if inv.AllowRegister {
-			u += ";ibr=y"
-		}
-		return u
-	case keystore.TypeReset:
-		return "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?register;preauth=" + token
-	}
+	jid := s.cfg.Domain
 	if inv.Username != "" {
-		return "xmpp:" + inv.Username + "@" + s.cfg.Domain + "?register;preauth=" + token
+		jid = inv.Username + "@" + jid
 	}
-	return "xmpp:" + s.cfg.Domain + "?register;preauth=" + token
+	query := "register;preauth=" + token
+	if inv.Type == keystore.TypeContact {
+		query = "roster;preauth=" + token
+		if inv.AllowRegister {
+			query += ";ibr=y"
+		}
+	}
+	return XMPPURI(jid, query)
 }
 
 // LandingURL is the invite's page: {public_url}/invite?TOKEN.

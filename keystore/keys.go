@@ -55,8 +55,9 @@ const (
 	maxKeyName     = 200
 )
 
-// dummyHash is compared against when a key ID is unknown, so that a miss
-// costs the same as a wrong secret.
+// dummyHash is compared against when there is no stored hash to compare
+// with (a malformed credential, an empty key table, an ID the key cache does
+// not hold), so that a miss costs the same as a wrong secret.
 var dummyHash = hash("xmpp-invites dummy secret")
 
 // CreateKey stores a new key and returns it with the full credential
@@ -222,27 +223,27 @@ func isBase64URL(s string) bool {
 
 // Authenticate checks a credential "ID/SECRET" against the database and
 // returns its key. Every failure (malformed, unknown ID, wrong secret,
-// expired) is ErrUnauthorized, and an unknown ID costs the same hash
-// comparison as a wrong secret.
+// expired) is ErrUnauthorized. An unknown ID and a wrong secret take the
+// same steps: one lookup that reads a row either way (see authKeySQL), one
+// hash, one constant-time comparison; only then does the ID decide.
 func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error) {
 	defer s.classifyRead(&err)
 	id, secret, err := ParseCredential(cred)
 	if err != nil {
+		// Nothing to look up: the sender knows the shape of what it sent.
 		subtle.ConstantTimeCompare(hash(cred), dummyHash)
 		return Key{}, ErrUnauthorized
 	}
-	var stored []byte
-	// A point lookup needs no interruption: the request's context would
-	// cost a watcher goroutine per query.
-	k, err := scanKey(s.keyByID.QueryRowContext(context.Background(), id), &stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		subtle.ConstantTimeCompare(hash(secret), dummyHash)
-		return Key{}, ErrUnauthorized
-	case err != nil:
+	k, stored, err := s.keyForAuth(id)
+	if err != nil {
 		return Key{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if subtle.ConstantTimeCompare(hash(secret), stored) != 1 {
+	s.trace("hash")
+	sum := hash(secret)
+	s.trace("compare")
+	// The decoy of an unknown ID has another ID, so it never passes, even
+	// with the secret of the key it is.
+	if subtle.ConstantTimeCompare(sum, stored) != 1 || k.ID != id {
 		return Key{}, ErrUnauthorized
 	}
 	now := s.now()
@@ -265,6 +266,41 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error
 	return k, nil
 }
 
+// authKeySQL reads the key with ID ?1 and its secret hash or, when there is
+// no such key, a decoy: the first key of the table, or in an empty table a
+// row of defaults with the hash ?2. A lookup that found nothing would return
+// no row, which costs less than reading and scanning one: wrong secrets for
+// existing keys were measurably slower than unknown IDs (docs/performance.md,
+// "Authentication timing"). Either way this seeks the ID index, seeks the
+// first key, and reads one table row by rowid.
+const authKeySQL = `SELECT coalesce(k.id, ''), coalesce(k.name, ''), coalesce(k.label, ''),
+	coalesce(k.scope, 'create'), coalesce(k.created_at, 0), k.last_used_at, k.expires_at,
+	coalesce(k.quota, 0), coalesce(k.secret_hash, ?2)
+FROM (SELECT (SELECT rowid FROM keys WHERE id = ?1) AS hit, (SELECT min(rowid) FROM keys) AS first) AS q
+LEFT JOIN keys AS k ON k.rowid = coalesce(q.hit, q.first)`
+
+// keyForAuth runs authKeySQL: the key with ID id, or a decoy with another
+// ID.
+func (s *Store) keyForAuth(id string) (Key, []byte, error) {
+	s.trace("lookup")
+	var stored []byte
+	// A point lookup needs no interruption: the request's context would
+	// cost a watcher goroutine per query.
+	k, err := scanKey(s.authKey.QueryRowContext(context.Background(), id, dummyHash), &stored)
+	if err != nil {
+		return Key{}, nil, err
+	}
+	s.trace("row")
+	return k, stored, nil
+}
+
+// trace reports an authentication step to the test hook.
+func (s *Store) trace(step string) {
+	if s.authTrace != nil {
+		s.authTrace(step)
+	}
+}
+
 // AuthenticateToCreate is Authenticate for a caller that will only create
 // invites with the key: it may answer from keys verified against the
 // database in the last minute, without a query. That is safe because
@@ -275,8 +311,14 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error
 // it reports that reason, so that a deleted key always gets 401 first.
 func (s *Store) AuthenticateToCreate(ctx context.Context, cred string) (k Key, cached bool, err error) {
 	if id, secret, err := ParseCredential(cred); err == nil {
-		if k, ok := s.keys.get(id, hash(secret), s.now()); ok {
-			return k, true, nil
+		now := s.now()
+		// An ID the cache does not hold is compared against a dummy
+		// entry: it costs what a wrong secret for a remembered key does.
+		e, fresh := s.keys.lookup(id, now)
+		s.trace("cache compare")
+		match := subtle.ConstantTimeCompare(e.secretHash[:], hash(secret)) == 1
+		if match && fresh && (e.key.Expires.IsZero() || now.Before(e.key.Expires)) {
+			return e.key, true, nil
 		}
 	}
 	k, err = s.Authenticate(ctx, cred)
@@ -317,22 +359,20 @@ func (c *keyCache) put(k Key, secretHash []byte, now time.Time) {
 	c.m[k.ID] = e
 }
 
-// get returns the key if it was verified less than keyCacheTTL ago, the
-// secret matches (in constant time) and the key has not expired since.
-func (c *keyCache) get(id string, secretHash []byte, now time.Time) (Key, bool) {
+// dummyEntry is what lookup returns for an ID without a fresh entry.
+var dummyEntry = cachedKey{secretHash: [sha256.Size]byte(dummyHash)}
+
+// lookup returns the entry of id if it was verified less than keyCacheTTL
+// ago; else dummyEntry and false. The caller compares the secret hash
+// either way.
+func (c *keyCache) lookup(id string, now time.Time) (cachedKey, bool) {
 	c.mu.Lock()
 	e, ok := c.m[id]
 	c.mu.Unlock()
 	if !ok || now.Sub(e.verified) >= keyCacheTTL || now.Before(e.verified) {
-		return Key{}, false
+		return dummyEntry, false
 	}
-	if subtle.ConstantTimeCompare(e.secretHash[:], secretHash) != 1 {
-		return Key{}, false
-	}
-	if !e.key.Expires.IsZero() && !now.Before(e.key.Expires) {
-		return Key{}, false
-	}
-	return e.key, true
+	return e, true
 }
 
 func (c *keyCache) forget(id string) {

@@ -110,9 +110,13 @@ type Store struct {
 	insertKeyInvite *sql.Stmt // on w: insertInvite, if the creating key still exists
 	limitOldest     *sql.Stmt // on w, inside the write transaction
 	keyByID         *sql.Stmt // on r
+	authKey         *sql.Stmt // on r: a key or a decoy, for Authenticate
 	inviteByID      *sql.Stmt // on r: an invite and its token hash, by ID
 
 	keys keyCache // keys verified lately, for AuthenticateToCreate
+	// authTrace, set by tests only, is told each step of an
+	// authentication, to check that every failure takes the same steps.
+	authTrace func(step string)
 
 	probe probe // the last write probe, for Writable
 	// faulted: the last transaction failed with a storage fault. Only the
@@ -216,6 +220,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.insertKeyInvite, insertKeyInviteSQL},
 		{s.w, &s.limitOldest, limitOldestSQL},
 		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
+		{s.r, &s.authKey, authKeySQL},
 		{s.r, &s.inviteByID, inviteByIDSQL},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.text)
@@ -421,7 +426,7 @@ func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
 	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.limitOldest.Close(), s.keyByID.Close(),
-		s.inviteByID.Close(), s.r.Close(), s.w.Close())
+		s.authKey.Close(), s.inviteByID.Close(), s.r.Close(), s.w.Close())
 }
 
 // Ping reports whether the database answers.

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // cliEnv is a config and database for CLI tests.
@@ -213,5 +216,97 @@ func TestCheckAndServeRefuseAlike(t *testing.T) {
 				t.Errorf("the database was created (%v) although the config is refused", err)
 			}
 		})
+	}
+}
+
+// badTexts are values of one-line fields that must never be stored: escape
+// sequences, line breaks, tabs, C1 controls, bidirectional overrides and
+// marks.
+var badTexts = []string{
+	"red\x1b[31malert", "two\nlines", "col\tumn", "cr\rlf", "nul\x00", "del\x7f", "c1\u0085next", "csi\u009b2J",
+	"txt\u202eexe.bat", "lri\u2066x\u2069", "lrm\u200e", "rlm\u200f", "alm\u061c", "ls\u2028", "bad\xffutf8",
+}
+
+// TestCLIRefusesControlText: key names, labels and notes with control or
+// bidirectional formatting characters are usage errors (exit 2) that store
+// nothing.
+func TestCLIRefusesControlText(t *testing.T) {
+	e := newCLIEnv(t)
+	for _, bad := range badTexts {
+		for _, args := range [][]string{
+			{"key", "create", "example.com", bad},
+			{"key", "create", "--label", bad, "example.com", "name"},
+			{"invite", "create", "--note", bad, "example.com"},
+			{"invite", "create", "--type", "contact", "--username", bad, "example.com"},
+		} {
+			out, errs, code := e.run(args...)
+			if code != 2 || out != "" || !strings.Contains(errs, "must") {
+				t.Errorf("%q: exit %d stdout %q stderr %q; want exit 2 with a message", args, code, out, errs)
+			}
+		}
+	}
+	if out := e.ok("key", "list", "example.com"); out != "" {
+		t.Errorf("keys stored: %q", out)
+	}
+	if out := e.ok("invite", "list", "--all", "example.com"); out != "" {
+		t.Errorf("invites stored: %q", out)
+	}
+}
+
+// TestCLIEscapesStoredText: whatever an older database holds, the CLI
+// prints no control or bidirectional formatting character and keeps its
+// columns: such values are printed quoted and escaped.
+func TestCLIEscapesStoredText(t *testing.T) {
+	e := newCLIEnv(t)
+	e.ok("key", "create", "example.com", "plain")
+	e.ok("invite", "create", "--note", "plain", "example.com")
+	const evil = "a\tb\x1b]0;owned\x07\u202egnp.exe\u009b2J\xff"
+	cfg, err := loadConfig(e.config, mapEnv(e.env), overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`UPDATE keys SET name = ?1`,
+		`UPDATE invites SET note = ?1, creator = 'xmpp:' || ?1, username = ?1`,
+		`INSERT INTO uses (invite_seq, jid, reserved_at, used_at) SELECT seq, ?1, 0, 0 FROM invites`,
+	} {
+		if _, err := db.Exec(q, evil); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	quoted := strconv.QuoteToGraphic(evil)
+	clean := func(name, out string, columns int) {
+		t.Helper()
+		for _, r := range out {
+			if r != '\t' && r != '\n' && (r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f ||
+				r >= 0x202a && r <= 0x202e || r == utf8.RuneError) {
+				t.Errorf("%s printed U+%04X: %q", name, r, out)
+				break
+			}
+		}
+		if !strings.Contains(out, quoted) {
+			t.Errorf("%s = %q, want the value as %s", name, out, quoted)
+		}
+		if columns > 0 {
+			for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+				if n := strings.Count(line, "\t") + 1; n != columns {
+					t.Errorf("%s line %q has %d columns, want %d", name, line, n, columns)
+				}
+			}
+		}
+	}
+	clean("key list", e.ok("key", "list", "example.com"), 2)
+	clean("key list --long", e.ok("key", "list", "--long", "example.com"), 6)
+	list := e.ok("invite", "list", "--all", "example.com")
+	clean("invite list", list, 8)
+	show := e.ok("invite", "show", "example.com", strings.Split(list, "\t")[0])
+	clean("invite show", show, 0)
+	if n := strings.Count(show, "\n"); n != 12 {
+		t.Errorf("invite show has %d lines, want 12: %q", n, show)
 	}
 }

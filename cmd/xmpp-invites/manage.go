@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,6 +63,12 @@ func (a *appState) keyCommand() *cli.Command {
 							if len(args) == 1 {
 								p.Name = args[0]
 							}
+							if err := invites.CheckText("NAME", p.Name); err != nil {
+								return usageErr("%v", err)
+							}
+							if err := invites.CheckText("--label", p.Label); err != nil {
+								return usageErr("%v", err)
+							}
 							if c.Bool("manage") {
 								p.Scope = keystore.ScopeManage
 							}
@@ -98,10 +107,10 @@ func (a *appState) keyCommand() *cli.Command {
 							}
 							for _, k := range keys {
 								if c.Bool("long") {
-									fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Scope,
+									fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, termText(k.Name), k.Scope,
 										rfc3339(k.Created), rfc3339OrDash(k.LastUsed), rfc3339OrDash(k.Expires))
 								} else {
-									fmt.Fprintf(a.stdout, "%s\t%s\n", k.ID, k.Name)
+									fmt.Fprintf(a.stdout, "%s\t%s\n", k.ID, termText(k.Name))
 								}
 							}
 							return nil
@@ -203,8 +212,8 @@ func (a *appState) inviteCommand() *cli.Command {
 							}
 							now := time.Now()
 							for _, inv := range list {
-								line := []string{inv.ID, string(inv.Type), orDash(inv.Username),
-									fmt.Sprintf("%d/%d", inv.Uses, inv.MaxUses), rfc3339(inv.Expires), inv.Creator, inv.Note}
+								line := []string{inv.ID, string(inv.Type), termText(orDash(inv.Username)),
+									fmt.Sprintf("%d/%d", inv.Uses, inv.MaxUses), rfc3339(inv.Expires), termText(inv.Creator), termText(inv.Note)}
 								if c.Bool("all") {
 									line = append(line, string(inv.State(now)))
 								}
@@ -270,18 +279,33 @@ func printInvite(w io.Writer, inv keystore.Invite, uses []keystore.Use, now time
 	fmt.Fprintf(tw, "ID:\t%s\n", inv.ID)
 	fmt.Fprintf(tw, "Type:\t%s\n", inv.Type)
 	fmt.Fprintf(tw, "State:\t%s\n", inv.State(now))
-	fmt.Fprintf(tw, "Username:\t%s\n", orDash(inv.Username))
-	fmt.Fprintf(tw, "Creator:\t%s\n", inv.Creator)
-	fmt.Fprintf(tw, "Note:\t%s\n", orDash(inv.Note))
+	fmt.Fprintf(tw, "Username:\t%s\n", termText(orDash(inv.Username)))
+	fmt.Fprintf(tw, "Creator:\t%s\n", termText(inv.Creator))
+	fmt.Fprintf(tw, "Note:\t%s\n", termText(orDash(inv.Note)))
 	fmt.Fprintf(tw, "Allows registration:\t%t\n", inv.AllowRegister)
 	fmt.Fprintf(tw, "Created:\t%s\n", rfc3339(inv.Created))
 	fmt.Fprintf(tw, "Expires:\t%s\n", rfc3339(inv.Expires))
 	fmt.Fprintf(tw, "Uses:\t%d/%d\n", inv.Uses, inv.MaxUses)
 	fmt.Fprintf(tw, "Revoked:\t%s\n", rfc3339OrDash(inv.Revoked))
 	for _, u := range uses {
-		fmt.Fprintf(tw, "Used by:\t%s\t%s\n", u.JID, rfc3339(u.Time))
+		fmt.Fprintf(tw, "Used by:\t%s\t%s\n", termText(u.JID), rfc3339(u.Time))
 	}
 	tw.Flush()
+}
+
+// termText makes a stored value safe to print: a value with anything but
+// graphic characters and spaces (an escape sequence, a tab or newline that
+// would break the columns, a bidirectional override, invalid UTF-8) is
+// printed quoted, with those characters escaped as Go does ("\x1b[2J",
+// "\u202e"). New values cannot hold them (invites.CheckText), but an older
+// database, or one written by other means, may.
+func termText(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsGraphic(r) {
+			return strconv.QuoteToGraphic(s)
+		}
+	}
+	return s
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
