@@ -362,7 +362,7 @@ func printRounds(w io.Writer, r *results, test, what string) {
 		byServer := map[string]result{}
 		others := 0.0
 		for _, h := range r.HTTP {
-			if h.Test == test && h.Conns == targetConns && max(h.Round, 1) == i {
+			if h.Test == test && h.Conns == targetConns && max(h.Round, 1) == i && slices.Contains(servers, h.Server) {
 				byServer[h.Server] = h
 				others = max(others, h.CPU.Other)
 			}
