@@ -284,9 +284,14 @@ const busyOthers = 0.15
 // machine used CPU: on 2 cores, anything else running shifts every ratio.
 func interference(res *results) []string {
 	worst, where := 0.0, ""
-	for _, h := range append(append([]result(nil), res.HTTP...), res.XMPP...) {
+	for _, h := range res.HTTP {
 		if h.CPU.Other > worst {
-			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d conns in round %d", h.Server, h.Test, h.Conns, max(h.Round, 1))
+			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d conns in round %d", h.Server, h.Test, h.Conns, h.Round)
+		}
+	}
+	for _, h := range res.XMPP {
+		if h.CPU.Other > worst {
+			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d sessions", h.Server, h.Test, h.Conns)
 		}
 	}
 	if worst < busyOthers {
