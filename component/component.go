@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
 	"mellium.im/xmpp/jid"
 
 	"xmpp-invites/invites"
@@ -262,12 +263,14 @@ func (b *backoff) delay() time.Duration {
 // reset starts the delays from backoffMin again.
 func (b *backoff) reset() { b.next = backoffMin }
 
-// replyLimiter bounds how many chat replies one sender gets per minute, so
-// two bots that answer every message cannot loop through the component.
+// replyLimiter bounds how many chat replies one sender gets, so two bots
+// that answer every message cannot loop through the component: a token
+// bucket per sender of repliesPerMinute, refilled at that rate
+// (golang.org/x/time/rate), read on the component's clock.
 type replyLimiter struct {
 	mu   sync.Mutex
 	now  func() time.Time
-	seen map[string][]time.Time
+	seen map[string]*rate.Limiter
 }
 
 const (
@@ -279,22 +282,15 @@ const (
 func (r *replyLimiter) allow(sender string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
 	if r.seen == nil || len(r.seen) > maxReplySenders {
-		r.seen = make(map[string][]time.Time)
+		r.seen = make(map[string]*rate.Limiter)
 	}
-	recent := r.seen[sender][:0]
-	for _, t := range r.seen[sender] {
-		if now.Sub(t) < time.Minute {
-			recent = append(recent, t)
-		}
+	l := r.seen[sender]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(time.Minute/repliesPerMinute), repliesPerMinute)
+		r.seen[sender] = l
 	}
-	if len(recent) >= repliesPerMinute {
-		r.seen[sender] = recent
-		return false
-	}
-	r.seen[sender] = append(recent, now)
-	return true
+	return l.AllowN(r.now(), 1)
 }
 
 // refusalLog writes the log line about a refused stanza, at most

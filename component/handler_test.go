@@ -382,9 +382,19 @@ func TestReplyLimiter(t *testing.T) {
 	if !r.allow("b") {
 		t.Fatal("other sender refused")
 	}
-	now = now.Add(time.Minute)
+	// A token bucket: after the burst, one reply every ten seconds.
+	now = now.Add(time.Minute / repliesPerMinute)
 	if !r.allow("a") {
-		t.Fatal("reply refused after a minute")
+		t.Fatal("reply refused after a tenth of a minute")
+	}
+	if r.allow("a") {
+		t.Fatal("two replies allowed after a tenth of a minute")
+	}
+	now = now.Add(time.Minute)
+	for i := 0; i < repliesPerMinute; i++ {
+		if !r.allow("a") {
+			t.Fatalf("reply %d refused after a quiet minute", i)
+		}
 	}
 }
 

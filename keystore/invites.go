@@ -354,21 +354,7 @@ type ListOptions struct {
 // ListInvites returns invites oldest first.
 func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err error) {
 	defer s.classifyRead(&err)
-	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1`
-	var args []any
-	if !o.All {
-		q += ` AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`
-		args = append(args, unix(s.now()))
-	}
-	if o.After != "" {
-		q += ` AND seq > coalesce((SELECT seq FROM invites WHERE id = ?), -1)`
-		args = append(args, o.After)
-	}
-	q += ` ORDER BY seq`
-	if o.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, o.Limit)
-	}
+	q, args := listQuery(o, s.now())
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
@@ -386,6 +372,26 @@ func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err
 		return nil, fmt.Errorf("list invites: %w", err)
 	}
 	return out, nil
+}
+
+// listQuery is ListInvites' statement for o.
+func listQuery(o ListOptions, now time.Time) (string, []any) {
+	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1`
+	var args []any
+	if !o.All {
+		q += ` AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`
+		args = append(args, unix(now))
+	}
+	if o.After != "" {
+		q += ` AND seq > coalesce((SELECT seq FROM invites WHERE id = ?), -1)`
+		args = append(args, o.After)
+	}
+	q += ` ORDER BY seq`
+	if o.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, o.Limit)
+	}
+	return q, args
 }
 
 // Uses returns the confirmed uses of an invite, oldest first.
@@ -468,6 +474,13 @@ func (s *Store) CountInvites(ctx context.Context, creator string, since time.Tim
 // interleave with its chunks.
 const purgeChunk = 500
 
+// purgeSQL deletes up to ?2 invites finished before ?1 that hold no
+// unresolved reservation.
+const purgeSQL = `DELETE FROM invites WHERE seq IN
+	(SELECT seq FROM invites i WHERE (done_at < ?1 OR expires_at < ?1)
+	   AND NOT EXISTS (SELECT 1 FROM uses u WHERE u.invite_seq = i.seq AND u.used_at IS NULL)
+	 LIMIT ?2)`
+
 // Purge deletes invites that were used up, revoked or expired before cutoff,
 // with their uses. Unresolved reservations are never forgotten here: they
 // end in ConfirmUse or ReleaseUse. It works in chunks of
@@ -477,10 +490,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 	for {
 		var n int64
 		err := s.write(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM invites WHERE seq IN
-				(SELECT seq FROM invites i WHERE (done_at < ?1 OR expires_at < ?1)
-				   AND NOT EXISTS (SELECT 1 FROM uses u WHERE u.invite_seq = i.seq AND u.used_at IS NULL)
-				 LIMIT ?2)`, unix(cutoff), purgeChunk)
+			res, err := tx.ExecContext(ctx, purgeSQL, unix(cutoff), purgeChunk)
 			if err != nil {
 				return err
 			}

@@ -153,6 +153,12 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []int64, unti
 	return nil
 }
 
+// claimSQL makes ?1 the owner, until ?2, of up to ?4 unresolved
+// reservations whose lease ended by ?3.
+const claimSQL = `UPDATE uses SET owner = ?1, lease_until = ?2
+	WHERE id IN (SELECT id FROM uses WHERE used_at IS NULL AND lease_until <= ?3 ORDER BY lease_until LIMIT ?4)
+	RETURNING id, invite_seq, jid`
+
 // ClaimExpired makes owner the owner of every unresolved reservation whose
 // lease has run out (its owner stopped, or lost track of it), with a new
 // lease, and returns them. At most limit are claimed at a time.
@@ -161,9 +167,7 @@ func (s *Store) ClaimExpired(ctx context.Context, owner string, lease time.Durat
 	var out []Reservation
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE uses SET owner = ?1, lease_until = ?2
-			WHERE id IN (SELECT id FROM uses WHERE used_at IS NULL AND lease_until <= ?3 ORDER BY lease_until LIMIT ?4)
-			RETURNING id, invite_seq, jid`, owner, unix(now.Add(lease)), unix(now), limit)
+		rows, err := tx.QueryContext(ctx, claimSQL, owner, unix(now.Add(lease)), unix(now), limit)
 		if err != nil {
 			return err
 		}

@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"net"
-	"sync"
 	"time"
 
-	"mellium.im/sasl"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"xmpp-invites/internal/xmpptest"
 )
 
 // XEP-0050 and XEP-0401 names.
@@ -20,20 +19,6 @@ const (
 	nsCommands        = "http://jabber.org/protocol/commands"
 	nodeCreateAccount = "urn:xmpp:invite#create-account"
 )
-
-// xmppResult is one ad-hoc command measurement.
-type xmppResult struct {
-	Server     string  `json:"server"`
-	Target     string  `json:"target"`
-	Sessions   int     `json:"sessions"`
-	Seconds    float64 `json:"seconds"`
-	OK         int     `json:"ok"`
-	Errors     int     `json:"errors"`
-	PerSecond  float64 `json:"per_second"`
-	Latency    latency `json:"latency"`
-	CPU        cpuUse  `json:"cpu"`
-	FirstError string  `json:"first_error,omitempty"`
-}
 
 // commandReply is the part of an ad-hoc command result the benchmark checks.
 type commandReply struct {
@@ -59,41 +44,21 @@ func (r commandReply) field(name string) string {
 }
 
 // xmppClient is a logged-in client session with its read loop running.
-type xmppClient struct {
-	sess *xmpp.Session
-	conn net.Conn
-}
+type xmppClient struct{ sess *xmpp.Session }
 
-// login opens a client session on addr (plain TCP on loopback; the server
-// allows PLAIN there), binds a resource and starts the read loop.
-func login(ctx context.Context, addr, user, password string) (*xmppClient, error) {
-	me, err := jid.New(user, benchDomain, "")
+// login opens a client session on srv and starts its read loop.
+func login(ctx context.Context, srv *xmpptest.Server, user, password string) (*xmppClient, error) {
+	sess, err := srv.Dial(ctx, user, password)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("login %s: %w", me, err)
-	}
-	features := []xmpp.StreamFeature{
-		xmpp.SASL("", password, sasl.ScramSha1, sasl.Plain),
-		xmpp.BindResource(),
-	}
-	sess, err := xmpp.NewSession(ctx, me.Domain(), me, conn, xmpp.Secure,
-		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: features}
-		}))
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("login %s: %w", me, err)
-	}
 	go sess.Serve(nil)
-	return &xmppClient{sess: sess, conn: conn}, nil
+	return &xmppClient{sess: sess}, nil
 }
 
 func (c *xmppClient) close() {
 	c.sess.Close()
-	c.conn.Close()
+	c.sess.Conn().Close()
 }
 
 // execute runs the one-step create-account command at to and checks that
@@ -119,70 +84,11 @@ func (c *xmppClient) execute(ctx context.Context, to jid.JID) (commandReply, err
 	return r, nil
 }
 
-// commandTimeout bounds how long a command may stay unanswered after the
-// end of a measurement.
-const commandTimeout = 30 * time.Second
-
-// measureCommands runs the create-account command at to over sessions
-// client sessions, one command in flight per session, for warmup (discarded)
-// plus dur.
-func measureCommands(ctx context.Context, clients []*xmppClient, to jid.JID, warmup, dur time.Duration) (xmppResult, error) {
-	res := xmppResult{Target: to.String(), Sessions: len(clients), Seconds: dur.Seconds()}
-	from := time.Now().Add(warmup)
-	until := from.Add(dur)
-	lats := make([][]time.Duration, len(clients))
-	errs := make([]int, len(clients))
-	firsts := make([]error, len(clients))
-	// One context for the whole measurement, cancelled only once no session
-	// is sending: mellium's Session.Send arms a goroutine per write that sets
-	// the connection's write deadline into the past when the write's context
-	// ends, and one that fires late breaks the next write on that connection
-	// (a per-command context cancelled after each answer would race).
-	mctx, cancel := context.WithDeadline(ctx, until.Add(commandTimeout))
-	defer cancel()
-	var wg sync.WaitGroup
-	for i, c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for mctx.Err() == nil {
-				t0 := time.Now()
-				if t0.After(until) {
-					return
-				}
-				_, err := c.execute(mctx, to)
-				t1 := time.Now()
-				if err != nil {
-					errs[i]++
-					if firsts[i] == nil {
-						firsts[i] = err
-					}
-					if errs[i] > 100 {
-						return
-					}
-					time.Sleep(errorPause)
-					continue
-				}
-				if !t0.Before(from) && !t1.After(until) {
-					lats[i] = append(lats[i], t1.Sub(t0))
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
-	var all []time.Duration
-	for i := range clients {
-		all = append(all, lats[i]...)
-		res.Errors += errs[i]
-		if firsts[i] != nil && res.FirstError == "" {
-			res.FirstError = firsts[i].Error()
-		}
-	}
-	res.OK = len(all)
-	res.PerSecond = float64(len(all)) / dur.Seconds()
-	res.Latency = summarize(all)
-	return res, nil
+// measureCommands runs the create-account command at to over the client
+// sessions, one command in flight per session.
+func measureCommands(ctx context.Context, clients []*xmppClient, to jid.JID, warmup, dur time.Duration) (result, error) {
+	return drive(ctx, len(clients), warmup, dur, func(ctx context.Context, i int) error {
+		_, err := clients[i].execute(ctx, to)
+		return err
+	})
 }

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // commitSample is a reading of xmpp-invites' group-commit histograms
@@ -41,8 +41,7 @@ func readCommits(ctx context.Context, url string) (commitSample, error) {
 	if err != nil {
 		return s, err
 	}
-	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := c.Do(req)
+	resp, err := newClient().Do(req)
 	if err != nil {
 		return s, fmt.Errorf("read metrics: %w", err)
 	}
@@ -53,34 +52,20 @@ func readCommits(ctx context.Context, url string) (commitSample, error) {
 	return parseCommits(resp.Body)
 }
 
-// parseCommits picks the three series it needs out of the Prometheus text
-// format; all three must be there.
+// parseCommits picks the two histograms out of the Prometheus text format.
 func parseCommits(r io.Reader) (commitSample, error) {
 	var s commitSample
-	want := map[string]*float64{
-		"xmpp_invites_store_transaction_seconds_count": &s.transactions,
-		"xmpp_invites_store_transaction_seconds_sum":   &s.seconds,
-		"xmpp_invites_store_transaction_writes_sum":    &s.writes,
-	}
-	found := 0
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if dst, known := want[name]; ok && known {
-			v, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				return s, fmt.Errorf("metrics: %s: %w", name, err)
-			}
-			*dst = v
-			found++
-		}
-	}
-	if err := sc.Err(); err != nil {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
 		return s, fmt.Errorf("read metrics: %w", err)
 	}
-	if found != len(want) {
-		return s, fmt.Errorf("metrics: the group-commit histograms are missing (%d of %d series)", found, len(want))
+	secs, writes := fams["xmpp_invites_store_transaction_seconds"], fams["xmpp_invites_store_transaction_writes"]
+	if secs == nil || writes == nil || len(secs.Metric) != 1 || len(writes.Metric) != 1 {
+		return s, fmt.Errorf("metrics: the group-commit histograms are missing")
 	}
+	h := secs.Metric[0].GetHistogram()
+	s.transactions, s.seconds = float64(h.GetSampleCount()), h.GetSampleSum()
+	s.writes = writes.Metric[0].GetHistogram().GetSampleSum()
 	return s, nil
 }

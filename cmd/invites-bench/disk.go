@@ -1,21 +1,23 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
 // filesystem describes the file system a directory is on.
 type filesystem struct {
 	Dir     string `json:"dir"`
-	Type    string `json:"type"`    // from /proc/self/mountinfo, e.g. "ext4"
-	Magic   string `json:"magic"`   // statfs f_type, the kernel's own answer
+	Type    string `json:"type"`    // e.g. "ext4"
 	Source  string `json:"source"`  // the mounted device
 	Mount   string `json:"mount"`   // the mount point
 	Options string `json:"options"` // mount options
@@ -24,22 +26,8 @@ type filesystem struct {
 	Volatile bool `json:"volatile"`
 }
 
-// Magic numbers of statfs f_type (linux/magic.h) for the usual suspects.
-var fsMagic = map[int64]string{
-	0xEF53:     "ext2/3/4",
-	0x58465342: "xfs",
-	0x9123683E: "btrfs",
-	0x01021994: "tmpfs",
-	0x858458f6: "ramfs",
-	0x794c7630: "overlayfs",
-	0x2fc12fc1: "zfs",
-	0xF2F52010: "f2fs",
-	0x6969:     "nfs",
-	0x65735546: "fuse",
-}
-
-// statFS finds the file system of dir: the statfs magic number, and the
-// mountinfo entry with the longest mount point that contains dir.
+// statFS finds the file system of dir: the mount with the longest mount
+// point that contains it.
 func statFS(dir string) (filesystem, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -49,69 +37,21 @@ func statFS(dir string) (filesystem, error) {
 		abs = real
 	}
 	fs := filesystem{Dir: abs}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(abs, &st); err != nil {
-		return fs, fmt.Errorf("statfs %s: %w", abs, err)
-	}
-	magic := int64(st.Type)
-	fs.Magic = fmt.Sprintf("0x%x", magic)
-	if name, ok := fsMagic[magic]; ok {
-		fs.Magic += " (" + name + ")"
-	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := procfs.GetMounts()
 	if err != nil {
 		return fs, fmt.Errorf("mountinfo: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	best := -1
-	for sc.Scan() {
-		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
+	for _, m := range mounts {
+		if rel, err := filepath.Rel(m.MountPoint, abs); err != nil || strings.HasPrefix(rel, "..") || len(m.MountPoint) <= best {
 			continue
 		}
-		a, b := strings.Fields(pre), strings.Fields(post)
-		if len(a) < 6 || len(b) < 2 {
-			continue
-		}
-		mnt := unescapeMount(a[4])
-		if !within(abs, mnt) || len(mnt) <= best {
-			continue
-		}
-		best = len(mnt)
-		fs.Mount, fs.Type, fs.Source, fs.Options = mnt, b[0], b[1], a[5]
+		best = len(m.MountPoint)
+		fs.Mount, fs.Type, fs.Source = m.MountPoint, m.FSType, m.Source
+		fs.Options = strings.Join(slices.Sorted(maps.Keys(m.Options)), ",")
 	}
-	fs.Volatile = fs.Type == "tmpfs" || fs.Type == "ramfs" || magic == 0x01021994 || magic == 0x858458f6
-	return fs, sc.Err()
-}
-
-// within reports whether path is mnt or below it.
-func within(path, mnt string) bool {
-	if mnt == "/" {
-		return true
-	}
-	return path == mnt || strings.HasPrefix(path, mnt+"/")
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var c int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%o", &c); err == nil {
-				b.WriteByte(byte(c))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	fs.Volatile = fs.Type == "tmpfs" || fs.Type == "ramfs"
+	return fs, nil
 }
 
 // fsyncResult is the latency of a durable 4 KiB write.

@@ -7,15 +7,17 @@
 // this disk before any database work.
 //
 // It builds xmpp-invites, starts every server as a separate process on free
-// loopback ports (so memory is per process), drives /invites_api and the
-// invite landing page at 1 and 16 keep-alive connections, fills the
-// database to 100,000 invites and reads the server's RSS, times serve's
-// start-up on a database of 1,000,000 invites, prints the query plans of
-// keystore's list, count and purge statements, measures the disk's fsync
-// latency and what synchronous=NORMAL would change, and compares in-band
-// invite creation over XEP-0050 ad-hoc commands (the xmpp-invites component
-// attached to Prosody against Prosody's own mod_invites_adhoc). It ends with
-// the targets of the issue marked PASS or FAIL.
+// loopback ports (so memory is per process; Prosody through
+// internal/xmpptest), drives /invites_api and the invite landing page at 1
+// and 16 keep-alive connections, then again at 16 in further rounds, fills
+// the database to 100,000 invites and reads the server's RSS, times serve's
+// start-up on a database of 1,000,000 invites seeded through keystore,
+// prints the plans of keystore's statements there, measures the disk's
+// fsync latency, and compares in-band invite creation over XEP-0050 ad-hoc
+// commands (the xmpp-invites component attached to Prosody against
+// Prosody's own mod_invites_adhoc). It ends with the targets of the issue
+// marked PASS or FAIL. In-process store figures come from
+// go test -bench CreateInvite ./keystore/.
 //
 // Usage:
 //
@@ -42,7 +44,6 @@ import (
 // options are the command-line flags.
 type options struct {
 	duration, warmup time.Duration
-	storeDuration    time.Duration
 	conns            []int
 	sessions         []int
 	invites          int
@@ -57,7 +58,7 @@ type options struct {
 }
 
 // Parts that -skip accepts.
-var skippable = []string{"prosody", "adhoc", "seed", "store", "landing", "synced"}
+var skippable = []string{"prosody", "adhoc", "seed", "landing", "synced"}
 
 func main() {
 	// The hidden child mode: the trivial handler, re-executed from this
@@ -102,7 +103,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var conns, sessions, skip string
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measurement time of each HTTP and XMPP test")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measurement (not counted)")
-	fs.DurationVar(&o.storeDuration, "store-duration", 2*time.Second, "measurement time of each in-process keystore test")
 	fs.StringVar(&conns, "conns", "1,16", "HTTP connection counts, comma-separated (targets are judged at 16)")
 	fs.StringVar(&sessions, "sessions", "1,4", "XMPP client session counts for the ad-hoc command test")
 	fs.IntVar(&o.invites, "invites", 100_000, "invites in the database when xmpp-invites' RSS is read")
@@ -142,7 +142,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.skip[s] = true
 	}
-	if o.duration <= 0 || o.warmup < 0 || o.storeDuration <= 0 || o.invites < 0 || o.seed < 0 || o.startups < 1 ||
+	if o.duration <= 0 || o.warmup < 0 || o.invites < 0 || o.seed < 0 || o.startups < 1 ||
 		o.rounds < 1 || o.rounds > 20 {
 		return o, errors.New("durations, -invites, -seed and -startups must be positive, -rounds from 1 to 20")
 	}

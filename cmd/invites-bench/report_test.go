@@ -5,167 +5,111 @@ import (
 	"testing"
 )
 
-func rate(server string, perSecond float64, errors int) httpResult {
-	return httpResult{Server: server, Test: testAPI, Conns: targetConns, PerSecond: perSecond, Errors: errors}
+func m(server, test string, round int, perSecond float64, errors int) result {
+	return result{Server: server, Test: test, Conns: targetConns, Round: round, PerSecond: perSecond, Errors: errors}
 }
 
-func creationTargets(t *testing.T, r *results) (vsProsody, vsCeiling targetCheck) {
+func targetNamed(t *testing.T, r *results, prefix string) targetCheck {
 	t.Helper()
 	for _, c := range judge(r, options{invites: 1}) {
-		switch {
-		case strings.HasPrefix(c.Name, "invite creation vs Prosody"):
-			vsProsody = c
-		case strings.HasPrefix(c.Name, "invite creation vs trivial"):
-			vsCeiling = c
-		}
-	}
-	return vsProsody, vsCeiling
-}
-
-// TestJudgeUsesRoundMeans checks that with several rounds the creation
-// targets judge the means of the rounds, not the first measurement, and
-// that an error in any round fails the target of that pair.
-func TestJudgeUsesRoundMeans(t *testing.T) {
-	pr := func(v float64) *httpResult { x := rate(srvProsody, v, 0); return &x }
-	r := &results{
-		HTTP: []httpResult{rate(srvCeiling, 10000, 0), rate(srvProsody, 100, 0), rate(srvXI, 3000, 0)},
-		Rounds: []round{
-			{Ceiling: rate(srvCeiling, 10000, 0), Prosody: pr(100), XI: rate(srvXI, 3000, 0)},
-			{Ceiling: rate(srvCeiling, 8000, 0), Prosody: pr(200), XI: rate(srvXI, 5000, 0)},
-		},
-	}
-	vsP, vsC := creationTargets(t, r)
-	// Means: ceiling 9000, Prosody 150, xmpp-invites 4000. The first
-	// measurements alone (30 %) would fail.
-	if !vsC.Measured || !vsC.Pass || vsC.Value != "44.4 % (4000 vs 9000/s; means of 2 rounds)" {
-		t.Errorf("vs ceiling: %+v", vsC)
-	}
-	if !vsP.Measured || vsP.Pass || vsP.Value != "26.7x (4000 vs 150.0/s; means of 2 rounds)" {
-		t.Errorf("vs Prosody: %+v", vsP)
-	}
-	// It passes only while every round is clean.
-	r.Rounds[1].Ceiling.Errors = 1
-	if _, vsC = creationTargets(t, r); vsC.Pass {
-		t.Errorf("an error in a round should fail the target: %+v", vsC)
-	}
-	// A round without Prosody: no Prosody mean, the target is not measured.
-	r.Rounds[1].Prosody = nil
-	if vsP, _ = creationTargets(t, r); vsP.Measured {
-		t.Errorf("vs Prosody with a round missing it: %+v", vsP)
-	}
-	// One round: the single measurements decide.
-	r.Rounds = r.Rounds[:1]
-	if vsP, vsC = creationTargets(t, r); vsC.Value != "30.0 % (3000 vs 10000/s)" || vsP.Value != "30.0x (3000 vs 100.0/s)" || !vsP.Pass {
-		t.Errorf("one round: %+v / %+v", vsC, vsP)
-	}
-}
-
-func page(server string, perSecond float64, errors int) *httpResult {
-	return &httpResult{Server: server, Test: testPage, Conns: targetConns, PerSecond: perSecond, Errors: errors}
-}
-
-func landingTarget(t *testing.T, r *results) targetCheck {
-	t.Helper()
-	for _, c := range judge(r, options{invites: 1}) {
-		if strings.HasPrefix(c.Name, "landing page vs trivial") {
+		if strings.HasPrefix(c.Name, prefix) {
 			return c
 		}
 	}
-	t.Fatal("no landing page target")
+	t.Fatalf("no target %q", prefix)
 	return targetCheck{}
 }
 
-// TestJudgeLandingUsesRoundMeans checks that the landing page target, like
-// the creation targets, judges the means of the rounds when every round
-// has the landing page, and the single measurements otherwise.
-func TestJudgeLandingUsesRoundMeans(t *testing.T) {
-	r := &results{
-		HTTP: []httpResult{rate(srvCeiling, 10000, 0), rate(srvXI, 3000, 0),
-			*page(srvCeiling, 20000, 0), *page(srvXI, 7000, 0)},
-		Rounds: []round{
-			{Ceiling: rate(srvCeiling, 10000, 0), XI: rate(srvXI, 3000, 0),
-				CeilingPage: page(srvCeiling, 20000, 0), XIPage: page(srvXI, 7000, 0)},
-			{Ceiling: rate(srvCeiling, 10000, 0), XI: rate(srvXI, 3000, 0),
-				CeilingPage: page(srvCeiling, 16000, 0), XIPage: page(srvXI, 12000, 0)},
-		},
+// TestJudgeCreation checks the invite creation targets: xmpp-invites
+// against the ceiling + group fdatasync and against Prosody, judged on the
+// means of the rounds, failed by an error in any round, and not measured
+// without the reference.
+func TestJudgeCreation(t *testing.T) {
+	r := &results{Rounds: 2, HTTP: []result{
+		m(srvCeiling, testAPI, 1, 20000, 0), m(srvSynced, testAPI, 1, 9000, 0),
+		m(srvProsody, testAPI, 1, 300, 0), m(srvXI, testAPI, 1, 3000, 0),
+		m(srvCeiling, testAPI, 2, 20000, 0), m(srvSynced, testAPI, 2, 7000, 0),
+		m(srvProsody, testAPI, 2, 500, 0), m(srvXI, testAPI, 2, 5000, 0),
+	}}
+	// Means: synced 8000, Prosody 400, xmpp-invites 4000. The first round
+	// alone (33 % of the synced ceiling) would fail.
+	vsS := targetNamed(t, r, "invite creation vs ceiling + group fdatasync")
+	if !vsS.Measured || !vsS.Pass || vsS.Value != "50.0 % (4000 vs 8000/s; means of 2 rounds)" || vsS.Limit != ">= 50 %" {
+		t.Errorf("vs synced ceiling: %+v", vsS)
 	}
-	// Means: ceiling 18000, xmpp-invites 9500 pages/s. The first
-	// measurements alone (35 %) would fail.
-	if c := landingTarget(t, r); !c.Measured || !c.Pass || c.Value != "52.8 % (9500 vs 18000/s; means of 2 rounds)" {
-		t.Errorf("landing over rounds: %+v", c)
+	vsP := targetNamed(t, r, "invite creation vs Prosody")
+	if !vsP.Measured || !vsP.Pass || vsP.Value != "10.0x (4000 vs 400.0/s; means of 2 rounds)" || vsP.Limit != ">= 10x" {
+		t.Errorf("vs Prosody: %+v", vsP)
 	}
-	var out strings.Builder
-	printPageRounds(&out, r)
-	for _, want := range []string{"ROUNDS: landing page at 16 conns", "mean", "52.8"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("page rounds table lacks %q:\n%s", want, out.String())
-		}
+	// Under either limit: fail.
+	r.HTTP[7].PerSecond = 4900 // means 3950: 49.4 %, 9.9x
+	if c := targetNamed(t, r, "invite creation vs ceiling + group"); c.Pass {
+		t.Errorf("49.4 %% passed: %+v", c)
 	}
-	// An error in any round fails it.
-	r.Rounds[1].XIPage.Errors = 1
-	if c := landingTarget(t, r); c.Pass {
-		t.Errorf("an error in a round should fail the landing target: %+v", c)
+	if c := targetNamed(t, r, "invite creation vs Prosody"); c.Pass {
+		t.Errorf("9.9x passed: %+v", c)
 	}
-	// A round without the landing page: the single measurements decide,
-	// and no table is printed.
-	r.Rounds[1].XIPage = nil
-	if c := landingTarget(t, r); !c.Measured || c.Pass || c.Value != "35.0 % (7000 vs 20000/s)" {
-		t.Errorf("landing without page rounds: %+v", c)
+	r.HTTP[7].PerSecond = 5000
+	// An error in any round fails the pair.
+	r.HTTP[5].Errors = 1
+	if c := targetNamed(t, r, "invite creation vs ceiling + group"); c.Pass || !c.Measured {
+		t.Errorf("an error in a round should fail the target: %+v", c)
 	}
-	out.Reset()
-	printPageRounds(&out, r)
-	if out.Len() != 0 {
-		t.Errorf("page rounds table printed without page rounds:\n%s", out.String())
+	// One round: the single measurements decide.
+	r.HTTP, r.Rounds = r.HTTP[:4], 1
+	if c := targetNamed(t, r, "invite creation vs ceiling + group"); c.Value != "33.3 % (3000 vs 9000/s)" || c.Pass {
+		t.Errorf("one round: %+v", c)
+	}
+	// Without the synced ceiling: not measured.
+	r.HTTP = append(r.HTTP[:1], r.HTTP[2:]...)
+	if c := targetNamed(t, r, "invite creation vs ceiling + group"); c.Measured {
+		t.Errorf("without the synced ceiling: %+v", c)
 	}
 }
 
-// TestSyncedBound checks the note on the ceiling + group fdatasync: it
-// speaks only when that handler itself falls short of a creation target,
-// from the means of the rounds when every round has it, and never from
-// figures with errors.
-func TestSyncedBound(t *testing.T) {
-	sy := func(v float64, errors int) *httpResult { x := rate(srvSynced, v, errors); return &x }
-	pr := func(v float64) *httpResult { x := rate(srvProsody, v, 0); return &x }
-	r := &results{
-		HTTP: []httpResult{rate(srvCeiling, 20000, 0), *sy(9000, 0), rate(srvProsody, 400, 0), rate(srvXI, 5000, 0)},
+// TestJudgeLanding checks that the landing page target judges the means of
+// the rounds too, and only at targetConns.
+func TestJudgeLanding(t *testing.T) {
+	r := &results{Rounds: 2, HTTP: []result{
+		m(srvCeiling, testPage, 1, 20000, 0), m(srvXI, testPage, 1, 7000, 0),
+		m(srvCeiling, testPage, 2, 16000, 0), m(srvXI, testPage, 2, 12000, 0),
+		{Server: srvXI, Test: testPage, Conns: 1, Round: 1, PerSecond: 1},
+	}}
+	// Means: ceiling 18000, xmpp-invites 9500; round 1 alone (35 %) fails.
+	if c := targetNamed(t, r, "landing page"); !c.Pass || c.Value != "52.8 % (9500 vs 18000/s; means of 2 rounds)" {
+		t.Errorf("landing over rounds: %+v", c)
 	}
-	// One measurement each: 45 % of the ceiling passes, 22.5x Prosody does not.
-	notes := syncedBound(r)
-	if len(notes) != 1 || !strings.Contains(notes[0], "22.5x Prosody mod_invites_api (9000 vs 400.0/s at 16 conns)") {
-		t.Errorf("single measurements: %q", notes)
+	r.HTTP[3].Errors = 1
+	if c := targetNamed(t, r, "landing page"); c.Pass {
+		t.Errorf("an error in a round should fail the landing target: %+v", c)
 	}
-	// Rounds: means of ceiling 20000, synced 7000, Prosody 250 → 35 %, 28x.
-	r.Rounds = []round{
-		{Ceiling: rate(srvCeiling, 20000, 0), Synced: sy(9000, 0), Prosody: pr(400), XI: rate(srvXI, 5000, 0)},
-		{Ceiling: rate(srvCeiling, 20000, 0), Synced: sy(5000, 0), Prosody: pr(100), XI: rate(srvXI, 5000, 0)},
-	}
-	notes = syncedBound(r)
-	if len(notes) != 2 || !strings.Contains(notes[0], "35.0 % of the ceiling (7000 vs 20000/s at 16 conns, means of 2 rounds)") ||
-		!strings.Contains(notes[1], "28.0x Prosody mod_invites_api (7000 vs 250.0/s at 16 conns, means of 2 rounds)") {
-		t.Errorf("round means: %q", notes)
-	}
+}
+
+// TestPrintRounds checks the rounds table: a row per round and the means,
+// for the servers measured in every round, with xmpp-invites' share of
+// each.
+func TestPrintRounds(t *testing.T) {
+	r := &results{Rounds: 2, HTTP: []result{
+		m(srvCeiling, testAPI, 1, 20000, 0), m(srvSynced, testAPI, 1, 9000, 0),
+		m(srvProsody, testAPI, 1, 300, 0), m(srvXI, testAPI, 1, 3000, 0),
+		m(srvCeiling, testAPI, 2, 20000, 0), m(srvSynced, testAPI, 2, 7000, 0),
+		m(srvXI, testAPI, 2, 5000, 0),
+	}}
 	var out strings.Builder
-	printRounds(&out, r)
-	for _, want := range []string{"+ fdatasync/s", "7000", "71.4"} { // 5000 of 7000
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("rounds table lacks %q:\n%s", want, out.String())
+	printRounds(&out, r, testAPI, "invite creation")
+	got := out.String()
+	for _, want := range []string{"ROUNDS: invite creation at 16 conns", "vs +fdatasync", "33.3 %", "71.4 %", "mean", "50.0 %"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rounds table lacks %q:\n%s", want, got)
 		}
 	}
-	// Above both targets (55 %, 36.7x): no note.
-	r.Rounds[1].Synced.PerSecond, r.Rounds[0].Prosody.PerSecond, r.Rounds[1].Prosody.PerSecond = 13000, 300, 300
-	if notes = syncedBound(r); len(notes) != 0 {
-		t.Errorf("synced handler above the targets: %q", notes)
+	if strings.Contains(got, srvProsody) {
+		t.Errorf("Prosody, missing from round 2, is in the table:\n%s", got)
 	}
-	// Errors in a round: no claim.
-	r.Rounds[1].Synced = sy(1000, 3)
-	if notes = syncedBound(r); len(notes) != 0 {
-		t.Errorf("synced handler with errors: %q", notes)
-	}
-	// Not measured: no note, and the rounds table shows a dash.
-	r.HTTP = r.HTTP[:1]
-	r.Rounds[0].Synced, r.Rounds[1].Synced = nil, nil
-	if notes = syncedBound(r); len(notes) != 0 {
-		t.Errorf("synced handler not measured: %q", notes)
+	out.Reset()
+	r.Rounds = 1
+	if printRounds(&out, r, testAPI, "invite creation"); out.Len() != 0 {
+		t.Errorf("a table for one round:\n%s", out.String())
 	}
 }
 

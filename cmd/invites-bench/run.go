@@ -8,27 +8,34 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"mellium.im/xmpp/jid"
+
+	"xmpp-invites/internal/xmpptest"
+	"xmpp-invites/keystore"
 )
 
 // results is everything one run measured; printReport and -json read it.
 type results struct {
-	Date     string        `json:"date"`
-	Args     []string      `json:"args"`
-	Machine  machine       `json:"machine"`
-	FS       filesystem    `json:"filesystem"`
-	Settings settings      `json:"settings"`
-	Fsync    fsyncResult   `json:"fsync"`
-	Store    []storeResult `json:"store"`
+	Date     string      `json:"date"`
+	Args     []string    `json:"args"`
+	Machine  machine     `json:"machine"`
+	FS       filesystem  `json:"filesystem"`
+	Settings settings    `json:"settings"`
+	Fsync    fsyncResult `json:"fsync"`
 
-	HTTP         []httpResult      `json:"http"`
-	Rounds       []round           `json:"rounds,omitempty"`        // invite creation at 16 conns, servers back to back
+	// HTTP holds every HTTP measurement: round 1 at every connection
+	// count, the further rounds at targetConns.
+	HTTP         []result          `json:"http"`
+	Rounds       int               `json:"rounds"`
 	LandingBytes int               `json:"landing_bytes,omitempty"` // size of xmpp-invites' landing page
 	Checks       map[string]string `json:"checks"`                  // one response of each server, shown before measuring
 
@@ -42,25 +49,10 @@ type results struct {
 	Queries []queryTiming `json:"queries,omitempty"`
 	Plans   []plan        `json:"plans,omitempty"`
 
-	XMPP []xmppResult `json:"xmpp,omitempty"`
+	XMPP []result `json:"xmpp,omitempty"` // Conns is client sessions
 
 	Notes   []string      `json:"notes,omitempty"` // parts not measured, and why
 	Targets []targetCheck `json:"targets"`
-}
-
-// round is one pass of invite creation at targetConns over each server,
-// back to back, then of the landing page over the ceiling and xmpp-invites
-// (when the landing page is measured). The first round is the servers'
-// first measurements (in res.HTTP); the others come after xmpp-invites'
-// memory figures and landing page, while every server is still up.
-type round struct {
-	Ceiling httpResult  `json:"ceiling"`
-	Synced  *httpResult `json:"ceiling_synced,omitempty"` // the ceiling with a group fdatasync
-	Prosody *httpResult `json:"prosody,omitempty"`
-	XI      httpResult  `json:"xmpp_invites"`
-
-	CeilingPage *httpResult `json:"ceiling_landing,omitempty"`
-	XIPage      *httpResult `json:"xmpp_invites_landing,omitempty"`
 }
 
 type machine struct {
@@ -75,12 +67,11 @@ type machine struct {
 }
 
 type settings struct {
-	Duration      string `json:"duration"`
-	Warmup        string `json:"warmup"`
-	StoreDuration string `json:"store_duration"`
-	Conns         []int  `json:"conns"`
-	Sessions      []int  `json:"sessions"`
-	Dir           string `json:"dir"`
+	Duration string `json:"duration"`
+	Warmup   string `json:"warmup"`
+	Conns    []int  `json:"conns"`
+	Sessions []int  `json:"sessions"`
+	Dir      string `json:"dir"`
 }
 
 type memoryAt struct {
@@ -95,126 +86,194 @@ type startupRun struct {
 
 // Names used in results.
 const (
-	srvCeiling = "ceiling (trivial net/http)"
-	srvSynced  = "ceiling + group fdatasync"
-	srvProsody = "Prosody mod_invites_api"
-	srvXI      = "xmpp-invites"
-	srvStatic  = "ceiling, static page of the same size"
-	testAPI    = "invites_api"
-	testPage   = "landing"
+	srvCeiling     = "ceiling (trivial net/http)"
+	srvSynced      = "ceiling + group fdatasync"
+	srvProsody     = "Prosody mod_invites_api"
+	srvProsodyPage = "Prosody mod_invites_page"
+	srvXI          = "xmpp-invites"
+	srvStatic      = "ceiling, static page of the same size"
+	testAPI        = "invites_api"
+	testPage       = "landing"
 )
+
+// prosodyAdmin is the account that runs Prosody's and the component's
+// create-account commands.
+const (
+	prosodyAdmin    = "admin"
+	prosodyAdminPwd = "bench-admin-password"
+)
+
+// test is one kind of request to one server under test.
+type test struct {
+	server, name string
+	target
+	pid     int    // the server's process, for its CPU
+	metrics string // xmpp-invites' /metrics, for its group commits
+	rounds  bool   // measured again in every round
+}
+
+// bench is one run in progress.
+type bench struct {
+	o     options
+	res   *results
+	work  string
+	bin   string
+	stops []func() // stop every server started, newest first
+	log   io.Writer
+
+	ceilingBase string // the trivial handler's http://ADDR
+	ceilingPID  int
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
 
 // run performs the whole benchmark. It returns what it measured so far
 // even on error, so a partial report can be printed.
-func run(ctx context.Context, o options, log io.Writer) (res *results, err error) {
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(log, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+func run(ctx context.Context, o options, log io.Writer) (*results, error) {
+	b := &bench{o: o, log: log, res: &results{
+		Date:     time.Now().UTC().Format(time.RFC3339),
+		Args:     os.Args[1:],
+		Machine:  machineFacts(ctx),
+		Checks:   map[string]string{},
+		Settings: settings{Duration: o.duration.String(), Warmup: o.warmup.String(), Conns: o.conns, Sessions: o.sessions},
+	}}
+	err := b.run(ctx)
+	for i := len(b.stops) - 1; i >= 0; i-- {
+		b.stops[i]() // every child, by PID, before their directory goes
 	}
-	res = &results{
-		Date:    time.Now().UTC().Format(time.RFC3339),
-		Args:    os.Args[1:],
-		Machine: machineFacts(ctx),
-		Checks:  map[string]string{},
-		Settings: settings{Duration: o.duration.String(), Warmup: o.warmup.String(),
-			StoreDuration: o.storeDuration.String(), Conns: o.conns, Sessions: o.sessions},
+	if b.work != "" && !o.keep {
+		os.RemoveAll(b.work)
 	}
-	work, err := os.MkdirTemp(o.dir, "invites-bench-")
-	if err != nil {
-		return res, err
+	// Judge what was measured, also after an error: a partial report still
+	// says which targets it could check.
+	b.res.Notes = append(b.res.Notes, interference(b.res)...)
+	b.res.Targets = judge(b.res, o)
+	return b.res, err
+}
+
+func (b *bench) run(ctx context.Context) (err error) {
+	res := b.res
+	if b.work, err = os.MkdirTemp(b.o.dir, "invites-bench-"); err != nil {
+		return err
 	}
-	res.Settings.Dir = work
-	if o.keep {
-		logf("work directory %s (kept)", work)
+	res.Settings.Dir = b.work
+	if b.o.keep {
+		b.logf("work directory %s (kept)", b.work)
 	}
-	var ps procs
-	defer func() {
-		ps.stopAll() // every child, by PID, before their directory goes
-		if !o.keep {
-			os.RemoveAll(work)
-		}
-		// Judge what was measured, also after an error: a partial report
-		// still says which targets it could check.
-		res.Notes = append(res.Notes, interference(res)...)
-		res.Notes = append(res.Notes, syncedBound(res)...)
-		res.Targets = judge(res, o)
-	}()
-	if res.FS, err = statFS(work); err != nil {
-		return res, err
+	if res.FS, err = statFS(b.work); err != nil {
+		return err
 	}
 	if res.FS.Volatile {
-		res.Notes = append(res.Notes, fmt.Sprintf("%s is on %s: fsync proves nothing there; rerun with -dir on a disk", work, res.FS.Type))
+		res.Notes = append(res.Notes, fmt.Sprintf("%s is on %s: fsync proves nothing there; rerun with -dir on a disk", b.work, res.FS.Type))
 	}
-
-	logf("fsync latency in %s (%s)", work, res.FS.Type)
-	if res.Fsync, err = measureFsync(ctx, work, 3*time.Second, 3000); err != nil {
-		return res, err
+	b.logf("fsync latency in %s (%s)", b.work, res.FS.Type)
+	if res.Fsync, err = measureFsync(ctx, b.work, 3*time.Second, 3000); err != nil {
+		return err
 	}
-
-	if !o.skip["store"] {
-		for _, mode := range []string{"FULL", "NORMAL"} {
-			for _, w := range []int{1, 16} {
-				logf("keystore.CreateInvite in-process, synchronous=%s, %d writers", mode, w)
-				r, err := measureStore(ctx, work, mode, w, o.storeDuration/4, o.storeDuration)
-				if err != nil {
-					return res, err
-				}
-				res.Store = append(res.Store, r)
-			}
+	if b.bin = b.o.xmppInvites; b.bin == "" {
+		b.logf("go build ./cmd/xmpp-invites")
+		if b.bin, err = buildXMPPInvites(ctx, b.work); err != nil {
+			return err
 		}
 	}
 
-	bin := o.xmppInvites
-	if bin == "" {
-		logf("go build ./cmd/xmpp-invites")
-		if bin, err = buildXMPPInvites(ctx, work); err != nil {
-			return res, err
-		}
-	}
-
-	// 1. The ceiling.
-	ceil, err := runCeilingPart(ctx, &ps, o, work, res, logf)
+	// Every server is up from here to the end of the rounds, each a
+	// process of its own, and answers one request before it is measured.
+	ceiling, err := b.startCeiling(ctx)
 	if err != nil {
-		return res, err
+		return err
 	}
-
-	// 2. Prosody. It stays up for the in-band comparison at the end.
-	var pros *prosody
-	if !o.skip["prosody"] {
-		pros, err = runProsodyPart(ctx, &ps, o, work, res, logf)
-		if err != nil {
+	var pros *xmpptest.Server
+	var prosTests []test
+	if !b.o.skip["prosody"] {
+		if pros, prosTests, err = b.startProsody(ctx); err != nil {
 			if ctx.Err() != nil {
-				return res, ctx.Err()
+				return ctx.Err()
 			}
 			res.Notes = append(res.Notes, "Prosody not measured: "+firstLine(err.Error()))
-			logf("Prosody not measured: %v", err)
-			pros = nil
+			b.logf("Prosody not measured: %v", err)
+			pros, prosTests = nil, nil
 		}
 	}
-
-	// 3. xmpp-invites on a fresh database.
-	if err := runXIPart(ctx, &ps, o, bin, work, ceil, pros, res, logf); err != nil {
-		return res, err
+	xi, xiTests, fillDB, err := b.startXI(ctx)
+	if err != nil {
+		return err
 	}
-	ceil.proc.stop()
 
-	// 4. Start-up, queries and plans on a large database.
-	if !o.skip["seed"] {
-		if err := runSeedPart(ctx, &ps, o, bin, work, res, logf); err != nil {
-			return res, err
+	// Round 1: invite creation on every server at every connection count,
+	// the memory figures, then the landing pages.
+	tests := append(append(ceiling, prosTests...), xiTests...)
+	for _, t := range tests {
+		if t.name == testAPI {
+			if err := b.measureAll(ctx, t); err != nil {
+				return err
+			}
 		}
 	}
+	if err := fillDB(); err != nil {
+		return err
+	}
+	if !b.o.skip["landing"] {
+		for _, t := range tests {
+			if t.name == testPage {
+				if err := b.measureAll(ctx, t); err != nil {
+					return err
+				}
+			}
+		}
+		if err := b.recordMemory(xi.PID(), "xmpp-invites after the landing page load"); err != nil {
+			return err
+		}
+	}
+	// Further rounds: the host's speed drifts by tens of percent within
+	// minutes, and a ratio of two figures taken minutes apart carries that
+	// drift; servers measured back to back in several rounds spread it.
+	res.Rounds = 1
+	if contains(b.o.conns, targetConns) {
+		for r := 2; r <= b.o.rounds; r++ {
+			b.logf("round %d of %d at %d connections, each server in turn", r, b.o.rounds, targetConns)
+			for _, name := range []string{testAPI, testPage} {
+				for _, t := range tests {
+					if t.rounds && t.name == name && !(name == testPage && b.o.skip["landing"]) {
+						if err := b.measure(ctx, t, targetConns, r); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			res.Rounds = r
+		}
+	}
+	if err := b.recordMemory(b.ceilingPID, "ceiling after its load"); err != nil {
+		return err
+	}
+	if pros != nil {
+		if err := b.recordMemory(pros.PID(), "Prosody after its load"); err != nil {
+			return err
+		}
+	}
+	xi.Stop(stopTimeout)
+	if err := xi.Err(); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("xmpp-invites serve exited with %v after SIGTERM", err))
+	}
 
-	// 5. In-band: ad-hoc commands through Prosody.
-	if !o.skip["adhoc"] && pros != nil {
-		if err := runAdhocPart(ctx, &ps, o, bin, work, pros, res, logf); err != nil {
+	if !b.o.skip["seed"] {
+		if err := b.seedPart(ctx); err != nil {
+			return err
+		}
+	}
+	if !b.o.skip["adhoc"] && pros != nil {
+		if err := b.adhocPart(ctx, pros); err != nil {
 			if ctx.Err() != nil {
-				return res, ctx.Err()
+				return ctx.Err()
 			}
 			res.Notes = append(res.Notes, "in-band comparison incomplete: "+firstLine(err.Error()))
-			logf("in-band comparison incomplete: %v", err)
+			b.logf("in-band comparison incomplete: %v", err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // busyOthers is how much CPU other processes may use during a measurement
@@ -227,19 +286,12 @@ func interference(res *results) []string {
 	worst, where := 0.0, ""
 	for _, h := range res.HTTP {
 		if h.CPU.Other > worst {
-			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d conns", h.Server, h.Test, h.Conns)
+			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d conns in round %d", h.Server, h.Test, h.Conns, h.Round)
 		}
 	}
-	for i, rd := range res.Rounds {
-		for _, h := range []*httpResult{&rd.Ceiling, rd.Synced, rd.Prosody, &rd.XI, rd.CeilingPage, rd.XIPage} {
-			if h != nil && h.CPU.Other > worst {
-				worst, where = h.CPU.Other, fmt.Sprintf("%s %s in round %d", h.Server, h.Test, i+1)
-			}
-		}
-	}
-	for _, x := range res.XMPP {
-		if x.CPU.Other > worst {
-			worst, where = x.CPU.Other, fmt.Sprintf("%s at %d sessions", x.Server, x.Sessions)
+	for _, h := range res.XMPP {
+		if h.CPU.Other > worst {
+			worst, where = h.CPU.Other, fmt.Sprintf("%s %s at %d sessions", h.Server, h.Test, h.Conns)
 		}
 	}
 	if worst < busyOthers {
@@ -248,400 +300,298 @@ func interference(res *results) []string {
 	return []string{fmt.Sprintf("other processes used up to %.2f cores during the measurements (%s): figures are disturbed; rerun on a quiet machine", worst, where)}
 }
 
-type logFunc func(format string, args ...any)
-
-// measureAll runs t at every connection count and appends the results.
-func measureAll(ctx context.Context, o options, res *results, server, test string, t target, p *proc, logf logFunc) error {
-	for _, c := range o.conns {
-		logf("%s %s, %d connections", server, test, c)
-		r, err := measureOne(ctx, o, server, test, t, c, p, logf)
-		if err != nil {
+// measureAll measures t at every connection count, in round 1.
+func (b *bench) measureAll(ctx context.Context, t test) error {
+	for _, c := range b.o.conns {
+		if err := b.measure(ctx, t, c, 1); err != nil {
 			return err
 		}
-		res.HTTP = append(res.HTTP, r)
 	}
 	return nil
 }
 
-// measureOne runs t at conns connections, with the CPU of the server
-// process p and, for xmpp-invites, its group commits.
-func measureOne(ctx context.Context, o options, server, test string, t target, conns int, p *proc, logf logFunc) (httpResult, error) {
-	var commitsBefore commitSample
-	if t.MetricsURL != "" {
-		var err error
-		if commitsBefore, err = readCommits(ctx, t.MetricsURL); err != nil {
-			return httpResult{}, fmt.Errorf("%s: %w", server, err)
+// measure drives t at conns connections, with the CPU of its server and,
+// for xmpp-invites, its group commits.
+func (b *bench) measure(ctx context.Context, t test, conns, round int) error {
+	b.logf("%s %s, %d connections", t.server, t.name, conns)
+	var commits commitSample
+	var err error
+	if t.metrics != "" {
+		if commits, err = readCommits(ctx, t.metrics); err != nil {
+			return fmt.Errorf("%s: %w", t.server, err)
 		}
 	}
-	before := sampleCPU(p.pid())
-	r, err := measure(ctx, t, conns, o.warmup, o.duration)
+	before := sampleCPU(t.pid)
+	r, err := measureHTTP(ctx, t.target, conns, b.o.warmup, b.o.duration)
 	if err != nil {
-		return httpResult{}, fmt.Errorf("%s %s: %w", server, test, err)
+		return fmt.Errorf("%s %s: %w", t.server, t.name, err)
 	}
-	r.CPU = sampleCPU(p.pid()).since(before)
-	if t.MetricsURL != "" {
-		after, err := readCommits(ctx, t.MetricsURL)
+	r.CPU = sampleCPU(t.pid).since(before)
+	if t.metrics != "" {
+		after, err := readCommits(ctx, t.metrics)
 		if err != nil {
-			return httpResult{}, fmt.Errorf("%s: %w", server, err)
+			return fmt.Errorf("%s: %w", t.server, err)
 		}
-		r.Commits = after.since(commitsBefore)
+		r.Commits = after.since(commits)
 	}
-	r.Server, r.Test = server, test
+	r.Server, r.Test, r.Round = t.server, t.name, round
 	if r.Errors > 0 {
-		logf("  %d errors, first: %s", r.Errors, r.FirstError)
+		b.logf("  %d errors, first: %s", r.Errors, r.FirstError)
 	}
-	return r, nil
-}
-
-// measureRounds measures invite creation at targetConns o.rounds times in
-// all: the first round is the measurements already made, each further one
-// measures the ceiling, the ceiling with a group fdatasync, Prosody (each
-// when it was measured in the first round) and xmpp-invites back to back,
-// then the landing page on the ceiling and on xmpp-invites (xiPage, when the
-// landing page was measured). The host's speed drifts by tens of percent
-// within minutes, and a ratio between two measurements minutes apart
-// carries that drift; rounds spread it over the pairs. xmpp-invites' first
-// round runs on a fresh database, the others on one that already holds
-// -invites (100,000) invites, as do Prosody's.
-func measureRounds(ctx context.Context, o options, res *results, ceil *ceilingServer, pros *prosody,
-	xiAPI target, xiPage *target, xiProc *proc, logf logFunc) error {
-	if o.rounds < 2 || !contains(o.conns, targetConns) {
-		return nil
-	}
-	first := round{}
-	var ok bool
-	if first.Ceiling, ok = res.find(srvCeiling, testAPI, targetConns); !ok {
-		return nil
-	}
-	if first.XI, ok = res.find(srvXI, testAPI, targetConns); !ok {
-		return nil
-	}
-	if sy, ok := res.find(srvSynced, testAPI, targetConns); ok {
-		first.Synced = &sy
-	}
-	if pr, ok := res.find(srvProsody, testAPI, targetConns); ok && pros != nil {
-		first.Prosody = &pr
-	}
-	if xiPage != nil {
-		cp, okC := res.find(srvCeiling, testPage, targetConns)
-		xp, okX := res.find(srvXI, testPage, targetConns)
-		if okC && okX {
-			first.CeilingPage, first.XIPage = &cp, &xp
-		}
-	}
-	res.Rounds = append(res.Rounds, first)
-	for i := 2; i <= o.rounds; i++ {
-		var r round
-		var err error
-		logf("round %d of %d: invite creation at %d connections, each server in turn", i, o.rounds, targetConns)
-		if r.Ceiling, err = measureOne(ctx, o, srvCeiling, testAPI, ceilingAPI(ceil.base), targetConns, ceil.proc, logf); err != nil {
-			return err
-		}
-		if first.Synced != nil {
-			sy, err := measureOne(ctx, o, srvSynced, testAPI, ceilingSyncedAPI(ceil.base), targetConns, ceil.proc, logf)
-			if err != nil {
-				return err
-			}
-			r.Synced = &sy
-		}
-		if first.Prosody != nil {
-			pr, err := measureOne(ctx, o, srvProsody, testAPI, pros.api, targetConns, pros.proc, logf)
-			if err != nil {
-				return err
-			}
-			r.Prosody = &pr
-		}
-		if r.XI, err = measureOne(ctx, o, srvXI, testAPI, xiAPI, targetConns, xiProc, logf); err != nil {
-			return err
-		}
-		if first.XIPage != nil {
-			logf("round %d of %d: landing page at %d connections, the ceiling then xmpp-invites", i, o.rounds, targetConns)
-			cp, err := measureOne(ctx, o, srvCeiling, testPage, ceilingPage(ceil.base), targetConns, ceil.proc, logf)
-			if err != nil {
-				return err
-			}
-			xp, err := measureOne(ctx, o, srvXI, testPage, *xiPage, targetConns, xiProc, logf)
-			if err != nil {
-				return err
-			}
-			r.CeilingPage, r.XIPage = &cp, &xp
-		}
-		res.Rounds = append(res.Rounds, r)
-	}
+	b.res.HTTP = append(b.res.HTTP, r)
 	return nil
 }
 
-// ceilingServer is the running trivial handler.
-type ceilingServer struct {
-	base string
-	proc *proc
+func (b *bench) recordMemory(pid int, what string) error {
+	m, err := readMemory(pid)
+	if err != nil {
+		return fmt.Errorf("memory of %s: %w", what, err)
+	}
+	b.res.Memory = append(b.res.Memory, memoryAt{What: what, memory: m})
+	return nil
 }
 
-// runCeilingPart measures the trivial handler. It stays up (idle) for the
-// size-matched static page measured after xmpp-invites' landing page.
-func runCeilingPart(ctx context.Context, ps *procs, o options, work string, res *results, logf logFunc) (*ceilingServer, error) {
+// check sends t's request once and records the answer, token redacted.
+func (b *bench) check(ctx context.Context, name string, t target) (*http.Response, []byte, error) {
+	resp, body, err := once(ctx, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b.res.Checks[name] = fmt.Sprintf("%s; Location: %s", resp.Status, redactToken(resp.Header.Get("Location")))
+	b.logf("%s answered %s", name, b.res.Checks[name])
+	return resp, body, nil
+}
+
+// startCeiling starts the trivial handler, this binary in its -ceiling
+// mode, with its synced handler's file beside the databases, on the disk
+// being measured.
+func (b *bench) startCeiling(ctx context.Context) ([]test, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(1)
+	ports, err := xmpptest.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	// The synced handler's file sits beside the databases, on the disk
-	// being measured.
-	p, err := ps.start("ceiling", work, filepath.Join(work, "ceiling.log"), childEnv(work), self, "-ceiling", addr,
-		filepath.Join(work, "ceiling-sync"))
+	base := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	b.ceilingBase = base
+	cmd := exec.Command(self, "-ceiling", strings.TrimPrefix(base, "http://"), filepath.Join(b.work, "ceiling-sync"))
+	cmd.Dir, cmd.Env = b.work, childEnv(b.work)
+	p, err := xmpptest.StartProcess(cmd, filepath.Join(b.work, "ceiling.log"))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := waitFor(p, 10*time.Second, 5*time.Millisecond, func() bool {
-		return httpReady("http://"+addr+"/readyz", "", http.StatusOK)
+	b.stops = append(b.stops, func() { p.Stop(stopTimeout) })
+	b.ceilingPID = p.PID()
+	if _, err := p.WaitReady(10*time.Second, 5*time.Millisecond, func() bool {
+		_, _, err := once(ctx, target{URL: base + "/readyz", Want: http.StatusOK})
+		return err == nil
 	}); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ceiling %w\n%s", err, p.LogTail())
 	}
-	if err := measureCeiling(ctx, o, res, addr, p, logf); err != nil {
-		return nil, err
+	api := test{server: srvCeiling, name: testAPI, pid: p.PID(), rounds: true,
+		target: target{URL: base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}}
+	tests := []test{api}
+	if !b.o.skip["synced"] {
+		synced := api
+		synced.server, synced.URL = srvSynced, base+"/invites_api_synced?key=ceiling/ceiling"
+		tests = append(tests, synced)
 	}
-	return &ceilingServer{base: "http://" + addr, proc: p}, nil
-}
-
-// ceilingAPI is the ceiling's stand-in for /invites_api, at base.
-func ceilingAPI(base string) target {
-	return target{Method: http.MethodGet, URL: base + "/invites_api?key=ceiling/ceiling", Want: http.StatusCreated}
-}
-
-// ceilingSyncedAPI is the same, answering after a group fdatasync.
-func ceilingSyncedAPI(base string) target {
-	return target{Method: http.MethodGet, URL: base + "/invites_api_synced?key=ceiling/ceiling", Want: http.StatusCreated}
-}
-
-// ceilingPage is the ceiling's stand-in for the landing page, at base.
-func ceilingPage(base string) target {
-	return target{Method: http.MethodGet, URL: base + "/invite?AAAAAAAAAAAAAAAAAAAAAAAA", Want: http.StatusOK}
-}
-
-func measureCeiling(ctx context.Context, o options, res *results, addr string, p *proc, logf logFunc) error {
-	api := ceilingAPI("http://" + addr)
-	if err := measureAll(ctx, o, res, srvCeiling, testAPI, api, p, logf); err != nil {
-		return err
-	}
-	if !o.skip["synced"] {
-		if err := measureAll(ctx, o, res, srvSynced, testAPI, ceilingSyncedAPI("http://"+addr), p, logf); err != nil {
-			return err
-		}
-	}
-	if !o.skip["landing"] {
-		if err := measureAll(ctx, o, res, srvCeiling, testPage, ceilingPage("http://"+addr), p, logf); err != nil {
-			return err
-		}
-	}
-	return recordMemory(res, p, "ceiling after its load")
-}
-
-func recordMemory(res *results, p *proc, what string) error {
-	m, err := readMemory(p.pid())
-	if err != nil {
-		return err
-	}
-	res.Memory = append(res.Memory, memoryAt{What: what, memory: m})
-	return nil
-}
-
-func runProsodyPart(ctx context.Context, ps *procs, o options, work string, res *results, logf logFunc) (*prosody, error) {
-	dir := filepath.Join(work, "prosody")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, err
-	}
-	logf("starting Prosody %s", res.Machine.Prosody)
-	pros, err := startProsody(ctx, ps, dir)
-	if err != nil {
-		return nil, err
-	}
-	key, err := pros.createKey(ctx, "bench")
-	if err != nil {
-		return nil, err
-	}
-	api := target{Method: http.MethodGet, URL: pros.base() + "/invites_api?key=" + url.QueryEscape(key), Host: benchDomain,
-		Want: http.StatusCreated}
-	resp, _, err := once(ctx, api)
-	if err != nil {
-		return nil, fmt.Errorf("mod_invites_api does not create invites: %w\n%s", err, tailFile(filepath.Join(dir, "prosody.log")))
-	}
-	loc := resp.Header.Get("Location")
-	res.Checks[srvProsody] = fmt.Sprintf("%s; Location: %s", resp.Status, redactToken(loc))
-	logf("Prosody answered %s", res.Checks[srvProsody])
-	if err := measureAll(ctx, o, res, srvProsody, testAPI, api, pros.proc, logf); err != nil {
-		return nil, err
-	}
-	pros.api = api
-	if !o.skip["landing"] {
-		// mod_invites_page's landing URL, fetched on the loopback port.
-		u, err := url.Parse(loc)
-		if err != nil || u.RawQuery == "" {
-			return nil, fmt.Errorf("mod_invites_api gave no landing page URL (Location %q)", loc)
-		}
-		page := target{Method: http.MethodGet, URL: pros.base() + u.Path + "?" + u.RawQuery, Host: benchDomain, Want: http.StatusOK}
-		if _, _, err := once(ctx, page); err != nil {
-			return nil, fmt.Errorf("mod_invites_page: %w", err)
-		}
-		if err := measureAll(ctx, o, res, "Prosody mod_invites_page", testPage, page, pros.proc, logf); err != nil {
+	for _, t := range tests {
+		if _, _, err := b.check(ctx, t.server, t.target); err != nil {
 			return nil, err
 		}
 	}
-	if err := recordMemory(res, pros.proc, "Prosody after its load"); err != nil {
-		return nil, err
-	}
-	return pros, nil
+	page := api
+	page.name, page.target = testPage, target{URL: base + "/invite?AAAAAAAAAAAAAAAAAAAAAAAA", Want: http.StatusOK}
+	return append(tests, page), nil
 }
 
-func runXIPart(ctx context.Context, ps *procs, o options, bin, work string, ceil *ceilingServer, pros *prosody,
-	res *results, logf logFunc) error {
-	x, err := newXI(bin, work, xiOptions{Name: "xmpp-invites"})
-	if err != nil {
-		return err
+// startProsody starts a private Prosody with mod_invites_api,
+// mod_invites_page and mod_invites_adhoc on SQLite, as mod_invites_api's
+// documentation sets them up, and makes an API key for it.
+func (b *bench) startProsody(ctx context.Context) (*xmpptest.Server, []test, error) {
+	dir := filepath.Join(b.work, "prosody")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, nil, err
 	}
-	logf("starting xmpp-invites serve on a fresh database")
-	p, ready, err := x.serve(ps, "xmpp-invites")
+	b.logf("starting Prosody %s", b.res.Machine.Prosody)
+	pros, err := xmpptest.New(xmpptest.Prosody, dir, xmpptest.Options{
+		Admins:  []string{prosodyAdmin + "@" + benchDomain},
+		HTTP:    true,
+		Modules: []string{"invites", "invites_api", "invites_page", "invites_adhoc"},
+		Config: []string{
+			// Info, not the harness's debug: a log line per request would
+			// slow Prosody down.
+			`log = { { levels = { min = "info" }, to = "file", filename = ` + strconv.Quote(dir+"/prosody.log") + ` } }`,
+			`storage = "sql"`,
+			`sql = { driver = "SQLite3", database = "prosody.sqlite" }`,
+		},
+	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer p.stop()
-	logf("  ready after %v", ready.Round(time.Millisecond))
+	b.stops = append(b.stops, pros.Stop)
+	out, err := pros.Ctl(ctx, "mod_invites_api", "create", benchDomain, "bench")
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	key := strings.TrimSpace(lines[len(lines)-1])
+	if err != nil || !strings.Contains(key, "/") || strings.ContainsAny(key, " \t") {
+		return nil, nil, fmt.Errorf("prosodyctl mod_invites_api create: %v: %q, want ID/TOKEN", err, out)
+	}
+	api := test{server: srvProsody, name: testAPI, pid: pros.PID(), rounds: true, target: target{
+		URL: "http://" + pros.HTTPAddr + "/invites_api?key=" + url.QueryEscape(key), Host: benchDomain, Want: http.StatusCreated}}
+	resp, _, err := b.check(ctx, srvProsody, api.target)
+	if err != nil {
+		return nil, nil, err
+	}
+	// mod_invites_page's landing URL, fetched on the loopback port.
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || u.RawQuery == "" {
+		return nil, nil, fmt.Errorf("mod_invites_api gave no landing page URL (Location %q)", resp.Header.Get("Location"))
+	}
+	page := test{server: srvProsodyPage, name: testPage, pid: pros.PID(), target: target{
+		URL: "http://" + pros.HTTPAddr + u.Path + "?" + u.RawQuery, Host: benchDomain, Want: http.StatusOK}}
+	return pros, []test{api, page}, nil
+}
+
+// startXI starts xmpp-invites serve on a fresh database with an API key.
+// fill, called after the first round of invite creation, fills its
+// database to -invites invites and reads its memory.
+func (b *bench) startXI(ctx context.Context) (*xmpptest.Process, []test, func() error, error) {
+	x, err := newXI(b.bin, b.work, xiOptions{Name: "xmpp-invites"})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b.logf("starting xmpp-invites serve on a fresh database")
+	p, ready, err := x.serve("xmpp-invites")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b.stops = append(b.stops, func() { p.Stop(stopTimeout) })
+	b.logf("  ready after %v", ready.Round(time.Millisecond))
 	key, err := x.createKey(ctx, "bench")
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	api := target{Method: http.MethodGet, URL: x.base() + "/invites_api?key=" + url.QueryEscape(key), Want: http.StatusCreated,
-		MetricsURL: x.adminBase() + "/metrics"}
-	resp, body, err := once(ctx, api)
+	api := test{server: srvXI, name: testAPI, pid: p.PID(), metrics: x.adminBase() + "/metrics", rounds: true,
+		target: target{URL: x.base() + "/invites_api?key=" + url.QueryEscape(key), Want: http.StatusCreated}}
+	_, body, err := b.check(ctx, srvXI, api.target)
 	if err != nil {
-		return fmt.Errorf("xmpp-invites /invites_api does not create invites: %w\n%s", err, p.tail())
+		return nil, nil, nil, fmt.Errorf("%w\n%s", err, p.LogTail())
 	}
-	res.Checks[srvXI] = fmt.Sprintf("%s; Location: %s", resp.Status, redactToken(resp.Header.Get("Location")))
-	logf("xmpp-invites answered %s", res.Checks[srvXI])
 	var created struct {
 		LandingURL string `json:"landing_url"`
 	}
 	if err := json.Unmarshal(body, &created); err != nil || created.LandingURL == "" {
-		return fmt.Errorf("xmpp-invites /invites_api: no landing_url in %q", body)
+		return nil, nil, nil, fmt.Errorf("xmpp-invites /invites_api: no landing_url in %q", body)
 	}
-	if err := measureAll(ctx, o, res, srvXI, testAPI, api, p, logf); err != nil {
-		return err
-	}
-
-	n, err := countInvites(ctx, x.db)
+	page := test{server: srvXI, name: testPage, pid: p.PID(), rounds: true,
+		target: target{URL: created.LandingURL, Want: http.StatusOK}}
+	_, body, err = once(ctx, page.target)
 	if err != nil {
-		return err
+		return nil, nil, nil, fmt.Errorf("xmpp-invites landing page: %w", err)
 	}
-	if n < o.invites {
-		logf("filling the database from %d to %d invites (16 connections)", n, o.invites)
-		if _, err := fill(ctx, api, 16, o.invites-n, 5*time.Minute); err != nil {
-			return fmt.Errorf("fill to %d invites: %w", o.invites, err)
-		}
-		if n, err = countInvites(ctx, x.db); err != nil {
-			return err
-		}
-	}
-	res.InvitesAtRSS = n
-	if err := recordMemory(res, p, fmt.Sprintf("xmpp-invites with %d invites stored", n)); err != nil {
-		return err
-	}
-	res.RSSAtInvites = &res.Memory[len(res.Memory)-1]
-
-	var page *target
-	if !o.skip["landing"] {
-		page = &target{Method: http.MethodGet, URL: created.LandingURL, Want: http.StatusOK}
-		_, body, err := once(ctx, *page)
+	b.res.LandingBytes = len(body)
+	// A static page of the same size from the ceiling tells the cost of
+	// sending the landing page from the cost of making it.
+	static := test{server: srvStatic, name: testPage, pid: b.ceilingPID, target: target{
+		URL: fmt.Sprintf("%s/static?bytes=%d", b.ceilingBase, len(body)), Want: http.StatusOK}}
+	creator := "key:" + strings.SplitN(key, "/", 2)[0]
+	fillDB := func() error {
+		n, err := countInvites(ctx, x.db, creator)
 		if err != nil {
-			return fmt.Errorf("xmpp-invites landing page: %w", err)
-		}
-		if err := measureAll(ctx, o, res, srvXI, testPage, *page, p, logf); err != nil {
 			return err
 		}
-		if err := recordMemory(res, p, "xmpp-invites after the landing page load"); err != nil {
+		if n < b.o.invites {
+			b.logf("filling the database from %d to %d invites (16 connections)", n, b.o.invites)
+			if err := fill(ctx, api.target, 16, b.o.invites-n, 5*time.Minute); err != nil {
+				return fmt.Errorf("fill to %d invites: %w", b.o.invites, err)
+			}
+			if n, err = countInvites(ctx, x.db, creator); err != nil {
+				return err
+			}
+		}
+		b.res.InvitesAtRSS = n
+		if err := b.recordMemory(p.PID(), fmt.Sprintf("xmpp-invites with %d invites stored", n)); err != nil {
 			return err
 		}
-		res.LandingBytes = len(body)
-		static := target{Method: http.MethodGet, URL: fmt.Sprintf("%s/static?bytes=%d", ceil.base, len(body)), Want: http.StatusOK}
-		if err := measureAll(ctx, o, res, srvStatic, testPage, static, ceil.proc, logf); err != nil {
-			return err
-		}
+		b.res.RSSAtInvites = &b.res.Memory[len(b.res.Memory)-1]
+		return nil
 	}
-	// The rounds come last, after the memory figures: they add invites.
-	if err := measureRounds(ctx, o, res, ceil, pros, api, page, p, logf); err != nil {
-		return err
-	}
-	p.stop()
-	if p.err != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("xmpp-invites serve exited with %v after SIGTERM", p.err))
-	}
-	return nil
+	return p, []test{api, page, static}, fillDB, nil
 }
 
-func runSeedPart(ctx context.Context, ps *procs, o options, bin, work string, res *results, logf logFunc) error {
-	path := filepath.Join(work, "seeded.db")
-	logf("seeding %d invites into %s", o.seed, path)
-	s, err := seedDB(ctx, path, o.seed)
+// countInvites counts creator's invites in the database at path, beside
+// the running server.
+func countInvites(ctx context.Context, path, creator string) (int, error) {
+	st, err := keystore.Open(ctx, path, keystore.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return st.CountInvites(ctx, creator, time.Unix(0, 0))
+}
+
+// seedPart times serve's start-up on a large database, and keystore's
+// queries and their plans there.
+func (b *bench) seedPart(ctx context.Context) error {
+	path := filepath.Join(b.work, "seeded.db")
+	b.logf("seeding %d invites into %s", b.o.seed, path)
+	s, err := seedDB(ctx, path, b.o.seed)
 	if err != nil {
 		return err
 	}
-	res.Seed = &s
+	b.res.Seed = &s
 	if fi, err := os.Stat(path); err == nil {
-		res.SeedDB = fi.Size()
+		b.res.SeedDB = fi.Size()
 	}
-	logf("  seeded in %v", s.took.Round(time.Millisecond))
-	x, err := newXI(bin, work, xiOptions{Name: "xmpp-invites-seeded", DB: path})
+	b.logf("  seeded in %v", s.took.Round(time.Millisecond))
+	x, err := newXI(b.bin, b.work, xiOptions{Name: "xmpp-invites-seeded", DB: path})
 	if err != nil {
 		return err
 	}
-	for i := range o.startups {
-		logf("serve start-up on %d invites, run %d", o.seed, i+1)
-		p, ready, err := x.serve(ps, fmt.Sprintf("xmpp-invites-seeded-%d", i+1))
+	for i := range b.o.startups {
+		b.logf("serve start-up on %d invites, run %d", b.o.seed, i+1)
+		p, ready, err := x.serve(fmt.Sprintf("xmpp-invites-seeded-%d", i+1))
 		if err != nil {
 			return err
 		}
-		m, err := readMemory(p.pid())
-		p.stop()
+		m, err := readMemory(p.PID())
+		p.Stop(stopTimeout)
 		if err != nil {
 			return err
 		}
-		res.Startup = append(res.Startup, startupRun{ReadyMs: ms(ready), Memory: m})
+		b.res.Startup = append(b.res.Startup, startupRun{ReadyMs: ms(ready), Memory: m})
 	}
-	logf("query plans and keystore query times on the seeded database")
-	if res.Plans, err = explain(ctx, path, s); err != nil {
+	b.logf("query plans and keystore query times on the seeded database")
+	if b.res.Plans, err = explain(ctx, path); err != nil {
 		return err
 	}
-	if res.Queries, err = timeQueries(ctx, path, s); err != nil {
-		return err
-	}
-	return nil
+	b.res.Queries, err = timeQueries(ctx, path, s)
+	return err
 }
 
-func runAdhocPart(ctx context.Context, ps *procs, o options, bin, work string, pros *prosody, res *results, logf logFunc) error {
-	if err := pros.register(ctx, prosodyAdmin, prosodyAdminPwd); err != nil {
-		return err
+// adhocPart compares in-band invite creation: XEP-0050 create-account
+// through the xmpp-invites component attached to Prosody, against
+// Prosody's own mod_invites_adhoc, by the same admin's client sessions.
+func (b *bench) adhocPart(ctx context.Context, pros *xmpptest.Server) error {
+	if out, err := pros.Ctl(ctx, "register", prosodyAdmin, benchDomain, prosodyAdminPwd); err != nil {
+		return fmt.Errorf("prosodyctl register: %w: %s", err, out)
 	}
-	admin := prosodyAdmin + "@" + benchDomain
-	x, err := newXI(bin, work, xiOptions{Name: "xmpp-invites-component",
-		ComponentServer: pros.componentAddr(), ComponentSecret: pros.componentSecret, Admins: []string{admin}})
+	x, err := newXI(b.bin, b.work, xiOptions{Name: "xmpp-invites-component", ComponentServer: pros.ComponentAddr,
+		ComponentSecret: pros.Secret, Admins: []string{prosodyAdmin + "@" + benchDomain}})
 	if err != nil {
 		return err
 	}
-	logf("starting xmpp-invites serve with its component attached to Prosody")
-	p, _, err := x.serve(ps, "xmpp-invites-component")
+	b.logf("starting xmpp-invites serve with its component attached to Prosody")
+	p, _, err := x.serve("xmpp-invites-component")
 	if err != nil {
 		return err
 	}
-	defer p.stop()
-	if _, err := waitFor(p, 15*time.Second, 20*time.Millisecond, func() bool { return x.componentState() == "up" }); err != nil {
+	defer p.Stop(stopTimeout)
+	if _, err := p.WaitReady(15*time.Second, 20*time.Millisecond, func() bool { return x.componentState() == "up" }); err != nil {
 		return fmt.Errorf("component link not up: %w", err)
-	}
-
-	maxSessions := 0
-	for _, s := range o.sessions {
-		maxSessions = max(maxSessions, s)
 	}
 	var clients []*xmppClient
 	defer func() {
@@ -649,60 +599,46 @@ func runAdhocPart(ctx context.Context, ps *procs, o options, bin, work string, p
 			c.close()
 		}
 	}()
-	for range maxSessions {
-		// Cancelled at the end of this part, not right after login: see
-		// measureCommands on mellium's deadline watchers.
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		c, err := login(lctx, pros.c2sAddr(), prosodyAdmin, prosodyAdminPwd)
+	for range slices.Max(b.o.sessions) {
+		c, err := login(ctx, pros, prosodyAdmin, prosodyAdminPwd)
 		if err != nil {
 			return err
 		}
 		clients = append(clients, c)
 	}
-	targets := []struct {
-		server    string
-		to        jid.JID
-		component bool
+	servers := []struct {
+		name string
+		to   jid.JID
+		pids []int // Prosody's, plus the component's when it answers
 	}{
-		{"Prosody mod_invites_adhoc", jid.MustParse(benchDomain), false},
-		{"xmpp-invites component", jid.MustParse("invites." + benchDomain), true},
+		{"Prosody mod_invites_adhoc", jid.MustParse(benchDomain), []int{pros.PID()}},
+		{"xmpp-invites component", jid.MustParse(pros.ComponentJID), []int{pros.PID(), p.PID()}},
 	}
-	for _, t := range targets {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		r, err := clients[0].execute(cctx, t.to)
-		cancel()
-		// Let mellium's write-deadline watcher of that command see the
-		// cancellation before the next write (see measureCommands).
-		time.Sleep(10 * time.Millisecond)
+	for _, s := range servers {
+		r, err := clients[0].execute(ctx, s.to)
 		if err != nil {
-			return fmt.Errorf("%s: create-account command: %w\n%s", t.server, err, p.tail())
+			return fmt.Errorf("%s: create-account command: %w\n%s", s.name, err, p.LogTail())
 		}
-		res.Checks[t.server] = fmt.Sprintf("status=%s landing-url=%s", r.Status, redactToken(r.field("landing-url")))
-		logf("%s answered %s", t.server, res.Checks[t.server])
+		b.res.Checks[s.name] = fmt.Sprintf("status=%s landing-url=%s", r.Status, redactToken(r.field("landing-url")))
+		b.logf("%s answered %s", s.name, b.res.Checks[s.name])
 	}
-	for _, n := range o.sessions {
-		for _, t := range targets {
-			logf("%s create-account, %d sessions", t.server, n)
-			// Server CPU: Prosody's, plus the component's when it answers.
-			pids := []int{pros.proc.pid()}
-			if t.component {
-				pids = append(pids, p.pid())
-			}
-			before := sampleCPU(pids...)
-			r, err := measureCommands(ctx, clients[:n], t.to, o.warmup, o.duration)
+	for _, n := range b.o.sessions {
+		for _, s := range servers {
+			b.logf("%s create-account, %d sessions", s.name, n)
+			before := sampleCPU(s.pids...)
+			r, err := measureCommands(ctx, clients[:n], s.to, b.o.warmup, b.o.duration)
 			if err != nil {
 				return err
 			}
-			r.CPU = sampleCPU(pids...).since(before)
-			r.Server = t.server
+			r.CPU = sampleCPU(s.pids...).since(before)
+			r.Server, r.Test = s.name, "create-account"
 			if r.Errors > 0 {
-				logf("  %d errors, first: %s", r.Errors, r.FirstError)
+				b.logf("  %d errors, first: %s", r.Errors, r.FirstError)
 			}
-			res.XMPP = append(res.XMPP, r)
+			b.res.XMPP = append(b.res.XMPP, r)
 		}
 	}
-	return recordMemory(res, p, "xmpp-invites with the component, after the ad-hoc load")
+	return b.recordMemory(p.PID(), "xmpp-invites with the component, after the ad-hoc load")
 }
 
 // machineFacts collects what the figures depend on.
@@ -715,24 +651,27 @@ func machineFacts(ctx context.Context) machine {
 		Modules:    packageVersion(ctx, "prosody-modules"),
 		CPU:        "unknown",
 	}
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
+	if fs, err := procfs.NewDefaultFS(); err == nil {
+		if ci, err := fs.CPUInfo(); err == nil && len(ci) > 0 {
+			m.CPU = ci[0].ModelName
+		}
+		if l, err := fs.LoadAvg(); err == nil {
+			m.LoadAvg = fmt.Sprintf("%.2f %.2f %.2f", l.Load1, l.Load5, l.Load15)
 		}
 	}
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(data))
 	}
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(data))
-		if len(f) >= 3 {
-			m.LoadAvg = strings.Join(f[:3], " ")
-		}
-	}
 	return m
+}
+
+// packageVersion asks dpkg for an installed package's version.
+func packageVersion(ctx context.Context, pkg string) string {
+	out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", pkg).Output()
+	if err != nil || len(out) == 0 {
+		return "unknown"
+	}
+	return string(out)
 }
 
 // firstLine keeps notes in the report to one line; the progress log on

@@ -68,6 +68,7 @@ func TestParseCommits(t *testing.T) {
 xmpp_invites_store_transaction_seconds_bucket{le="0.0001"} 0
 xmpp_invites_store_transaction_seconds_sum 1.5
 xmpp_invites_store_transaction_seconds_count 3000
+# TYPE xmpp_invites_store_transaction_writes histogram
 xmpp_invites_store_transaction_writes_bucket{le="1"} 10
 xmpp_invites_store_transaction_writes_sum 18000
 xmpp_invites_store_transaction_writes_count 3000

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,10 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"xmpp-invites/internal/xmpptest"
 )
 
 // benchDomain is the XMPP domain of every server in the benchmark.
-const benchDomain = "example.test"
+const benchDomain = xmpptest.Domain
 
 // buildXMPPInvites builds cmd/xmpp-invites into dir (no -race: the
 // benchmark measures the binary operators run).
@@ -49,7 +50,7 @@ type xiOptions struct {
 
 // newXI writes the config of an xmpp-invites instance on free ports.
 func newXI(bin, dir string, o xiOptions) (*xiInstance, error) {
-	ports, err := freePorts(2)
+	ports, err := xmpptest.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -90,18 +91,20 @@ func (x *xiInstance) adminBase() string { return "http://127.0.0.1:" + strconv.I
 
 // serve starts xmpp-invites serve and waits for the first 200 on /readyz,
 // polling every millisecond: the figure is time from exec to ready.
-func (x *xiInstance) serve(ps *procs, name string) (*proc, time.Duration, error) {
-	p, err := ps.start(name, x.dir, filepath.Join(x.dir, name+".log"), childEnv(x.dir),
-		x.bin, "--config", x.config, "serve")
+func (x *xiInstance) serve(name string) (*xmpptest.Process, time.Duration, error) {
+	cmd := exec.Command(x.bin, "--config", x.config, "serve")
+	cmd.Dir, cmd.Env = x.dir, childEnv(x.dir)
+	p, err := xmpptest.StartProcess(cmd, filepath.Join(x.dir, name+".log"))
 	if err != nil {
 		return nil, 0, err
 	}
-	ready, err := waitFor(p, 20*time.Second, time.Millisecond, func() bool {
-		return httpReady(x.base()+"/readyz", "", http.StatusOK)
+	ready, err := p.WaitReady(20*time.Second, time.Millisecond, func() bool {
+		_, _, err := once(context.Background(), target{URL: x.base() + "/readyz", Want: http.StatusOK})
+		return err == nil
 	})
 	if err != nil {
-		p.stop()
-		return nil, 0, err
+		p.Stop(stopTimeout)
+		return nil, 0, fmt.Errorf("%s %w\n%s", name, err, p.LogTail())
 	}
 	return p, ready, nil
 }
@@ -127,18 +130,28 @@ func (x *xiInstance) createKey(ctx context.Context, name string) (string, error)
 
 // componentState returns the "component" field of the admin /readyz.
 func (x *xiInstance) componentState() string {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := c.Get(x.adminBase() + "/readyz")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	var body struct {
+	_, body, err := once(context.Background(), target{URL: x.adminBase() + "/readyz", Want: http.StatusOK})
+	var ready struct {
 		Component string `json:"component"`
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if json.Unmarshal(data, &body) != nil {
+	if err != nil || json.Unmarshal(body, &ready) != nil {
 		return ""
 	}
-	return body.Component
+	return ready.Component
+}
+
+// stopTimeout is how long a server gets after SIGTERM before SIGKILL.
+const stopTimeout = 10 * time.Second
+
+// childEnv is this process's environment with HOME replaced, so servers
+// and their tools read no per-user configuration, and none of
+// xmpp-invites' own variables.
+func childEnv(home string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XMPP_INVITES_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "HOME="+home)
 }

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"testing"
 	"text/template"
 	"time"
 )
@@ -168,22 +167,21 @@ end,
 io:format("~p~n", [R]),
 halt(case R of ok -> 0; _ -> 1 end).`
 
-// StartEjabberd starts a private ejabberd on free loopback ports with its
-// own Erlang node name and cookie, and waits (at most 60 s) until its C2S
-// and component ports answer. The component passes the "configure" access
-// rule (XEP-0133), as do opts.Admins, which also pass "admin". t.Cleanup
-// stops the server. Without ejabberd the test is skipped (failed under
-// CI=true).
-func StartEjabberd(t testing.TB, opts Options) *Server {
-	t.Helper()
+// newEjabberd writes an ejabberd configuration into dir for free loopback
+// ports, its own Erlang node name and cookie; start runs it.
+func newEjabberd(dir string, opts Options) (*Server, error) {
 	bins, err := ejabberdBinaries()
-	requireAvailable(t, Ejabberd, err)
-
-	s, ports := newServer(t, Ejabberd, 3)
+	if err != nil {
+		return nil, err
+	}
+	s, ports, err := newServer(dir, Ejabberd, 3)
+	if err != nil {
+		return nil, err
+	}
 	s.startTimeout = 60 * time.Second
 	for _, d := range []string{"spool", "logs"} {
 		if err := os.Mkdir(filepath.Join(s.dir, d), 0o700); err != nil {
-			t.Fatalf("xmpptest: %v", err)
+			return nil, err
 		}
 	}
 	var b strings.Builder
@@ -197,7 +195,7 @@ func StartEjabberd(t testing.TB, opts Options) *Server {
 		"ComponentPort": ports[1],
 	})
 	if err != nil {
-		t.Fatalf("xmpptest: ejabberd config: %v", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	cfg := filepath.Join(s.dir, "ejabberd.yml")
 	inetrc := filepath.Join(s.dir, "inetrc")
@@ -208,7 +206,7 @@ func StartEjabberd(t testing.TB, opts Options) *Server {
 	}
 	for name, content := range files {
 		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
-			t.Fatalf("xmpptest: %v", err)
+			return nil, err
 		}
 	}
 
@@ -256,8 +254,8 @@ func StartEjabberd(t testing.TB, opts Options) *Server {
 		cmd.Dir, cmd.Env = spool, env
 		return cmd.CombinedOutput()
 	}
-	s.register = func(ctx context.Context, localpart, password string) ([]byte, error) {
-		return erlCtl(ctx, "-s", "ejabberd_ctl", "-extra", node, "register", localpart, s.Domain, password)
+	s.ctl = func(ctx context.Context, args ...string) ([]byte, error) {
+		return erlCtl(ctx, append([]string{"-s", "ejabberd_ctl", "-extra", node}, args...)...)
 	}
 	// Mnesia keeps ejabberd's accounts and rosters in dets files, which
 	// cache writes for up to 3 s: a SIGKILL right after a registration
@@ -269,6 +267,5 @@ func StartEjabberd(t testing.TB, opts Options) *Server {
 		}
 		return nil
 	}
-	s.launch(t)
-	return s
+	return s, nil
 }

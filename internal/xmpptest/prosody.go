@@ -2,13 +2,13 @@ package xmpptest
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"testing"
 	"text/template"
 	"time"
 )
@@ -35,15 +35,18 @@ func prosodyBinaries() (prosodyBins, error) {
 var prosodyModuleDirs = []string{"/usr/lib/prosody/modules", "/usr/local/lib/prosody/modules"}
 
 // havePrivilege reports whether mod_privilege (prosody-modules) is installed.
-func havePrivilege() error {
+func havePrivilege() error { return haveProsodyModule("privilege") }
+
+// haveProsodyModule reports whether Prosody's module name is installed.
+func haveProsodyModule(name string) error {
 	for _, dir := range prosodyModuleDirs {
-		for _, name := range []string{"mod_privilege/mod_privilege.lua", "mod_privilege.lua"} {
-			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+		for _, file := range []string{"mod_" + name + "/mod_" + name + ".lua", "mod_" + name + ".lua"} {
+			if _, err := os.Stat(filepath.Join(dir, file)); err == nil {
 				return nil
 			}
 		}
 	}
-	return errors.New("mod_privilege not found (apt-get install prosody-modules)")
+	return fmt.Errorf("mod_%s not found (apt-get install prosody-modules)", name)
 }
 
 // prosodyConfig is a complete Prosody 0.12 configuration. Global options
@@ -69,8 +72,13 @@ c2s_interfaces = { "127.0.0.1" }
 c2s_direct_tls_ports = { }
 s2s_ports = { }
 s2s_direct_tls_ports = { }
-http_ports = { }
+http_ports = { {{if .HTTPPort}}{{.HTTPPort}}{{end}} }
+http_interfaces = { "127.0.0.1" }
 https_ports = { }
+https_interfaces = { }
+{{- if .HTTPPort}}
+http_default_host = {{q .Domain}}
+{{- end}}
 component_ports = { {{.ComponentPort}} }
 component_interfaces = { "127.0.0.1" }
 
@@ -80,16 +88,21 @@ allow_unencrypted_plain_auth = true
 s2s_require_encryption = false
 
 modules_enabled = {
-	"roster"; "saslauth"; "disco"; "ping"; "adhoc"; "admin_adhoc";
+	"roster"; "saslauth"; "disco"; "ping"; "adhoc"; "admin_adhoc";{{if .HTTPPort}} "http";{{end}}
 }
 -- No s2s at all: stanzas to other domains bounce instead of leaving the box.
 modules_disabled = { "s2s"; "dialback"; "s2s_auth_certs" }
+{{range .Config}}
+{{.}}
+{{- end}}
 
 VirtualHost {{q .Domain}}
 	-- Host-scoped admins: the component may run XEP-0133 on this host only.
 	admins = { {{q .Component}}{{range .Admins}}, {{q .}}{{end}} }
+{{- if .HostModules}}
+	modules_enabled = { {{range $i, $m := .HostModules}}{{if $i}}; {{end}}{{q $m}}{{end}} }
+{{- end}}
 {{- if .Privilege}}
-	modules_enabled = { "privilege" }
 	privileged_entities = {
 		[{{q .Component}}] = { roster = "both"; message = "outgoing" };
 	}
@@ -102,24 +115,35 @@ Component {{q .Component}}
 {{- end}}
 `))
 
-// StartProsody starts a private Prosody on free loopback ports and waits
-// (at most 20 s) until its C2S and component ports answer. The component
-// is a host-scoped admin of Domain, as are opts.Admins. t.Cleanup stops the
-// server. Without Prosody the test is skipped (failed under CI=true).
-func StartProsody(t testing.TB, opts Options) *Server {
-	t.Helper()
+// newProsody writes a Prosody configuration into dir for free loopback
+// ports; start runs it.
+func newProsody(dir string, opts Options) (*Server, error) {
 	bins, err := prosodyBinaries()
-	if err == nil && opts.Privilege {
-		err = havePrivilege()
+	if err != nil {
+		return nil, err
 	}
-	requireAvailable(t, Prosody, err)
-
-	s, ports := newServer(t, Prosody, 2)
+	nports := 2
+	if opts.HTTP {
+		nports = 3
+	}
+	s, ports, err := newServer(dir, Prosody, nports)
+	if err != nil {
+		return nil, err
+	}
 	s.startTimeout = 20 * time.Second
+	httpPort := 0
+	if opts.HTTP {
+		httpPort = ports[2]
+		s.HTTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort))
+	}
 	for _, d := range []string{"data", "certs"} {
 		if err := os.Mkdir(filepath.Join(s.dir, d), 0o700); err != nil {
-			t.Fatalf("xmpptest: %v", err)
+			return nil, err
 		}
+	}
+	hostModules := opts.Modules
+	if opts.Privilege {
+		hostModules = append([]string{"privilege"}, hostModules...)
 	}
 	cfg := filepath.Join(s.dir, "prosody.cfg.lua")
 	var b strings.Builder
@@ -130,14 +154,17 @@ func StartProsody(t testing.TB, opts Options) *Server {
 		"Secret":        s.Secret,
 		"Admins":        opts.Admins,
 		"Privilege":     opts.Privilege,
+		"HostModules":   hostModules,
+		"Config":        opts.Config,
 		"C2SPort":       ports[0],
 		"ComponentPort": ports[1],
+		"HTTPPort":      httpPort,
 	})
 	if err != nil {
-		t.Fatalf("xmpptest: prosody config: %v", err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
-		t.Fatalf("xmpptest: %v", err)
+		return nil, err
 	}
 	env := filteredEnv("HOME=" + s.dir)
 	s.logs = []string{filepath.Join(s.dir, "prosody.log")}
@@ -147,11 +174,10 @@ func StartProsody(t testing.TB, opts Options) *Server {
 		cmd.Dir, cmd.Env = s.dir, env
 		return cmd
 	}
-	s.register = func(ctx context.Context, localpart, password string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, bins.prosodyctl, "--config", cfg, "register", localpart, s.Domain, password)
+	s.ctl = func(ctx context.Context, args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, bins.prosodyctl, append([]string{"--config", cfg}, args...)...)
 		cmd.Dir, cmd.Env = s.dir, env
 		return cmd.CombinedOutput()
 	}
-	s.launch(t)
-	return s
+	return s, nil
 }

@@ -23,10 +23,10 @@ func (s *Server) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil || s.proc.exited() {
+	if s.proc == nil || s.proc.Exited() {
 		t.Fatalf("xmpptest: %v: %s is not running", sig, s.Kind)
 	}
-	if err := syscall.Kill(s.proc.cmd.Process.Pid, sig); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		t.Fatalf("xmpptest: %v %s: %v", sig, s.Kind, err)
 	}
 }

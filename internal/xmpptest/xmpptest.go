@@ -20,6 +20,9 @@
 // When the server binaries are missing, Start skips the test, except under
 // CI=true, where it fails it: CI must not go green by skipping.
 //
+// Commands use the same servers through New, which returns errors instead
+// of failing a test (cmd/invites-bench runs its Prosody so).
+//
 // Timings seen on a 2-core container (Debian bookworm, go test -race, the
 // package's eight servers running at once), from exec to both ports
 // answering an XMPP stream header:
@@ -43,13 +46,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,7 +61,7 @@ import (
 	"mellium.im/xmpp/jid"
 )
 
-// Server kinds accepted by Start and Available.
+// Server kinds accepted by Start, New and Available.
 const (
 	Prosody  = "prosody"
 	Ejabberd = "ejabberd"
@@ -76,20 +79,21 @@ type Server struct {
 	Secret        string // component secret (random per instance)
 	C2SAddr       string // "127.0.0.1:PORT" for client connections
 	ComponentAddr string // "127.0.0.1:PORT" for the XEP-0114 component
+	HTTPAddr      string // "127.0.0.1:PORT" of Prosody's HTTP server with Options.HTTP, else ""
 
-	dir          string        // private root directory (t.TempDir)
+	dir          string        // private root directory
 	logs         []string      // log files shown on failure, most useful first
 	startTimeout time.Duration // how long start waits for the ports
 
 	// command builds the server command line; called for every (re)start.
 	command func() *exec.Cmd
-	// register creates an account with the server's own admin tool.
-	register func(ctx context.Context, localpart, password string) ([]byte, error)
+	// ctl runs the server's own admin tool against this instance.
+	ctl func(ctx context.Context, args ...string) ([]byte, error)
 	// sync, if set, makes the server write its data to disk before Kill.
 	sync func(ctx context.Context) error
 
 	mu   sync.Mutex
-	proc *process // nil when not started or stopped
+	proc *Process // nil when not started or stopped
 
 	tailShown atomic.Bool // a t.Fatalf already showed the log tail
 }
@@ -103,22 +107,18 @@ type Options struct {
 	// message "outgoing" (Prosody mod_privilege from prosody-modules,
 	// ejabberd mod_privilege).
 	Privilege bool
-}
 
-// process is one run of the server binary.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has been reaped
-	err  error         // Wait's result, valid after done
-}
+	// The options below are Prosody's only.
 
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+	// HTTP starts Prosody's HTTP server on a free loopback port (HTTPAddr),
+	// with Domain as its default host, for HTTP modules.
+	HTTP bool
+	// Modules are further modules enabled on the virtual host, for example
+	// "invites" and "invites_api" (prosody-modules).
+	Modules []string
+	// Config are further lines of global configuration, after the
+	// harness's own: a line that sets an option again wins.
+	Config []string
 }
 
 // Start starts a private server of the given kind ("prosody" or "ejabberd");
@@ -135,15 +135,96 @@ func Start(t testing.TB, kind string, opts Options) *Server {
 	return nil
 }
 
+// StartProsody starts a private Prosody on free loopback ports and waits
+// (at most 20 s) until its C2S and component ports answer. The component
+// is a host-scoped admin of Domain, as are opts.Admins. t.Cleanup stops the
+// server. Without Prosody the test is skipped (failed under CI=true).
+func StartProsody(t testing.TB, opts Options) *Server {
+	t.Helper()
+	return start(t, Prosody, opts)
+}
+
+// StartEjabberd starts a private ejabberd on free loopback ports with its
+// own Erlang node name and cookie, and waits (at most 60 s) until its C2S
+// and component ports answer. The component passes the "configure" access
+// rule (XEP-0133), as do opts.Admins, which also pass "admin". t.Cleanup
+// stops the server. Without ejabberd the test is skipped (failed under
+// CI=true).
+func StartEjabberd(t testing.TB, opts Options) *Server {
+	t.Helper()
+	return start(t, Ejabberd, opts)
+}
+
+// start is New for a test: the server lives in t.TempDir(), t.Cleanup
+// stops it and shows its log tail if the test failed.
+func start(t testing.TB, kind string, opts Options) *Server {
+	t.Helper()
+	requireAvailable(t, kind, available(kind, opts))
+	s, err := New(kind, t.TempDir(), opts)
+	if err != nil {
+		t.Fatalf("xmpptest: %v", err)
+	}
+	// Cleanups run last-in first-out: show the log before stopping, and stop
+	// before t.TempDir's removal (registered earlier) runs.
+	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		if t.Failed() && !s.tailShown.Load() {
+			t.Logf("xmpptest: %s log tail (%s):\n%s", s.Kind, s.dir, s.logTail())
+		}
+	})
+	return s
+}
+
+// New starts a private server of the given kind in dir, which it fills with
+// the server's configuration, data and logs, and waits until it is ready;
+// see StartProsody and StartEjabberd. The caller stops it with Stop. An
+// error that comes from the server carries the tail of its logs.
+func New(kind, dir string, opts Options) (*Server, error) {
+	if err := available(kind, opts); err != nil {
+		return nil, err
+	}
+	var s *Server
+	var err error
+	switch kind {
+	case Prosody:
+		s, err = newProsody(dir, opts)
+	case Ejabberd:
+		s, err = newEjabberd(dir, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if err := s.start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w\n%s", kind, err, s.logTail())
+	}
+	return s, nil
+}
+
 // Available reports whether the binaries for the given kind of server are
 // installed; nil means Start can be expected to work.
 func Available(kind string) error {
+	return available(kind, Options{})
+}
+
+// available is Available for a server with opts.
+func available(kind string, opts Options) error {
 	switch kind {
 	case Prosody:
 		_, err := prosodyBinaries()
+		if err == nil && opts.Privilege {
+			err = havePrivilege()
+		}
+		for _, m := range opts.Modules {
+			if err == nil {
+				err = haveProsodyModule(m)
+			}
+		}
 		return err
 	case Ejabberd:
 		_, err := ejabberdBinaries()
+		if err == nil && (opts.HTTP || len(opts.Modules) > 0 || len(opts.Config) > 0) {
+			err = errors.New("xmpptest: the HTTP, Modules and Config options are Prosody's only")
+		}
 		return err
 	}
 	return fmt.Errorf("xmpptest: unknown server kind %q", kind)
@@ -162,72 +243,43 @@ func requireAvailable(t testing.TB, kind string, err error) {
 	t.Skipf("xmpptest: %s not available: %v", kind, err)
 }
 
-// launch starts the server for the first time, registers the cleanup and
-// waits until it is ready.
-func (s *Server) launch(t testing.TB) {
-	t.Helper()
-	// Cleanups run last-in first-out: show the log before stopping, and stop
-	// before t.TempDir's removal (registered earlier) runs.
-	t.Cleanup(s.Stop)
-	t.Cleanup(func() {
-		if t.Failed() && !s.tailShown.Load() {
-			t.Logf("xmpptest: %s log tail (%s):\n%s", s.Kind, s.dir, s.logTail())
-		}
-	})
-	if err := s.start(); err != nil {
-		s.tailShown.Store(true)
-		t.Fatalf("xmpptest: start %s: %v\n%s", s.Kind, err, s.logTail())
-	}
-}
-
-// start runs the server process and waits until both ports answer.
+// start runs the server process and waits until its ports answer.
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc != nil && !s.proc.exited() {
+	if s.proc != nil && !s.proc.Exited() {
 		return errors.New("already running")
 	}
-	out, err := os.OpenFile(s.dir+"/stdout.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	p, err := StartProcess(s.command(), s.dir+"/stdout.log")
 	if err != nil {
 		return err
 	}
-	defer out.Close() // the child has its own copy
-	cmd := s.command()
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	begin := time.Now()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	s.proc = p
-
-	deadline := time.Now().Add(s.startTimeout)
-	for {
-		if p.exited() {
-			return fmt.Errorf("server exited during startup after %v: %v", time.Since(begin).Round(time.Millisecond), p.err)
-		}
-		if s.ready() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = kill(p)
-			return fmt.Errorf("ports %s and %s not ready after %v", s.C2SAddr, s.ComponentAddr, s.startTimeout)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, err := p.WaitReady(s.startTimeout, 50*time.Millisecond, s.ready); err != nil {
+		return fmt.Errorf("server %w", err)
 	}
+	return nil
 }
 
-// ready reports whether both listeners answer a stream header. A bare TCP
-// connect would succeed as soon as the socket listens, which for ejabberd is
-// before the listener accepts; a stream header proves the server is serving.
+// ready reports whether both listeners answer a stream header, and the
+// HTTP server, if there is one, an HTTP request. A bare TCP connect would
+// succeed as soon as the socket listens, which for ejabberd is before the
+// listener accepts; a stream header proves the server is serving.
 func (s *Server) ready() bool {
-	return probe(s.C2SAddr, "jabber:client", s.Domain) == nil &&
-		probe(s.ComponentAddr, "jabber:component:accept", s.ComponentJID) == nil
+	if probe(s.C2SAddr, "jabber:client", s.Domain) != nil ||
+		probe(s.ComponentAddr, "jabber:component:accept", s.ComponentJID) != nil {
+		return false
+	}
+	if s.HTTPAddr == "" {
+		return true
+	}
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + s.HTTPAddr + "/")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
 }
 
 // probe opens a stream on addr and waits for the server's stream header.
@@ -257,6 +309,16 @@ func probe(addr, ns, to string) error {
 	}
 }
 
+// PID is the server's process ID, 0 when it is not running.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil || s.proc.Exited() {
+		return 0
+	}
+	return s.proc.PID()
+}
+
 // Kill sends SIGKILL to the server process (and its process group) and waits
 // until it is gone: connections drop without a stream close, as in a crash.
 // Restart brings the server back.
@@ -269,7 +331,7 @@ func (s *Server) Kill(t testing.TB) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.proc == nil || s.proc.exited() {
+	if s.proc == nil || s.proc.Exited() {
 		t.Fatalf("xmpptest: Kill: %s is not running", s.Kind)
 	}
 	if s.sync != nil {
@@ -280,25 +342,8 @@ func (s *Server) Kill(t testing.TB) {
 			t.Fatalf("xmpptest: Kill %s: %v", s.Kind, err)
 		}
 	}
-	if err := kill(s.proc); err != nil {
+	if err := s.proc.Kill(); err != nil {
 		t.Fatalf("xmpptest: Kill %s: %v", s.Kind, err)
-	}
-}
-
-// kill SIGKILLs the process and its group and waits until it is reaped.
-func kill(p *process) error {
-	if p.exited() {
-		return nil
-	}
-	pid := p.cmd.Process.Pid
-	// The group: ejabberd's beam has an erl_child_setup helper.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("pid %d still alive 10s after SIGKILL", pid)
 	}
 }
 
@@ -326,20 +371,17 @@ func (s *Server) Restart(t testing.TB) {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.proc
-	if p == nil {
-		return
+	if s.proc != nil {
+		s.proc.Stop(15 * time.Second)
+		s.proc = nil
 	}
-	s.proc = nil
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = kill(p)
-	}
+}
+
+// Ctl runs the server's own admin tool against this instance: prosodyctl
+// with its private configuration, or for ejabberd what "ejabberdctl ARGS"
+// runs. It returns the tool's combined output.
+func (s *Server) Ctl(ctx context.Context, args ...string) ([]byte, error) {
+	return s.ctl(ctx, args...)
 }
 
 // Register creates the account localpart@Domain with the server's own admin
@@ -349,20 +391,34 @@ func (s *Server) Register(t testing.TB, localpart, password string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := s.register(ctx, localpart, password)
+	out, err := s.Ctl(ctx, "register", localpart, s.Domain, password)
 	if err != nil {
 		t.Fatalf("xmpptest: register %s@%s on %s: %v\n%s", localpart, s.Domain, s.Kind, err, bytes.TrimSpace(out))
 	}
 }
 
-// Login opens a client session for localpart@Domain on C2SAddr (never via
-// DNS), authenticates with SCRAM-SHA-1 or PLAIN and binds a resource. An
+// Login opens a client session for localpart@Domain (see Dial). An
 // authentication failure is returned, not fatal, so tests can prove that an
-// account or password does not work. The connection is plain TCP on
-// loopback, so the session is marked secure by fiat. The session and its
-// connection are closed by t.Cleanup; closing them earlier is fine.
+// account or password does not work. The session and its connection are
+// closed by t.Cleanup; closing them earlier is fine.
 func (s *Server) Login(t testing.TB, ctx context.Context, localpart, password string) (*xmpp.Session, error) {
 	t.Helper()
+	sess, err := s.Dial(ctx, localpart, password)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		_ = sess.Close()
+		_ = sess.Conn().Close()
+	})
+	return sess, nil
+}
+
+// Dial opens a client session for localpart@Domain on C2SAddr (never via
+// DNS), authenticates with SCRAM-SHA-1 or PLAIN and binds a resource. The
+// connection is plain TCP on loopback, so the session is marked secure by
+// fiat. The caller closes the session and its connection (sess.Conn()).
+func (s *Server) Dial(ctx context.Context, localpart, password string) (*xmpp.Session, error) {
 	addr, err := jid.New(localpart, s.Domain, "")
 	if err != nil {
 		return nil, fmt.Errorf("xmpptest: login: %w", err)
@@ -384,10 +440,6 @@ func (s *Server) Login(t testing.TB, ctx context.Context, localpart, password st
 		conn.Close()
 		return nil, fmt.Errorf("xmpptest: login %s: %w", addr, err)
 	}
-	t.Cleanup(func() {
-		_ = sess.Close()
-		_ = conn.Close()
-	})
 	return sess, nil
 }
 
@@ -395,15 +447,9 @@ func (s *Server) Login(t testing.TB, ctx context.Context, localpart, password st
 func (s *Server) logTail() string {
 	var b strings.Builder
 	for _, name := range append(s.logs, s.dir+"/stdout.log") {
-		data, err := os.ReadFile(name)
-		if err != nil || len(bytes.TrimSpace(data)) == 0 {
-			continue
+		if t := tail(name); t != "" {
+			fmt.Fprintf(&b, "--- %s\n%s\n", name, t)
 		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
-		}
-		fmt.Fprintf(&b, "--- %s\n%s\n", name, strings.Join(lines, "\n"))
 	}
 	if b.Len() == 0 {
 		return "(no log output)"
@@ -411,28 +457,11 @@ func (s *Server) logTail() string {
 	return b.String()
 }
 
-// freePorts returns n distinct free TCP ports on 127.0.0.1. The listeners
-// are held until all ports are chosen so the kernel cannot hand one out
-// twice.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // newServer fills in what every kind shares.
-func newServer(t testing.TB, kind string, nports int) (*Server, []int) {
-	t.Helper()
-	ports, err := freePorts(nports)
+func newServer(dir, kind string, nports int) (*Server, []int, error) {
+	ports, err := FreePorts(nports)
 	if err != nil {
-		t.Fatalf("xmpptest: free ports: %v", err)
+		return nil, nil, fmt.Errorf("free ports: %w", err)
 	}
 	s := &Server{
 		Kind:          kind,
@@ -441,9 +470,9 @@ func newServer(t testing.TB, kind string, nports int) (*Server, []int) {
 		Secret:        randomHex(16),
 		C2SAddr:       net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
 		ComponentAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
-		dir:           t.TempDir(),
+		dir:           dir,
 	}
-	return s, ports
+	return s, ports, nil
 }
 
 // randomHex returns n random bytes, hex encoded.

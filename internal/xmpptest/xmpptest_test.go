@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +227,51 @@ func TestIsolation(t *testing.T) {
 				t.Fatal("an account of the first instance logs in on the second")
 			}
 		})
+	}
+}
+
+// TestProsodyOptions starts Prosody with HTTP, further host modules and
+// configuration lines, as cmd/invites-bench does: mod_invites_api, reached
+// with a key made by Ctl, creates an invite over HTTP, into the SQL storage
+// that the configuration lines select.
+func TestProsodyOptions(t *testing.T) {
+	t.Parallel()
+	s := StartProsody(t, Options{HTTP: true, Modules: []string{"invites", "invites_api"},
+		Config: []string{`storage = "sql"`, `sql = { driver = "SQLite3", database = "prosody.sqlite" }`}})
+	if s.HTTPAddr == "" {
+		t.Fatal("HTTPAddr is empty with HTTP set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := s.Ctl(ctx, "mod_invites_api", "create", s.Domain, "test")
+	if err != nil {
+		t.Fatalf("prosodyctl mod_invites_api create: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	key := strings.TrimSpace(lines[len(lines)-1])
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTPAddr+"/invites_api?key="+url.QueryEscape(key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = s.Domain
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Location") == "" {
+		t.Fatalf("GET /invites_api: %s, Location %q; want 201 with an invite", resp.Status, resp.Header.Get("Location"))
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "data", "prosody.sqlite")); err != nil {
+		t.Errorf("the Config lines did not select SQL storage: %v", err)
+	}
+}
+
+// TestNewRefusesProsodyOptions checks that ejabberd refuses the options
+// only Prosody has, before starting anything.
+func TestNewRefusesProsodyOptions(t *testing.T) {
+	if _, err := New(Ejabberd, t.TempDir(), Options{HTTP: true}); err == nil {
+		t.Fatal("New(ejabberd) with HTTP: no error")
 	}
 }
 
