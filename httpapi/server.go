@@ -83,12 +83,22 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 	for _, o := range opts {
 		o(s)
 	}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	if err := s.registerAPI(s.mux); err != nil {
+	prefix, err := routePrefix(svc.Config().PublicURL)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.registerPages(s.mux); err != nil {
+	// The probes answer at the root whatever the prefix; everything else
+	// lives under it (prefix.go).
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	rt := routes{mux: s.mux, prefix: prefix}
+	if prefix != "" {
+		s.mux.Handle(prefix, prefixRoot(prefix))
+	}
+	if err := s.registerAPI(rt); err != nil {
+		return nil, err
+	}
+	if err := s.registerPages(rt); err != nil {
 		return nil, err
 	}
 	return s, nil
