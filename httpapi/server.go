@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"xmpp-invites/invites"
@@ -50,6 +51,9 @@ type Server struct {
 	metrics *metrics.Metrics
 	rights  func() (permitted, known bool) // nil: never known
 	faults  faultLog
+	// proxyWarning is set once a request shows an untrusted reverse proxy
+	// on this host (noteUntrustedProxy).
+	proxyWarning atomic.Pointer[string]
 }
 
 // Option changes a Server at construction.
@@ -106,6 +110,7 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.noteUntrustedProxy(r)
 	if s.metrics == nil {
 		s.mux.ServeHTTP(w, r)
 		return
@@ -184,7 +189,7 @@ type readiness struct {
 func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
 	err := s.writable(r)
 	body := readiness{Status: "ok", Database: "writable", Component: s.link.State(),
-		AccountCreation: "unknown", Warnings: []string{}, Version: s.cfg.Version}
+		AccountCreation: "unknown", Warnings: s.warnings(), Version: s.cfg.Version}
 	status := http.StatusOK
 	if err != nil {
 		body.Status, body.Database, status = "unavailable", databaseState(err), http.StatusServiceUnavailable
