@@ -58,39 +58,48 @@ secret = "%s"
 	a := &attached{instance: in, srv: srv, cred: strings.TrimSpace(cred)}
 	a.waitComponent(t, "up", 30*time.Second)
 
-	t.Run("nginx", func(t *testing.T) {
-		if nginx == "" {
-			t.Skip("nginx is not installed")
-		}
-		dir := t.TempDir()
+	// Both proxies run until the end of the test: the last check needs them
+	// with xmpp-invites stopped.
+	nginxDir, caddyDir := t.TempDir(), t.TempDir()
+	caddyAddr := freePort(t)
+	var caddyLog *syncBuffer
+	if nginx != "" {
 		site := docExample(t, "nginx", []docEdit{
 			{`listen 443 ssl;`, "listen " + nginxAddr + ";"},
 			{`\n\s*listen \[::\]:443 ssl;`, ""},
 			{`\n\s*ssl_certificate\S*\s+\S+;`, ""},
-			{`/var/log/nginx/`, dir + "/"},
+			{`/var/log/nginx/`, nginxDir + "/"},
 			{`127\.0\.0\.1:5380`, in.addr},
 		})
-		startNginx(t, nginx, dir, site, nginxAddr)
-		logs := []string{filepath.Join(dir, "xmpp-invites.access.log"), filepath.Join(dir, "error.log")}
+		startNginx(t, nginx, nginxDir, site, nginxAddr)
+	}
+	if caddy != "" {
+		// The global options keep this Caddy private: no admin endpoint, no
+		// automatic HTTPS, its state in its directory, and only loopback.
+		site := docExample(t, "caddy", []docEdit{
+			{`^\{\n`, "{\n\tadmin off\n\tauto_https off\n\tstorage file_system " + filepath.Join(caddyDir, "data") + "\n"},
+			{`example\.com \{`, "http://" + caddyAddr + " {\n\tbind 127.0.0.1"},
+			{`/var/log/caddy/`, caddyDir + "/"},
+			{`127\.0\.0\.1:5380`, in.addr},
+		})
+		caddyLog = startCaddy(t, caddy, caddyDir, site, caddyAddr)
+	}
+
+	t.Run("nginx", func(t *testing.T) {
+		if nginx == "" {
+			t.Skip("nginx is not installed")
+		}
+		logs := []string{filepath.Join(nginxDir, "xmpp-invites.access.log"), filepath.Join(nginxDir, "error.log")}
 		proxyOnboarding(t, a, "http://"+nginxAddr, public, "viaginx", logs)
 	})
-
 	t.Run("caddy", func(t *testing.T) {
 		if caddy == "" {
 			t.Skip("caddy is not installed")
 		}
-		dir := t.TempDir()
-		caddyAddr := freePort(t)
-		site := docExample(t, "caddy", []docEdit{
-			{`example\.com \{`, "http://" + caddyAddr + " {\n\tbind 127.0.0.1"},
-			{`/var/log/caddy/`, dir + "/"},
-			{`127\.0\.0\.1:5380`, in.addr},
-		})
-		stderr := startCaddy(t, caddy, dir, site, caddyAddr)
-		logs := []string{filepath.Join(dir, "xmpp-invites.log")}
+		logs := []string{filepath.Join(caddyDir, "xmpp-invites.log")}
 		proxyOnboarding(t, a, "http://"+caddyAddr, public, "viacaddy", logs)
-		if strings.Contains(stderr.String(), a.cred[strings.IndexByte(a.cred, '/')+1:]) {
-			t.Error("Caddy's own log holds the key's secret")
+		if strings.Contains(caddyLog.String(), a.cred[strings.IndexByte(a.cred, '/')+1:]) || strings.Contains(caddyLog.String(), "/join/invite?") {
+			t.Errorf("Caddy's own log holds the key's secret or a token:\n%s", caddyLog)
 		}
 	})
 
@@ -100,6 +109,34 @@ secret = "%s"
 	}
 	if strings.Contains(in.stderr.String(), "reverse proxy") {
 		t.Errorf("xmpp-invites warned about the proxy although trusted_proxies lists it:\n%s", in.stderr)
+	}
+
+	// With xmpp-invites stopped, each proxy logs the failed request. Caddy's
+	// own log is filtered by the example; nginx's error log cannot be, and
+	// holds the token, as docs/proxy.md warns.
+	if code := in.stop(); code != 0 {
+		t.Fatalf("serve exit status %d", code)
+	}
+	const token = "Tok3nOfAnInviteWhileDown" // 24 characters, like a token
+	if nginx != "" {
+		if code, _ := httpGet(t, "http://"+nginxAddr+"/join/invite?"+token); code != http.StatusBadGateway {
+			t.Errorf("nginx without xmpp-invites: %d, want 502", code)
+		}
+		if b, _ := os.ReadFile(filepath.Join(nginxDir, "error.log")); !strings.Contains(string(b), "?"+token) {
+			t.Errorf("nginx's error log no longer names the request's query when the upstream is down; docs/proxy.md says it does:\n%s", b)
+		}
+	}
+	if caddy != "" {
+		if code, _ := httpGet(t, "http://"+caddyAddr+"/join/invite?"+token); code != http.StatusBadGateway {
+			t.Errorf("Caddy without xmpp-invites: %d, want 502", code)
+		}
+		// Caddy writes the line after answering: wait for it.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(caddyLog.String(), "http.log.error") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if log := caddyLog.String(); !strings.Contains(log, "http.log.error") || strings.Contains(log, token) {
+			t.Errorf("Caddy's own log: want the failed request logged without its token:\n%s", log)
+		}
 	}
 }
 
@@ -181,12 +218,10 @@ http {
 	})
 }
 
-// startCaddy runs Caddy with site and a global block that keeps it private:
-// no admin endpoint, no automatic HTTPS, its state in dir. It returns
-// Caddy's own log.
-func startCaddy(t *testing.T, bin, dir, site, addr string) *syncBuffer {
+// startCaddy runs Caddy with the Caddyfile conf, its state in dir, and
+// returns Caddy's own log.
+func startCaddy(t *testing.T, bin, dir, conf, addr string) *syncBuffer {
 	t.Helper()
-	conf := "{\n\tadmin off\n\tauto_https off\n\tstorage file_system " + filepath.Join(dir, "data") + "\n}\n\n" + site
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
