@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole xmpp-invites test suite: formatting, tidy modules, vet, and
 # every test with the race detector, including the integration and fault tests
-# against real Prosody and ejabberd, the nginx and browser tests, the package
+# against real Prosody and ejabberd, the nginx, Caddy and browser tests, the package
 # build, and short fuzz runs.
 #
 #   ./test.sh                 run; fail naming the Debian packages that are missing
@@ -37,6 +37,8 @@ command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)     # the backup test runs
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # the package test verifies the unit
 command -v objdump >/dev/null 2>&1 || need+=(binutils)      # packaging/deb.sh reads the glibc the binary needs
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)    # the connection flood test lowers the descriptor limit
+[ -x /usr/sbin/nginx ] || need+=(nginx)                    # the proxy test runs docs/proxy.md's examples
+[ -x /usr/bin/caddy ] || need+=(caddy)
 if [ ${#need[@]} -gt 0 ]; then
 	if ! $install_deps; then
 		echo "test.sh: missing Debian packages: ${need[*]}" >&2

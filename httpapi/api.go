@@ -59,7 +59,7 @@ type apiHandler func(w http.ResponseWriter, r *http.Request) error
 type apiMethods map[string]apiHandler
 
 // registerAPI adds /invites_api and /api/v1.
-func (s *Server) registerAPI(mux *http.ServeMux) error {
+func (s *Server) registerAPI(mux routes) error {
 	compat, err := newCORSPolicy(s.cfg.CORSOrigins, compatMethods)
 	if err != nil {
 		return err

@@ -95,7 +95,7 @@ func (c *landingCache) put(k landingKey, body []byte, now time.Time) {
 var platforms = []string{"", "Android", "iOS", "macOS", "Windows", "Linux"}
 
 // registerPages adds the landing page and web registration.
-func (s *Server) registerPages(mux *http.ServeMux) error {
+func (s *Server) registerPages(mux routes) error {
 	p, err := newPages(s)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"xmpp-invites/invites"
@@ -50,6 +51,9 @@ type Server struct {
 	metrics *metrics.Metrics
 	rights  func() (permitted, known bool) // nil: never known
 	faults  faultLog
+	// proxyWarning is set once a request shows an untrusted reverse proxy
+	// on this host (noteUntrustedProxy).
+	proxyWarning atomic.Pointer[string]
 }
 
 // Option changes a Server at construction.
@@ -83,12 +87,22 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 	for _, o := range opts {
 		o(s)
 	}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	if err := s.registerAPI(s.mux); err != nil {
+	prefix, err := routePrefix(svc.Config().PublicURL)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.registerPages(s.mux); err != nil {
+	// The probes answer at the root whatever the prefix; everything else
+	// lives under it (prefix.go).
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	rt := routes{mux: s.mux, prefix: prefix}
+	if prefix != "" {
+		s.mux.Handle(prefix, prefixRoot(prefix))
+	}
+	if err := s.registerAPI(rt); err != nil {
+		return nil, err
+	}
+	if err := s.registerPages(rt); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -96,6 +110,7 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.noteUntrustedProxy(r)
 	if s.metrics == nil {
 		s.mux.ServeHTTP(w, r)
 		return
@@ -174,7 +189,7 @@ type readiness struct {
 func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
 	err := s.writable(r)
 	body := readiness{Status: "ok", Database: "writable", Component: s.link.State(),
-		AccountCreation: "unknown", Warnings: []string{}, Version: s.cfg.Version}
+		AccountCreation: "unknown", Warnings: s.warnings(), Version: s.cfg.Version}
 	status := http.StatusOK
 	if err != nil {
 		body.Status, body.Database, status = "unavailable", databaseState(err), http.StatusServiceUnavailable

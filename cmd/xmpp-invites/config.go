@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -325,6 +326,10 @@ func (fc fileConfig) validate() (Config, error) {
 	u, err := url.Parse(fc.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return Config{}, optErr("public_url", "%q must be an http or https URL without query or fragment", fc.PublicURL)
+	}
+	// Every route lives under public_url's path, the probes at the root.
+	if p := strings.TrimRight(u.Path, "/"); p != "" && (path.Clean(p) != p || p == "/healthz" || p == "/readyz") {
+		return Config{}, optErr("public_url", "%q: its path must have no //, . or .. segments and must not be /healthz or /readyz, where the probes answer", fc.PublicURL)
 	}
 	c.PublicURL = strings.TrimRight(fc.PublicURL, "/")
 	if c.SiteName == "" {
