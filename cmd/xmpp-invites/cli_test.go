@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -145,7 +146,9 @@ func TestInviteCommands(t *testing.T) {
 	if !strings.Contains(show, id) || !strings.Contains(show, "pending") || strings.Contains(show, token) {
 		t.Fatalf("invite show by token = %q", show)
 	}
-	e.ok("invite", "revoke", "example.com", id)
+	if out := e.ok("invite", "revoke", "example.com", token); out != "revoked invite "+id+" (account, 0/1 uses)\n" {
+		t.Fatalf("invite revoke by token printed %q, want one line naming the ID", out)
+	}
 	if _, errs, code := e.run("invite", "revoke", "example.com", id); code != 1 || !strings.Contains(errs, "already revoked") {
 		t.Fatalf("revoke twice: %d %q", code, errs)
 	}
@@ -158,6 +161,83 @@ func TestInviteCommands(t *testing.T) {
 	}
 }
 
+// runTerminal runs the CLI as if stdout were a terminal.
+func (e *cliEnv) runTerminal(args ...string) string {
+	e.t.Helper()
+	var out, errb bytes.Buffer
+	a := &appState{stdout: &out, stderr: &errb, env: mapEnv(e.env), terminal: true}
+	if code := runApp(context.Background(), a, append([]string{"xmpp-invites", "--config", e.config}, args...)); code != 0 {
+		e.t.Fatalf("%v: exit %d, stderr %q", args, code, errb.String())
+	}
+	return out.String()
+}
+
+func TestListHeaderOnTerminal(t *testing.T) {
+	e := newCLIEnv(t)
+	id := e.ok("key", "create", "example.com", "web")[:12]
+	e.ok("invite", "create", "--note", "n", "example.com")
+	for _, c := range []struct {
+		args   []string
+		header string
+	}{
+		{[]string{"key", "list", "example.com"}, "ID\tNAME"},
+		{[]string{"key", "list", "--long", "example.com"}, "ID\tNAME\tSCOPE\tCREATED\tLAST_USED\tEXPIRES"},
+		{[]string{"invite", "list", "example.com"}, "ID\tTYPE\tUSERNAME\tUSES\tEXPIRES\tCREATOR\tNOTE"},
+		{[]string{"invite", "list", "--all", "example.com"}, "ID\tTYPE\tUSERNAME\tUSES\tEXPIRES\tCREATOR\tNOTE\tSTATE"},
+	} {
+		term := strings.Split(e.runTerminal(c.args...), "\n")
+		pipe := strings.Split(e.ok(c.args...), "\n")
+		if term[0] != c.header || len(term) != len(pipe)+1 || term[1] != pipe[0] {
+			t.Errorf("%v: terminal %q, pipe %q: want the header %q first on a terminal only", c.args, term, pipe, c.header)
+		}
+		if got := len(strings.Split(term[1], "\t")); got != len(strings.Split(c.header, "\t")) {
+			t.Errorf("%v: %d columns under a header of %d", c.args, got, len(strings.Split(c.header, "\t")))
+		}
+	}
+	if !strings.HasPrefix(e.runTerminal("key", "list", "example.com"), "ID\tNAME\n"+id+"\tweb\n") {
+		t.Error("key list on a terminal does not list the key under its header")
+	}
+}
+
+func TestListJSON(t *testing.T) {
+	e := newCLIEnv(t)
+	if out := e.ok("key", "list", "--json", "example.com"); out != "[]\n" {
+		t.Fatalf("key list --json with no keys = %q, want []", out)
+	}
+	id := e.ok("key", "create", "--manage", "--quota", "7", "--label", "Example Chat", "example.com", "web hook")[:12]
+	var keys []map[string]any
+	if err := json.Unmarshal([]byte(e.runTerminal("key", "list", "--json", "example.com")), &keys); err != nil {
+		t.Fatalf("key list --json (terminal) is not JSON alone: %v", err)
+	}
+	want := map[string]any{"id": id, "name": "web hook", "label": "Example Chat", "scope": "manage", "last_used": nil, "expires": nil, "quota": float64(7)}
+	if len(keys) != 1 {
+		t.Fatalf("keys = %v", keys)
+	}
+	for k, v := range want {
+		if keys[0][k] != v {
+			t.Errorf("key %s = %#v, want %#v", k, keys[0][k], v)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, keys[0]["created"].(string)); err != nil {
+		t.Errorf("created %v: %v", keys[0]["created"], err)
+	}
+
+	url := e.ok("invite", "create", "--type", "reset", "--username", "alice", "example.com")
+	e.ok("invite", "create", "--uses", "3", "example.com")
+	e.ok("invite", "revoke", "example.com", strings.TrimSpace(url[strings.Index(url, "?")+1:]))
+	var invs []map[string]any
+	if err := json.Unmarshal([]byte(e.ok("invite", "list", "--all", "--json", "example.com")), &invs); err != nil {
+		t.Fatalf("invite list --json: %v", err)
+	}
+	if len(invs) != 2 || invs[0]["type"] != "reset" || invs[0]["username"] != "alice" || invs[0]["state"] != "revoked" ||
+		invs[0]["revoked"] == nil || invs[1]["username"] != nil || invs[1]["max_uses"] != float64(3) || invs[1]["revoked"] != nil {
+		t.Fatalf("invite list --all --json = %v", invs)
+	}
+	if err := json.Unmarshal([]byte(e.ok("invite", "list", "--json", "example.com")), &invs); err != nil || len(invs) != 1 {
+		t.Fatalf("invite list --json (pending only) = %v, %v", invs, err)
+	}
+}
+
 func TestKeyDeleteRevokeInvites(t *testing.T) {
 	e := newCLIEnv(t)
 	cred := strings.TrimSpace(e.ok("key", "create", "example.com"))
@@ -165,9 +245,9 @@ func TestKeyDeleteRevokeInvites(t *testing.T) {
 	st := openStoreForTest(t, e)
 	createKeyInvites(t, st, "key:"+id, 3)
 	st.Close()
-	_, errs, code := e.run("key", "delete", "--revoke-invites", "example.com", id)
-	if code != 0 || !strings.Contains(errs, "revoked 3") {
-		t.Fatalf("delete --revoke-invites: %d %q", code, errs)
+	out, errs, code := e.run("key", "delete", "--revoke-invites", "example.com", id)
+	if code != 0 || out != "deleted key "+id+" and revoked 3 pending invites\n" || errs != "" {
+		t.Fatalf("delete --revoke-invites: %d %q %q", code, out, errs)
 	}
 	if l := e.ok("invite", "list", "example.com"); l != "" {
 		t.Fatalf("pending after revoke: %q", l)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"xmpp-invites/keystore"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"
@@ -70,8 +72,12 @@ func failErr(format string, args ...any) error {
 
 // run is the whole program; main and tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
-	app := newApp(stdout, stderr, env)
-	err := app.RunContext(ctx, args)
+	return runApp(ctx, &appState{stdout: stdout, stderr: stderr, env: env, terminal: isTerminal(stdout)}, args)
+}
+
+// runApp runs the command line args with a's outputs and environment.
+func runApp(ctx context.Context, a *appState, args []string) int {
+	err := newApp(a).RunContext(ctx, args)
 	if err == nil {
 		return 0
 	}
@@ -84,21 +90,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 	case errors.As(err, &ce):
 		code = exitUsage
 	}
-	fmt.Fprintf(stderr, "Error: %s\n", err)
+	fmt.Fprintf(a.stderr, "Error: %s\n", err)
 	return code
 }
 
 // env wraps a lookup function for use from commands.
 type envFunc func(string) (string, bool)
 
-func newApp(stdout, stderr io.Writer, env envFunc) *cli.App {
-	a := &appState{stdout: stdout, stderr: stderr, env: env}
-	app := &cli.App{
+func newApp(a *appState) *cli.App {
+	return &cli.App{
 		Name:            "xmpp-invites",
 		Usage:           "invite-based onboarding for any XMPP server",
 		Version:         version,
-		Writer:          stdout,
-		ErrWriter:       stderr,
+		Writer:          a.stdout,
+		ErrWriter:       a.stderr,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {}, // run decides the status
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -121,7 +126,7 @@ func newApp(stdout, stderr io.Writer, env envFunc) *cli.App {
 			a.migrateCommand(),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(stderr, "Error: unknown command %q (see --help)\n", name)
+			fmt.Fprintf(a.stderr, "Error: unknown command %q (see --help)\n", name)
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -130,12 +135,14 @@ func newApp(stdout, stderr io.Writer, env envFunc) *cli.App {
 			return cli.ShowAppHelp(c)
 		},
 	}
-	return app
 }
 
+// appState is what every command reads besides its flags: the outputs and
+// the environment (injected, so tests run commands in process).
 type appState struct {
 	stdout, stderr io.Writer
 	env            envFunc
+	terminal       bool // stdout is a terminal: list commands print a header
 }
 
 // config loads and validates the configuration named by the global flags.
@@ -195,6 +202,29 @@ func positional(c *cli.Context, min, max int, usage string) ([]string, error) {
 		return nil, usageErr("wrong number of arguments (usage: %s %s)", c.Command.HelpName, usage)
 	}
 	return args, nil
+}
+
+// hostStore starts a management command: it checks the positional
+// arguments (HOST first, then min-1..max-1 more, returned without HOST),
+// loads the config, checks HOST and opens the store, which the caller
+// closes.
+func (a *appState) hostStore(c *cli.Context, min, max int, usage string) (Config, *keystore.Store, []string, error) {
+	args, err := positional(c, min, max, usage)
+	if err != nil {
+		return Config{}, nil, nil, err
+	}
+	cfg, err := a.config(c)
+	if err != nil {
+		return Config{}, nil, nil, err
+	}
+	if err := checkHost(cfg, args[0]); err != nil {
+		return Config{}, nil, nil, err
+	}
+	st, err := openStore(c.Context, cfg, keystore.Options{})
+	if err != nil {
+		return Config{}, nil, nil, err
+	}
+	return cfg, st, args[1:], nil
 }
 
 // checkHost keeps the prosodyctl shape: HOST must be the configured domain.

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"xmpp-invites/component"
 	"xmpp-invites/httpapi"
+	"xmpp-invites/invites"
 	"xmpp-invites/keystore"
 	"xmpp-invites/metrics"
 )
@@ -29,35 +28,70 @@ const (
 
 func (a *appState) serveCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "serve",
-		Usage: "run the HTTP service and the XMPP component",
-		Action: func(c *cli.Context) error {
-			if _, err := positional(c, 0, 0, ""); err != nil {
-				return err
-			}
-			cfg, err := a.config(c)
-			if err != nil {
-				return err
-			}
-			return serve(c.Context, cfg, a.logger(cfg))
-		},
+		Name:   "serve",
+		Usage:  "run the HTTP service and the XMPP component",
+		Action: a.serve,
 	}
 }
 
-// serve runs until ctx ends (SIGINT, SIGTERM) or the component hits a fatal
-// error. Shutdown order: HTTP drained, XMPP stream closed, store closed last.
+func (a *appState) serve(c *cli.Context) error {
+	if _, err := positional(c, 0, 0, ""); err != nil {
+		return err
+	}
+	cfg, err := a.config(c)
+	if err != nil {
+		return err
+	}
+	return serve(c.Context, cfg, a.logger(cfg))
+}
+
+// serve builds the server and runs it until ctx ends (SIGINT, SIGTERM) or
+// the component hits a fatal error.
 func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	started := time.Now()
+	s, err := newServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return s.run(ctx)
+}
+
+// server is a built serve: the instance lock taken, the store open, the
+// component and the HTTP handler made, the listeners bound. Nothing runs
+// until run.
+type server struct {
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+
+	lock  *keystore.Lock
+	st    *keystore.Store
+	svc   *invites.Service
+	comp  *component.Component // nil: component.secret is empty
+	http  *http.Server
+	ln    net.Listener
+	admin http.Handler
+}
+
+// newServer builds everything serve needs and fails before anything runs:
+// a second serve on the database, a schema it cannot use, a bad component
+// config, a port in use.
+func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, err error) {
+	s := &server{cfg: cfg, log: log, started: time.Now()}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	m := metrics.New()
-	lock, err := keystore.TakeLock(cfg.Database)
+	s.lock, err = keystore.TakeLock(cfg.Database)
 	if errors.Is(err, keystore.ErrLocked) {
-		return usageErr("%v: one serve per database", err)
+		return nil, usageErr("%v: one serve per database", err)
 	}
 	if err != nil {
-		return failErr("%v", err)
+		return nil, failErr("%v", err)
 	}
-	defer lock.Release()
-	st, err := keystore.Open(ctx, cfg.Database, keystore.Options{
+	s.st, err = keystore.Open(ctx, cfg.Database, keystore.Options{
 		Committed: m.StoreCommitted,
 		Migrate:   true,
 		Upgrading: func(from, to int, backup string) {
@@ -65,56 +99,51 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		},
 	})
 	if err != nil {
-		return storeOpenErr(err)
+		return nil, storeOpenErr(err)
 	}
-	defer st.Close()
 	for _, f := range looseFiles(cfg) {
 		log.Warn("group or others can access this file; make it private with chmod 600",
 			"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
 	}
-	svc := newService(st, cfg)
+	s.svc = newService(s.st, cfg)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var comp *component.Component
 	var link httpapi.Link
+	httpOpts := []httpapi.Option{httpapi.WithMetrics(m)}
 	if cfg.ComponentSecret == "" {
 		log.Warn("component.secret is empty: the XMPP component is disabled; invites can be created but not redeemed")
 	} else {
-		comp, err = component.New(componentConfig(cfg), svc, log.With("part", "component"), m)
+		s.comp, err = component.New(componentConfig(cfg), s.svc, log.With("part", "component"), m)
 		if err != nil {
-			return usageErr("%v", err)
+			return nil, usageErr("%v", err)
 		}
-		link = comp
-	}
-
-	httpOpts := []httpapi.Option{httpapi.WithMetrics(m)}
-	if comp != nil {
+		link = s.comp
+		comp := s.comp
 		httpOpts = append(httpOpts, httpapi.WithAccountRights(func() (bool, bool) {
 			rep, ok := comp.Rights()
 			return rep.CanCreateAccounts, ok
 		}))
 	}
-	h, err := httpapi.New(httpConfig(cfg), svc, link, log.With("part", "http"), httpOpts...)
+	h, err := httpapi.New(httpConfig(cfg), s.svc, link, log.With("part", "http"), httpOpts...)
 	if err != nil {
-		return failErr("%v", err)
+		return nil, failErr("%v", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
+	s.admin = h.Admin()
 
 	connLim, nofile, err := connLimits(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return failErr("listen on %s: %v", cfg.Listen, err)
+		return nil, failErr("listen on %s: %v", cfg.Listen, err)
 	}
 	ln, connState := httpapi.LimitConns(ln, connLim, log.With("part", "http"))
+	s.ln = ln
 	log.Info("HTTP connection limits", "max_connections", connLim.Max,
 		"max_connections_per_client", connLim.PerClient, "fd_limit", nofile)
-	srv := &http.Server{
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -126,32 +155,57 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		ConnState:      connState,
 	}
+	return s, nil
+}
+
+// close releases what newServer took: the listener (if run did not serve
+// it), the store, then the lock.
+func (s *server) close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.st != nil {
+		s.st.Close()
+	}
+	if s.lock != nil {
+		s.lock.Release()
+	}
+}
+
+// run serves until ctx ends or something fatal happens. Shutdown order:
+// HTTP drained, XMPP stream closed, background work stopped; close then
+// closes the store.
+func (s *server) run(ctx context.Context) error {
+	cfg, log := s.cfg, s.log
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	var wg sync.WaitGroup
 	httpErr := make(chan error, 2)
-	adminSrv, adminAddr, err := startAdmin(cfg.AdminListen, h.Admin(), log, &wg, httpErr, cancel)
+	adminSrv, adminAddr, err := startAdmin(cfg.AdminListen, s.admin, log, &wg, httpErr, cancel)
 	if err != nil {
-		ln.Close()
 		return err
 	}
+	ln := s.ln
+	s.ln = nil // http.Server.Serve closes it
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			httpErr <- err
 			cancel()
 		}
 	}()
 	log.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.PublicURL, "domain", cfg.Domain,
-		"version", version, "startup", time.Since(started).Round(time.Millisecond))
+		"version", version, "startup", time.Since(s.started).Round(time.Millisecond))
 
 	var fatal error
 	var compDone chan struct{}
-	if comp != nil {
+	if s.comp != nil {
 		compDone = make(chan struct{})
 		go func() {
 			defer close(compDone)
-			if err := comp.Run(ctx); err != nil {
+			if err := s.comp.Run(ctx); err != nil {
 				fatal = err
 				cancel()
 			}
@@ -160,25 +214,25 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		purgeLoop(ctx, st, cfg.Retention, log)
+		purgeLoop(ctx, s.st, cfg.Retention, log)
 	}()
 	schemaErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := watchSchema(ctx, st, log); err != nil {
+		if err := watchSchema(ctx, s.st, log); err != nil {
 			schemaErr <- err
 			cancel()
 		}
 	}()
-	if comp != nil {
+	if s.comp != nil {
 		// Reservations whose outcome is unknown (this instance's, and those
 		// of instances that stopped) are resolved in the background: start-up
 		// never waits for them.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			svc.RunResolver(ctx, comp, log.With("part", "resolver"))
+			s.svc.RunResolver(ctx, s.comp, log.With("part", "resolver"))
 		}()
 	}
 
@@ -186,7 +240,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("shutting down")
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer scancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := s.http.Shutdown(sctx); err != nil {
 		log.Warn("HTTP shutdown incomplete", "err", err)
 	}
 	if adminSrv != nil {
@@ -303,79 +357,3 @@ func purgeLoop(ctx context.Context, st *keystore.Store, retention time.Duration,
 	}
 }
 
-func (a *appState) checkCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "check",
-		Usage: "validate the config, open the database, try the component link and report its rights",
-		Action: func(c *cli.Context) error {
-			if _, err := positional(c, 0, 0, ""); err != nil {
-				return err
-			}
-			cfg, err := a.config(c)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
-			connLim, nofile, err := connLimits(cfg)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "http: at most %d connections, %d per client address (file-descriptor limit %d)\n",
-				connLim.Max, connLim.PerClient, nofile)
-			st, err := openStore(c.Context, cfg, keystore.Options{})
-			if err != nil {
-				return err
-			}
-			keys, err := st.ListKeys(c.Context)
-			st.Close()
-			if err != nil {
-				return failErr("database %s: %v", cfg.Database, err)
-			}
-			fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", cfg.Database, len(keys))
-			for _, f := range looseFiles(cfg) {
-				fmt.Fprintf(a.stdout, "warning: %s %s has mode %04o: group or others can access it (chmod 600 %s)\n",
-					f.option, f.path, f.mode, f.path)
-			}
-			if cfg.ComponentSecret == "" {
-				fmt.Fprintln(a.stdout, "component: disabled (component.secret is empty)")
-				return nil
-			}
-			// A running serve holds the component link: a second one would
-			// be refused (Prosody: conflict) or silently steal it (ejabberd).
-			if le := (*keystore.LockedError)(nil); errors.As(keystore.LockHeld(cfg.Database), &le) {
-				fmt.Fprintf(a.stdout, "serve: running (pid %d) with this database; the component link is in use by it, so check does not try it: see serve's log and /readyz on the admin listener\n", le.PID)
-				return nil
-			}
-			ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
-			defer cancel()
-			rep, err := component.Check(ctx, componentConfig(cfg), a.logger(cfg))
-			if errors.Is(err, component.ErrNotAuthorized) {
-				return usageErr("component: the XMPP server at %s rejected component.secret for %s", cfg.ComponentServer, cfg.ComponentJID)
-			}
-			if err != nil {
-				return failErr("component: %v", err)
-			}
-			fmt.Fprintf(a.stdout, "component: connected to %s as %s\n", cfg.ComponentServer, cfg.ComponentJID)
-			fmt.Fprintf(a.stdout, "account creation (XEP-0133 add-user): %s\n", yesNo(rep.CanCreateAccounts))
-			fmt.Fprintf(a.stdout, "password reset (XEP-0133 change-user-password): %s\n", yesNo(rep.CanChangePasswords))
-			if len(rep.Privileges) == 0 {
-				fmt.Fprintln(a.stdout, "privileges (XEP-0356): none granted (contact invites cannot add roster entries)")
-			} else {
-				for _, ns := range slices.Sorted(maps.Keys(rep.Privileges)) {
-					fmt.Fprintf(a.stdout, "privilege (XEP-0356 %s): %s=%s\n", rep.PrivilegeNS, ns, rep.Privileges[ns])
-				}
-			}
-			if !rep.CanCreateAccounts {
-				return failErr("the server does not let %s create accounts: make it an admin of %s (see README)", cfg.ComponentJID, cfg.Domain)
-			}
-			return nil
-		},
-	}
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "permitted"
-	}
-	return "NOT permitted"
-}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"xmpp-invites/component"
+	"xmpp-invites/keystore"
+)
+
+func (a *appState) checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "check",
+		Usage:  "validate the config, open the database, try the component link and report its rights",
+		Action: a.check,
+	}
+}
+
+// check reports, line by line, what serve would find: the config, the
+// connection limits, the database, and the component link with its rights.
+func (a *appState) check(c *cli.Context) error {
+	if _, err := positional(c, 0, 0, ""); err != nil {
+		return err
+	}
+	cfg, err := a.config(c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
+	connLim, nofile, err := connLimits(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "http: at most %d connections, %d per client address (file-descriptor limit %d)\n",
+		connLim.Max, connLim.PerClient, nofile)
+	st, err := openStore(c.Context, cfg, keystore.Options{})
+	if err != nil {
+		return err
+	}
+	keys, err := st.ListKeys(c.Context)
+	st.Close()
+	if err != nil {
+		return failErr("database %s: %v", cfg.Database, err)
+	}
+	fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", cfg.Database, len(keys))
+	for _, f := range looseFiles(cfg) {
+		fmt.Fprintf(a.stdout, "warning: %s %s has mode %04o: group or others can access it (chmod 600 %s)\n",
+			f.option, f.path, f.mode, f.path)
+	}
+	if cfg.ComponentSecret == "" {
+		fmt.Fprintln(a.stdout, "component: disabled (component.secret is empty)")
+		return nil
+	}
+	// A running serve holds the component link: a second one would
+	// be refused (Prosody: conflict) or silently steal it (ejabberd).
+	if le := (*keystore.LockedError)(nil); errors.As(keystore.LockHeld(cfg.Database), &le) {
+		fmt.Fprintf(a.stdout, "serve: running (pid %d) with this database; the component link is in use by it, so check does not try it: see serve's log and /readyz on the admin listener\n", le.PID)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
+	defer cancel()
+	rep, err := component.Check(ctx, componentConfig(cfg), a.logger(cfg))
+	if errors.Is(err, component.ErrNotAuthorized) {
+		return usageErr("component: the XMPP server at %s rejected component.secret for %s", cfg.ComponentServer, cfg.ComponentJID)
+	}
+	if err != nil {
+		return failErr("component: %v", err)
+	}
+	fmt.Fprintf(a.stdout, "component: connected to %s as %s\n", cfg.ComponentServer, cfg.ComponentJID)
+	fmt.Fprintf(a.stdout, "account creation (XEP-0133 add-user): %s\n", yesNo(rep.CanCreateAccounts))
+	fmt.Fprintf(a.stdout, "password reset (XEP-0133 change-user-password): %s\n", yesNo(rep.CanChangePasswords))
+	if len(rep.Privileges) == 0 {
+		fmt.Fprintln(a.stdout, "privileges (XEP-0356): none granted (contact invites cannot add roster entries)")
+	} else {
+		for _, ns := range slices.Sorted(maps.Keys(rep.Privileges)) {
+			fmt.Fprintf(a.stdout, "privilege (XEP-0356 %s): %s=%s\n", rep.PrivilegeNS, ns, rep.Privileges[ns])
+		}
+	}
+	if !rep.CanCreateAccounts {
+		return failErr("the server does not let %s create accounts: make it an admin of %s (see README)", cfg.ComponentJID, cfg.Domain)
+	}
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "permitted"
+	}
+	return "NOT permitted"
+}
