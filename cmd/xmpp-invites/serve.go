@@ -356,4 +356,3 @@ func purgeLoop(ctx context.Context, st *keystore.Store, retention time.Duration,
 		t.Reset(purgeEvery)
 	}
 }
-
