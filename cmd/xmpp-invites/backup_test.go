@@ -6,7 +6,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 )
 
-// vacuumInto is the README's second backup recipe, from a separate client.
+// vacuumInto is the second backup recipe of docs/operations.md, from a separate client.
 func vacuumInto(src, dst string) error {
 	db, err := sql.Open("sqlite3", "file:"+src+"?_busy_timeout=10000")
 	if err != nil {

@@ -366,7 +366,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 }
 
-// TestOnlineBackup runs the README's backup recipes against a live database
+// TestOnlineBackup runs the backup recipes of docs/operations.md against a live database
 // under write load and opens the copies.
 func TestOnlineBackup(t *testing.T) {
 	in := newInstance(t, "")
@@ -394,7 +394,7 @@ func TestOnlineBackup(t *testing.T) {
 			return nil
 		}
 	} else if os.Getenv("CI") == "true" {
-		t.Fatal("sqlite3 is not installed: the README's backup recipe cannot be tested")
+		t.Fatal("sqlite3 is not installed: the backup recipe of docs/operations.md cannot be tested")
 	} else {
 		t.Log("sqlite3 not installed: only VACUUM INTO is tested")
 	}
