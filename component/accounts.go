@@ -191,7 +191,7 @@ func (c *Component) adminError(node string, err error) error {
 	}
 	switch se.Condition {
 	case stanza.Forbidden, stanza.NotAuthorized, stanza.NotAllowed:
-		return fmt.Errorf("%w (%w): %s refused %s with %s; make %s an admin of %s (see the README)",
+		return fmt.Errorf("%w (%w): %s refused %s with %s; make %s an admin of %s (see docs/servers.md)",
 			ErrNotAdmin, invites.ErrRefused, c.domain, node, describe(se), c.jid, c.domain)
 	case stanza.ServiceUnavailable, stanza.FeatureNotImplemented:
 		return fmt.Errorf("%w: %s does not offer %s (%s)", invites.ErrUnsupported, c.domain, node, describe(se))

@@ -83,7 +83,7 @@ func (a *appState) check(c *cli.Context) error {
 		}
 	}
 	if !rep.CanCreateAccounts {
-		return failErr("the server does not let %s create accounts: make it an admin of %s (see README)", cfg.ComponentJID, cfg.Domain)
+		return failErr("the server does not let %s create accounts: make it an admin of %s (see docs/servers.md)", cfg.ComponentJID, cfg.Domain)
 	}
 	return nil
 }
