@@ -543,30 +543,9 @@ func createdBody(c invites.Created) createdJSON {
 func apiTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // inviteJSON is an invite in lists and details. It never has the token.
-type inviteJSON struct {
-	ID       string  `json:"id"`
-	Type     string  `json:"type"`
-	Username string  `json:"username"`
-	Creator  string  `json:"creator"`
-	Note     string  `json:"note"`
-	Created  string  `json:"created"`
-	Expires  string  `json:"expires"`
-	MaxUses  int     `json:"max_uses"`
-	Uses     int     `json:"uses"`
-	State    string  `json:"state"`
-	Revoked  *string `json:"revoked"` // null: not revoked
-}
+type inviteJSON = invites.JSON
 
-func inviteBody(inv keystore.Invite, now time.Time) inviteJSON {
-	j := inviteJSON{ID: inv.ID, Type: string(inv.Type), Username: inv.Username, Creator: inv.Creator,
-		Note: inv.Note, Created: apiTime(inv.Created), Expires: apiTime(inv.Expires),
-		MaxUses: inv.MaxUses, Uses: inv.Uses, State: string(inv.State(now))}
-	if !inv.Revoked.IsZero() {
-		t := apiTime(inv.Revoked)
-		j.Revoked = &t
-	}
-	return j
-}
+func inviteBody(inv keystore.Invite, now time.Time) inviteJSON { return invites.ToJSON(inv, now) }
 
 // useJSON is one use of an invite.
 type useJSON struct {

@@ -230,7 +230,7 @@ func TestListJSON(t *testing.T) {
 		t.Fatalf("invite list --json: %v", err)
 	}
 	if len(invs) != 2 || invs[0]["type"] != "reset" || invs[0]["username"] != "alice" || invs[0]["state"] != "revoked" ||
-		invs[0]["revoked"] == nil || invs[1]["username"] != nil || invs[1]["max_uses"] != float64(3) || invs[1]["revoked"] != nil {
+		invs[0]["revoked"] == nil || invs[1]["username"] != "" || invs[1]["max_uses"] != float64(3) || invs[1]["revoked"] != nil {
 		t.Fatalf("invite list --all --json = %v", invs)
 	}
 	if err := json.Unmarshal([]byte(e.ok("invite", "list", "--json", "example.com")), &invs); err != nil || len(invs) != 1 {

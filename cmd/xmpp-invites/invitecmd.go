@@ -96,22 +96,6 @@ func (a *appState) inviteCreate(c *cli.Context) error {
 	return nil
 }
 
-// inviteJSON is an invite in invite list --json, with the field names of
-// the JSON API's invites.
-type inviteJSON struct {
-	ID       string  `json:"id"`
-	Type     string  `json:"type"`
-	Username *string `json:"username"` // null: the invitee chooses
-	Creator  string  `json:"creator"`
-	Note     string  `json:"note"`
-	Created  string  `json:"created"`
-	Expires  string  `json:"expires"`
-	MaxUses  int     `json:"max_uses"`
-	Uses     int     `json:"uses"`
-	State    string  `json:"state"`
-	Revoked  *string `json:"revoked"` // null: not revoked
-}
-
 func (a *appState) inviteList(c *cli.Context) error {
 	_, st, _, err := a.hostStore(c, 1, 1, "[--all] [--json] HOST")
 	if err != nil {
@@ -125,15 +109,9 @@ func (a *appState) inviteList(c *cli.Context) error {
 	}
 	now := time.Now()
 	if c.Bool("json") {
-		out := make([]inviteJSON, 0, len(list))
+		out := make([]invites.JSON, 0, len(list))
 		for _, inv := range list {
-			j := inviteJSON{ID: inv.ID, Type: string(inv.Type), Creator: inv.Creator, Note: inv.Note,
-				Created: rfc3339(inv.Created), Expires: rfc3339(inv.Expires), MaxUses: inv.MaxUses, Uses: inv.Uses,
-				State: string(inv.State(now)), Revoked: rfc3339OrNull(inv.Revoked)}
-			if inv.Username != "" {
-				j.Username = &inv.Username
-			}
-			out = append(out, j)
+			out = append(out, invites.ToJSON(inv, now))
 		}
 		return a.printJSON(out)
 	}

@@ -1,0 +1,38 @@
+package invites
+
+import (
+	"time"
+
+	"xmpp-invites/keystore"
+)
+
+// JSON is an invite as the JSON API (/api/v1/invites) and
+// `invite list --json` show it: the same names in both. It never has the
+// token.
+type JSON struct {
+	ID       string  `json:"id"`
+	Type     string  `json:"type"`
+	Username string  `json:"username"` // empty: the invitee chooses
+	Creator  string  `json:"creator"`
+	Note     string  `json:"note"`
+	Created  string  `json:"created"` // RFC 3339, UTC
+	Expires  string  `json:"expires"`
+	MaxUses  int     `json:"max_uses"`
+	Uses     int     `json:"uses"`
+	State    string  `json:"state"`
+	Revoked  *string `json:"revoked"` // null: not revoked
+}
+
+// ToJSON describes inv as of now.
+func ToJSON(inv keystore.Invite, now time.Time) JSON {
+	j := JSON{ID: inv.ID, Type: string(inv.Type), Username: inv.Username, Creator: inv.Creator,
+		Note: inv.Note, Created: jsonTime(inv.Created), Expires: jsonTime(inv.Expires),
+		MaxUses: inv.MaxUses, Uses: inv.Uses, State: string(inv.State(now))}
+	if !inv.Revoked.IsZero() {
+		t := jsonTime(inv.Revoked)
+		j.Revoked = &t
+	}
+	return j
+}
+
+func jsonTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
