@@ -114,13 +114,20 @@ func output(t *testing.T, name string, args ...string) string {
 func TestPackageContents(t *testing.T) {
 	b := debPackage(t)
 	want := map[string]string{
-		"./etc/xmpp-invites/":                        "drwxr-xr-x",
-		"./etc/xmpp-invites/xmpp-invites.toml":       "-rw-r--r--",
-		"./lib/systemd/system/xmpp-invites.service":  "-rw-r--r--",
-		"./usr/bin/xmpp-invites":                     "-rwxr-xr-x",
-		"./usr/share/doc/xmpp-invites/CHANGELOG.md":  "-rw-r--r--",
-		"./usr/share/doc/xmpp-invites/README.md":     "-rw-r--r--",
-		"./usr/share/doc/xmpp-invites/operations.md": "-rw-r--r--",
+		"./etc/xmpp-invites/":                       "drwxr-xr-x",
+		"./etc/xmpp-invites/xmpp-invites.toml":      "-rw-r--r--",
+		"./lib/systemd/system/xmpp-invites.service": "-rw-r--r--",
+		"./usr/bin/xmpp-invites":                    "-rwxr-xr-x",
+		"./usr/share/doc/xmpp-invites/CHANGELOG.md": "-rw-r--r--",
+		"./usr/share/doc/xmpp-invites/README.md":    "-rw-r--r--",
+	}
+	// Every page of docs/, so the README's links work in /usr/share/doc.
+	pages, err := filepath.Glob("../docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("docs/*.md: %v, %d pages", err, len(pages))
+	}
+	for _, p := range pages {
+		want["./usr/share/doc/xmpp-invites/docs/"+filepath.Base(p)] = "-rw-r--r--"
 	}
 	got := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(output(t, "dpkg-deb", "-c", b.deb)), "\n") {
