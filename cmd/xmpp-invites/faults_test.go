@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -371,11 +372,29 @@ func TestFaultDiskFullAtConfirm(t *testing.T) {
 	dir := smallTmpfs(t, "4m")
 	e := attachThroughProxy(t, dir)
 	filler := filepath.Join(dir, "filler")
+	token := e.invite(t, url.Values{})
+	// After a failed write the store closes its idle connections; were
+	// they all closed, the last would checkpoint the database and delete
+	// its write-ahead log, giving the space back before the confirm. A
+	// read transaction held here keeps the log, and the disk full.
+	release := holdWAL(t, filepath.Join(dir, "invites.db"))
+	defer release()
 	e.proxy.setOnAdd(func(p *stanzaProxy, seg []byte, up net.Conn) {
 		fillDisk(t, filler)
+		// Another write meets the full disk first, as a lease renewal or a
+		// readiness probe may: it is refused cleanly.
+		req, _ := http.NewRequest("POST", "http://"+e.addr+"/invites_api", nil)
+		req.Header.Set("Authorization", "Bearer "+e.cred)
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Errorf("create an invite on the full disk: %v", err)
+		} else {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable {
+				t.Errorf("create an invite on the full disk: %d, want 503", resp.StatusCode)
+			}
+		}
 		up.Write(seg)
 	})
-	token := e.invite(t, url.Values{})
 	code, page := e.register(t, token, "fulldisk", "a fine password")
 	// The account was created: that is the truth the page tells, although
 	// the use could not be recorded yet.
@@ -390,6 +409,7 @@ func TestFaultDiskFullAtConfirm(t *testing.T) {
 	if code, _ := e.register(t, token, "someoneelse", "a fine password"); code != http.StatusConflict {
 		t.Errorf("register someone else while the use is unrecorded: %d, want 409", code)
 	}
+	release()
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
@@ -499,6 +519,32 @@ func smallTmpfs(t *testing.T, size string) string {
 		}
 	})
 	return dir
+}
+
+// holdWAL opens a read transaction on the SQLite database at path, which
+// keeps its write-ahead log from being checkpointed away, and returns a
+// function that ends it (once; later calls do nothing).
+func holdWAL(t *testing.T, path string) func() {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM invites").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			tx.Rollback()
+			db.Close()
+		})
+	}
 }
 
 // fillDisk writes path until the file system is full.
