@@ -37,4 +37,3 @@ func (l *Localizer) Until(d time.Duration) string {
 
 // ISO is t as an HTML datetime value.
 func ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
