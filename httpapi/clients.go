@@ -12,6 +12,9 @@ type Client struct {
 	Platforms   []string   `json:"platforms" toml:"platforms"`
 	Downloads   []Download `json:"downloads" toml:"downloads"`
 	Description string     `json:"description,omitempty" toml:"description"`
+	// Descriptions are Description in other languages, by tag ("de",
+	// "pt-BR"); the page shows the visitor's, else Description.
+	Descriptions map[string]string `json:"descriptions,omitempty" toml:"descriptions"`
 }
 
 // Download is where a client can be installed from.

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"xmpp-invites/i18n"
 	"xmpp-invites/keystore"
 )
 
@@ -31,24 +33,31 @@ var pageNames = []string{"landing", "register", "success", "error"}
 // hash, and the key that signs registration forms.
 type pages struct {
 	s       *Server
+	cat     *i18n.Catalog
 	tmpl    map[string]*template.Template
 	css     template.CSS
 	csp     string
 	csrfKey []byte
-	// apps is the landing page's client list, rendered once at start for
-	// each platform the visitor may be on: it is most of the page, and it
-	// never changes while the process runs.
-	apps     map[string]template.HTML
+	// cookiePath and cookieSecure are the language cookie's attributes:
+	// the public URL's path, and Secure when it is https.
+	cookiePath   string
+	cookieSecure bool
+	// apps is the landing page's client list, rendered on first use for
+	// each language and platform the visitor may be on: it is most of the
+	// page, and it never changes while the process runs.
+	apps     sync.Map // appsKey → template.HTML
 	qr       qrCache
 	landings landingCache
 }
+
+type appsKey struct{ lang, platform string }
 
 // landingKey is everything a landing page's body depends on that can
 // change while the invite stays usable (the inviter's name aside, which the
 // cache's short lifetime covers).
 type landingKey struct {
-	token, platform, until string
-	uses                   int
+	token, platform, until, lang, query string
+	uses                                int
 }
 
 // Landing page cache bounds: a shared invite link (a group invite posted
@@ -118,6 +127,7 @@ func newPages(s *Server) (*pages, error) {
 	sum := sha256.Sum256(css)
 	p := &pages{
 		s:    s,
+		cat:  s.cfg.Catalog,
 		tmpl: make(map[string]*template.Template, len(pageNames)),
 		css:  template.CSS(css),
 		// The stylesheet is inlined and allowed by its hash, so no style
@@ -126,6 +136,10 @@ func newPages(s *Server) (*pages, error) {
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		csrfKey: make([]byte, 32),
+	}
+	if pub, err := url.Parse(s.svc.Config().PublicURL); err == nil {
+		p.cookiePath = strings.TrimSuffix(pub.Path, "/") + "/"
+		p.cookieSecure = pub.Scheme == "https"
 	}
 	if _, err := rand.Read(p.csrfKey); err != nil {
 		return nil, fmt.Errorf("pages: csrf key: %w", err)
@@ -144,43 +158,81 @@ func newPages(s *Server) (*pages, error) {
 		}
 		p.tmpl[name] = t
 	}
-	p.apps = make(map[string]template.HTML, len(platforms))
-	for _, pl := range platforms {
-		var buf bytes.Buffer
-		if err := p.tmpl["landing"].ExecuteTemplate(&buf, "apps", groupClients(s.cfg.Clients, pl)); err != nil {
-			return nil, fmt.Errorf("pages: client list: %w", err)
-		}
-		p.apps[pl] = template.HTML(buf.String())
+	// Render the client list once now, so a broken template stops the
+	// start rather than a visitor's page.
+	if _, err := p.appsHTML(p.cat.Default(), ""); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
-// pageFunc is a page handler. A returned *pageError is shown as it says;
-// any other error is logged and shown as a 500 page.
-type pageFunc func(w http.ResponseWriter, r *http.Request) error
-
-// pageError is an error page: its status, a title and a friendly message,
-// and optionally a link onward.
-type pageError struct {
-	Status    int
-	Title     string
-	Msg       string
-	LinkURL   string
-	LinkLabel string
+// appsData is the client list section.
+type appsData struct {
+	L      i18n.HTML
+	Groups []platformGroup
 }
 
-func (e *pageError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Title) }
+// appsHTML is the client list in a language, the platform's apps first.
+func (p *pages) appsHTML(l *i18n.Localizer, platform string) (template.HTML, error) {
+	k := appsKey{l.Lang(), platform}
+	if h, ok := p.apps.Load(k); ok {
+		return h.(template.HTML), nil
+	}
+	var buf bytes.Buffer
+	d := appsData{L: i18n.HTML{Localizer: l}, Groups: groupClients(localClients(p.s.cfg.Clients, l.Lang()), platform)}
+	if err := p.tmpl["landing"].ExecuteTemplate(&buf, "apps", d); err != nil {
+		return "", fmt.Errorf("pages: client list: %w", err)
+	}
+	h := template.HTML(buf.String())
+	p.apps.Store(k, h)
+	return h, nil
+}
+
+// localClients is the client list with its descriptions in a language.
+func localClients(clients []Client, lang string) []Client {
+	out := make([]Client, len(clients))
+	for i, c := range clients {
+		if d, ok := c.Descriptions[lang]; ok {
+			c.Description = d
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// pageFunc is a page handler; l speaks the visitor's language. A returned
+// *pageError is shown as it says; any other error is logged and shown as a
+// 500 page.
+type pageFunc func(w http.ResponseWriter, r *http.Request, l *i18n.Localizer) error
+
+// pageError is an error page: its status, a title and a friendly message,
+// and optionally a link onward. Args fill the placeholders of Title and
+// Msg.
+type pageError struct {
+	Status    int
+	Title     i18n.Message
+	Msg       i18n.Message
+	Args      []any
+	LinkURL   string
+	LinkLabel i18n.Message
+}
+
+func (e *pageError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Title.Text) }
 
 // errorData is the error page.
 type errorData struct {
 	page
-	Msg       string
+	Msg       template.HTML
 	LinkURL   string
-	LinkLabel string
+	LinkLabel template.HTML
 }
 
 // page is what every template needs.
 type page struct {
+	L      i18n.HTML
+	Lang   string
+	Dir    string
+	Langs  []langLink
 	Site   string
 	Domain string
 	Title  string
@@ -188,15 +240,97 @@ type page struct {
 	Slim   bool // one narrow column: forms and messages
 }
 
-func (p *pages) base(title string) page {
-	cfg := p.s.svc.Config()
-	return page{Site: cfg.SiteName, Domain: cfg.Domain, Title: title, CSS: p.css}
+// langLink is an entry of the language menu.
+type langLink struct {
+	Tag, Name, URL string
+	Current        bool
 }
 
-func (p *pages) slim(title string) page {
-	pg := p.base(title)
+// XMPPLink links the word XMPP to what it is, in the footer.
+func (page) XMPPLink() template.HTML {
+	return `<a href="https://xmpp.org/about/" rel="noopener noreferrer">XMPP</a>`
+}
+
+// base is the page in the visitor's language, with a language menu whose
+// links add lang= to this page's query.
+func (p *pages) base(r *http.Request, l *i18n.Localizer, title string) page {
+	cfg := p.s.svc.Config()
+	return page{
+		L: i18n.HTML{Localizer: l}, Lang: l.Lang(), Dir: l.Dir(), Langs: p.langLinks(l, menuQuery(r)),
+		Site: cfg.SiteName, Domain: cfg.Domain, Title: title, CSS: p.css,
+	}
+}
+
+func (p *pages) slim(r *http.Request, l *i18n.Localizer, title string) page {
+	pg := p.base(r, l, title)
 	pg.Slim = true
 	return pg
+}
+
+// menuQuery is the query the language menu's links keep: this page's,
+// without lang=.
+func menuQuery(r *http.Request) string {
+	q := r.URL.RawQuery
+	if !strings.Contains(q, "lang=") {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	kept := parts[:0]
+	for _, part := range parts {
+		if !strings.HasPrefix(part, "lang=") {
+			kept = append(kept, part)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// langLinks is the language menu: every locale, linked by a relative URL
+// that keeps query and adds lang=.
+func (p *pages) langLinks(l *i18n.Localizer, query string) []langLink {
+	locales := p.cat.Locales()
+	links := make([]langLink, len(locales))
+	prefix := "?"
+	if query != "" {
+		prefix = "?" + query + "&"
+	}
+	for i, loc := range locales {
+		links[i] = langLink{Tag: loc.Tag, Name: loc.Name, URL: prefix + "lang=" + loc.Tag, Current: loc.Tag == l.Lang()}
+	}
+	return links
+}
+
+// langCookie keeps the language a visitor chose from the menu.
+const (
+	langCookie    = "lang"
+	langCookieAge = 365 * 24 * time.Hour
+)
+
+// localizer picks the visitor's language: lang= in the query (kept in a
+// cookie), else the cookie, else Accept-Language, else the default. It
+// sets the response headers that say so.
+func (p *pages) localizer(w http.ResponseWriter, r *http.Request) *i18n.Localizer {
+	var l *i18n.Localizer
+	if strings.Contains(r.URL.RawQuery, "lang=") {
+		if tag := r.URL.Query().Get("lang"); tag != "" {
+			if found, ok := p.cat.Lookup(tag); ok {
+				l = found
+				http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l.Lang(), Path: p.cookiePath,
+					MaxAge: int(langCookieAge / time.Second), HttpOnly: true, Secure: p.cookieSecure, SameSite: http.SameSiteLaxMode})
+			}
+		}
+	}
+	if l == nil {
+		if c, err := r.Cookie(langCookie); err == nil {
+			l, _ = p.cat.Lookup(c.Value)
+		}
+	}
+	if l == nil {
+		l = p.cat.Accept(r.Header.Get("Accept-Language"))
+	}
+	h := w.Header()
+	h.Set("Content-Language", l.Lang())
+	h.Add("Vary", "Accept-Language, Cookie")
+	return l
 }
 
 func (p *pages) handle(h pageFunc) http.Handler {
@@ -209,13 +343,14 @@ func (p *pages) handle(h pageFunc) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Cache-Control", "no-store")
-		if err := h(w, r); err != nil {
-			p.fail(w, r, err)
+		l := p.localizer(w, r)
+		if err := h(w, r, l); err != nil {
+			p.fail(w, r, l, err)
 		}
 	})
 }
 
-func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (p *pages) fail(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, err error) {
 	var pe *pageError
 	switch {
 	case errors.As(err, &pe):
@@ -225,8 +360,7 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		// r.Pattern, not the URL: the URL may hold an invite token.
 		p.s.log.Error("page failed", "route", r.Pattern, "err", err)
-		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
-			Msg: "This is a problem on our side. Please try again in a few minutes."}
+		pe = errPageInternal
 	}
 	switch {
 	case pe == errPageStorage:
@@ -234,10 +368,15 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case pe.Status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "60")
 	}
-	data := errorData{page: p.slim(pe.Title), Msg: pe.Msg, LinkURL: pe.LinkURL, LinkLabel: pe.LinkLabel}
+	h := i18n.HTML{Localizer: l}
+	title := l.M(pe.Title, pe.Args...)
+	data := errorData{page: p.slim(r, l, title), Msg: h.M(pe.Msg, pe.Args...), LinkURL: pe.LinkURL}
+	if !pe.LinkLabel.IsZero() {
+		data.LinkLabel = h.M(pe.LinkLabel)
+	}
 	if err := p.render(w, pe.Status, "error", data); err != nil {
 		p.s.log.Error("render error page", "err", err)
-		http.Error(w, pe.Title, pe.Status)
+		http.Error(w, title, pe.Status)
 	}
 }
 
@@ -276,29 +415,39 @@ var renderBufs = sync.Pool{New: func() any {
 }}
 
 func (p *pages) methodNotAllowed(allow string) pageFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request, l *i18n.Localizer) error {
 		w.Header().Set("Allow", allow)
-		return &pageError{Status: http.StatusMethodNotAllowed, Title: "Not allowed",
-			Msg: "This page cannot be used that way. Open the invite link in your browser."}
+		return &pageError{Status: http.StatusMethodNotAllowed,
+			Title: i18n.Msg("error_method_title", "Not allowed"),
+			Msg:   i18n.Msg("error_method", "This page cannot be used that way. Open the invite link in your browser.")}
 	}
 }
 
-// Error pages of invites that cannot be used.
+// Error pages of invites that cannot be used, and of failures.
 var (
-	errPageNotFound = &pageError{Status: http.StatusNotFound, Title: "Invite not found",
-		Msg: "This link does not match any invite. Check that you opened or copied the whole link, or ask the person who invited you to send it again."}
-	errPageExpired = &pageError{Status: http.StatusGone, Title: "This invite has expired",
-		Msg: "Invites are only valid for a limited time, and this one has run out. Ask the person who invited you for a new link."}
-	errPageUsed = &pageError{Status: http.StatusGone, Title: "This invite has already been used",
-		Msg: "If you used it yourself, you are all set: sign in to your app with your address and password. Otherwise, ask the person who invited you for a new link."}
-	errPageRevoked = &pageError{Status: http.StatusGone, Title: "This invite was withdrawn",
-		Msg: "Whoever created this invite has cancelled it. If you still want to join, ask them for a new link."}
+	errPageNotFound = &pageError{Status: http.StatusNotFound,
+		Title: i18n.Msg("error_not_found_title", "Invite not found"),
+		Msg:   i18n.Msg("error_not_found", "This link does not match any invite. Check that you opened or copied the whole link, or ask the person who invited you to send it again.")}
+	errPageExpired = &pageError{Status: http.StatusGone,
+		Title: i18n.Msg("error_expired_title", "This invite has expired"),
+		Msg:   i18n.Msg("error_expired", "Invites are only valid for a limited time, and this one has run out. Ask the person who invited you for a new link.")}
+	errPageUsed = &pageError{Status: http.StatusGone,
+		Title: i18n.Msg("error_used_title", "This invite has already been used"),
+		Msg:   i18n.Msg("error_used", "If you used it yourself, you are all set: sign in to your app with your address and password. Otherwise, ask the person who invited you for a new link.")}
+	errPageRevoked = &pageError{Status: http.StatusGone,
+		Title: i18n.Msg("error_revoked_title", "This invite was withdrawn"),
+		Msg:   i18n.Msg("error_revoked", "Whoever created this invite has cancelled it. If you still want to join, ask them for a new link.")}
 	// errPageStorage: the database cannot be written (disk full,
 	// read-only), so nothing could be saved, a use of the invite included.
-	errPageStorage = &pageError{Status: http.StatusServiceUnavailable, Title: "Please try again in a few minutes",
-		Msg: "We cannot save anything right now because of a problem on our side. Your invite stays valid: please try again later."}
-	errPageLinkDown = &pageError{Status: http.StatusServiceUnavailable, Title: "Please try again in a minute",
-		Msg: "The chat server cannot be reached right now. Nothing was used up: your invite is still valid."}
+	errPageStorage = &pageError{Status: http.StatusServiceUnavailable,
+		Title: i18n.Msg("error_storage_title", "Please try again in a few minutes"),
+		Msg:   i18n.Msg("error_storage", "We cannot save anything right now because of a problem on our side. Your invite stays valid: please try again later.")}
+	errPageLinkDown = &pageError{Status: http.StatusServiceUnavailable,
+		Title: i18n.Msg("error_link_down_title", "Please try again in a minute"),
+		Msg:   i18n.Msg("error_link_down", "The chat server cannot be reached right now. Nothing was used up: your invite is still valid.")}
+	errPageInternal = &pageError{Status: http.StatusInternalServerError,
+		Title: i18n.Msg("error_internal_title", "Something went wrong"),
+		Msg:   i18n.Msg("error_internal", "This is a problem on our side. Please try again in a few minutes.")}
 )
 
 // inviteError turns the store's verdict on an invite into its page.
@@ -334,14 +483,31 @@ type landingData struct {
 	Kind        string // account, username (fixed), reset or contact
 	JID         string // the fixed account, the reset account or the contact to add
 	Inviter     string
-	Expires     time.Time
+	ExpiresISO  string
+	ExpiresText string
 	ExpiresIn   string
 	UsesLeft    int
 	RegisterURL string
 	CanRegister bool
 	RosterURI   template.URL
 	QR          template.HTML
-	Apps        template.HTML // pages.apps for the visitor's platform
+	Apps        template.HTML // pages.apps for the visitor's language and platform
+}
+
+// JIDHTML is the address as a heading shows it.
+func (d landingData) JIDHTML() template.HTML { return span("jid", d.JID) }
+
+// JIDStrong is the address as a sentence stresses it.
+func (d landingData) JIDStrong() template.HTML { return strong(d.JID) }
+
+// strong is s, escaped, in <strong>.
+func strong(s string) template.HTML {
+	return template.HTML("<strong>" + template.HTMLEscapeString(s) + "</strong>")
+}
+
+// span is s, escaped, in a <span> of a class.
+func span(class, s string) template.HTML {
+	return template.HTML(`<span class="` + class + `" dir="ltr">` + template.HTMLEscapeString(s) + "</span>")
 }
 
 // landingToken reads the token from /invite/TOKEN, /invite?TOKEN or, for
@@ -360,7 +526,7 @@ func landingToken(r *http.Request) string {
 	return q
 }
 
-func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
+func (p *pages) landing(w http.ResponseWriter, r *http.Request, l *i18n.Localizer) error {
 	token := landingToken(r)
 	inv, err := p.usableInvite(r.Context(), token)
 	if err != nil {
@@ -375,38 +541,44 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Add("Vary", "User-Agent")
 	now := p.s.now()
 	platform := platformOf(r.UserAgent())
-	key := landingKey{token: token, platform: platform, uses: inv.Uses, until: untilText(inv.Expires.Sub(now))}
+	key := landingKey{token: token, platform: platform, uses: inv.Uses, until: l.Until(inv.Expires.Sub(now)),
+		lang: l.Lang(), query: menuQuery(r)}
 	if body, ok := p.landings.get(key, now); ok {
 		writePage(w, http.StatusOK, body)
 		return nil
 	}
 	cfg := p.s.svc.Config()
 	landingURL := p.s.svc.LandingURL(token)
-	qr, err := p.qr.svg(landingURL, "QR code of this invite's link")
+	qr, err := p.qr.svg(landingURL, l.T("landing_qr_alt", "QR code of this invite's link"))
+	if err != nil {
+		return err
+	}
+	apps, err := p.appsHTML(l, platform)
 	if err != nil {
 		return err
 	}
 	d := landingData{
-		page:        p.base("You're invited"),
+		page:        p.base(r, l, l.T("landing_title", "You're invited")),
 		Kind:        inviteKind(inv),
-		Inviter:     p.inviter(r.Context(), inv),
-		Expires:     inv.Expires,
+		Inviter:     p.inviter(r.Context(), l, inv),
+		ExpiresISO:  i18n.ISO(inv.Expires),
+		ExpiresText: l.Date(inv.Expires),
 		ExpiresIn:   key.until,
 		UsesLeft:    inv.MaxUses - inv.Uses,
 		RegisterURL: p.s.svc.RegisterURL(token),
 		CanRegister: inv.AllowRegister,
 		QR:          qr,
-		Apps:        p.apps[platform],
+		Apps:        apps,
 	}
 	if inv.Username != "" {
 		d.JID = inv.Username + "@" + cfg.Domain
 	}
 	switch inv.Type {
 	case keystore.TypeContact:
-		d.Title = "Chat with " + d.JID
+		d.Title = l.T("landing_contact_page_title", "Chat with {{.JID}}", "JID", d.JID)
 		d.RosterURI = template.URL(p.s.svc.URI(inv, token))
 	case keystore.TypeReset:
-		d.Title = "Reset your password"
+		d.Title = l.T("landing_reset_page_title", "Reset your password")
 	}
 	buf := renderBufs.Get().(*bytes.Buffer)
 	defer putRenderBuf(buf)
@@ -437,7 +609,7 @@ func inviteKind(inv keystore.Invite) string {
 // A contact invite names only the contact, whoever minted it. A key's
 // invites show the key's public label (or the site name), never its name,
 // which is the operator's own (e.g. "billing-webhook-prod").
-func (p *pages) inviter(ctx context.Context, inv keystore.Invite) string {
+func (p *pages) inviter(ctx context.Context, l *i18n.Localizer, inv keystore.Invite) string {
 	cfg := p.s.svc.Config()
 	if inv.Type == keystore.TypeContact {
 		return inv.Username + "@" + cfg.Domain
@@ -451,26 +623,7 @@ func (p *pages) inviter(ctx context.Context, inv keystore.Invite) string {
 		}
 		return cfg.SiteName
 	}
-	return "the " + cfg.SiteName + " admins"
-}
-
-// untilText says how far away d is, roughly.
-func untilText(d time.Duration) string {
-	plural := func(n int, unit string) string {
-		if n == 1 {
-			return "in 1 " + unit
-		}
-		return "in " + strconv.Itoa(n) + " " + unit + "s"
-	}
-	switch {
-	case d < time.Minute:
-		return "in less than a minute"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour")
-	}
-	return plural(int(d/(24*time.Hour)), "day")
+	return l.T("landing_inviter_admins", "the {{.Site}} admins", "Site", cfg.SiteName)
 }
 
 // platformOrder is the order platforms are listed in; others follow in the

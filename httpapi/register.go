@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
 	"xmpp-invites/keystore"
 )
@@ -30,7 +31,7 @@ const (
 )
 
 // linkDownMsg is shown when the XMPP server cannot be reached.
-const linkDownMsg = "The chat server cannot be reached right now, so nothing was created and your invite is still valid. Please try again in a minute."
+var linkDownMsg = i18n.Msg("register_link_down", "The chat server cannot be reached right now, so nothing was created and your invite is still valid. Please try again in a minute.")
 
 // registerData is the registration form.
 type registerData struct {
@@ -40,13 +41,24 @@ type registerData struct {
 	Contact    string // contact invites: who the new user becomes a contact of
 	User       string // the username as typed
 	UserNote   string // what the username becomes, when preparing changes it
-	Error      string
+	Error      template.HTML
 	ErrorField string // user, password, password_confirm or empty
 	CSRF       string
 	MinLen     int
 	MaxLen     int
 	Clients    []clientOption
 	LandingURL string
+}
+
+// JIDStrong is the account, stressed.
+func (d registerData) JIDStrong() template.HTML { return strong(d.JID) }
+
+// ContactStrong is the contact, stressed.
+func (d registerData) ContactStrong() template.HTML { return strong(d.Contact) }
+
+// UserNoteHTML is what the username becomes.
+func (d registerData) UserNoteHTML() template.HTML {
+	return template.HTML(`<strong id="user-note">` + template.HTMLEscapeString(d.UserNote) + "</strong>")
 }
 
 // clientOption is one choice of the form's app selector.
@@ -65,7 +77,24 @@ type successData struct {
 	Befriended bool
 	ContactURI template.URL
 	Client     *Client
-	Platforms  []platformGroup // when no client was chosen
+	Apps       template.HTML // the client list, when no client was chosen
+}
+
+// JIDStrong is the new address, stressed.
+func (d successData) JIDStrong() template.HTML { return strong(d.JID) }
+
+// ContactStrong is the contact, stressed.
+func (d successData) ContactStrong() template.HTML { return strong(d.Contact) }
+
+// TypedStrong is the username as typed, stressed.
+func (d successData) TypedStrong() template.HTML { return strong(d.Typed) }
+
+// ClientStrong is the chosen app's name, stressed.
+func (d successData) ClientStrong() template.HTML {
+	if d.Client == nil {
+		return ""
+	}
+	return strong(d.Client.Name)
 }
 
 // formInput is what a form submission carries besides the passwords, which
@@ -75,7 +104,7 @@ type formInput struct {
 	Client string
 }
 
-func (p *pages) registerForm(w http.ResponseWriter, r *http.Request) error {
+func (p *pages) registerForm(w http.ResponseWriter, r *http.Request, l *i18n.Localizer) error {
 	q := r.URL.Query()
 	token := q.Get("t")
 	inv, err := p.registrable(r.Context(), token)
@@ -84,28 +113,31 @@ func (p *pages) registerForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if p.s.link.State() != "up" {
 		pe := *errPageLinkDown
-		pe.LinkURL, pe.LinkLabel = p.s.svc.RegisterURL(token), "Try again"
+		pe.LinkURL, pe.LinkLabel = p.s.svc.RegisterURL(token), i18n.Msg("error_try_again", "Try again")
 		return &pe
 	}
 	if held, wait, err := p.s.svc.Held(r.Context(), token); err != nil {
 		return err
 	} else if held {
-		return &pageError{Status: http.StatusConflict, Title: "This invite is in use right now",
-			Msg:     heldText(&invites.HeldError{Wait: wait}),
-			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open this page again"}
+		return &pageError{Status: http.StatusConflict, Title: i18n.Msg("error_held_title", "This invite is in use right now"),
+			Msg: heldMsg, Args: []any{"Wait", waitText(wait)},
+			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: openAgain}
 	}
-	return p.renderForm(w, http.StatusOK, inv, token, formInput{Client: q.Get("c")}, "", "")
+	return p.renderForm(w, r, l, http.StatusOK, inv, token, formInput{Client: q.Get("c")}, "", "")
 }
 
-func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
+// openAgain labels a link to the page just shown.
+var openAgain = i18n.Msg("error_open_again", "Open this page again")
+
+func (p *pages) register(w http.ResponseWriter, r *http.Request, l *i18n.Localizer) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
-			return &pageError{Status: http.StatusRequestEntityTooLarge, Title: "Form too large",
-				Msg: "What was sent is larger than this form can be. Please go back and try again."}
+			return &pageError{Status: http.StatusRequestEntityTooLarge, Title: i18n.Msg("error_form_large_title", "Form too large"),
+				Msg: i18n.Msg("error_form_large", "What was sent is larger than this form can be. Please go back and try again.")}
 		}
-		return &pageError{Status: http.StatusBadRequest, Title: "The form could not be read",
-			Msg: "Please go back and submit the form again."}
+		return &pageError{Status: http.StatusBadRequest, Title: i18n.Msg("error_form_unreadable_title", "The form could not be read"),
+			Msg: i18n.Msg("error_form_unreadable", "Please go back and submit the form again.")}
 	}
 	ctx := r.Context()
 	token := r.URL.Query().Get("t")
@@ -114,14 +146,14 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	inv, err := p.registrable(ctx, token)
 	if err != nil {
 		if inv, red, ok := p.resubmitted(ctx, r, token, in, formOK); ok {
-			return p.success(w, r, inv, in, red)
+			return p.success(w, r, l, inv, in, red)
 		}
 		return err
 	}
 	if !formOK {
-		return &pageError{Status: http.StatusForbidden, Title: "Please submit the form again",
-			Msg:     "This form has expired or was not sent from this site, so nothing was done.",
-			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open the form again"}
+		return &pageError{Status: http.StatusForbidden, Title: i18n.Msg("error_form_expired_title", "Please submit the form again"),
+			Msg:     i18n.Msg("error_form_expired", "This form has expired or was not sent from this site, so nothing was done."),
+			LinkURL: p.s.svc.RegisterURL(token), LinkLabel: i18n.Msg("error_open_form", "Open the form again")}
 	}
 	reg := invites.Registration{
 		Username: in.User,
@@ -130,17 +162,17 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Asked before anything is reserved, so a down link consumes nothing.
 	if p.s.link.State() != "up" {
-		return p.formError(w, inv, token, in, invites.ErrLinkDown)
+		return p.formError(w, r, l, inv, token, in, invites.ErrLinkDown)
 	}
 	// Redeem validates the form (svc.Check) before it reserves anything.
 	red, err := p.s.svc.Redeem(ctx, token, reg, p.s.link)
 	if errors.Is(err, invites.ErrUsernameTaken) {
 		if inv, red, ok := p.resubmitted(ctx, r, token, in, formOK); ok {
-			return p.success(w, r, inv, in, red)
+			return p.success(w, r, l, inv, in, red)
 		}
 	}
 	if err != nil {
-		return p.formError(w, inv, token, in, err)
+		return p.formError(w, r, l, inv, token, in, err)
 	}
 	if red.Unrecorded != nil {
 		p.s.log.Warn("account created, but its use of the invite is not recorded yet; it will be once the database takes writes again",
@@ -150,7 +182,7 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request) error {
 	typ := string(red.Invite.Type)
 	p.s.metrics.InviteUsed(typ)
 	p.s.log.Info("invite redeemed", "invite", red.Invite.ID, "type", typ, "jid", red.JID, "befriended", red.Befriended)
-	return p.success(w, r, inv, in, red)
+	return p.success(w, r, l, inv, in, red)
 }
 
 // resubmitWindow is how long after a registration the same form, sent
@@ -191,12 +223,12 @@ func (p *pages) resubmitted(ctx context.Context, r *http.Request, token string, 
 }
 
 // success renders the page after a redemption.
-func (p *pages) success(w http.ResponseWriter, r *http.Request, inv keystore.Invite, in formInput, red invites.Redemption) error {
+func (p *pages) success(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, inv keystore.Invite, in formInput, red invites.Redemption) error {
 	cfg := p.s.svc.Config()
-	d := successData{page: p.slim("Welcome"), Kind: inviteKind(inv), JID: red.JID, Befriended: red.Befriended}
+	d := successData{page: p.slim(r, l, l.T("success_page_title", "Welcome")), Kind: inviteKind(inv), JID: red.JID, Befriended: red.Befriended}
 	switch d.Kind {
 	case "reset":
-		d.Title = "Password changed"
+		d.Title = l.T("success_reset_page_title", "Password changed")
 	case "account", "contact":
 		if typed := strings.TrimSpace(in.User); typed != red.Username {
 			d.Typed = typed
@@ -210,9 +242,14 @@ func (p *pages) success(w http.ResponseWriter, r *http.Request, inv keystore.Inv
 		d.ContactURI = template.URL(invites.XMPPURI(d.Contact, "roster"))
 	}
 	if c, ok := p.clientByID(in.Client); ok {
+		c = localClients([]Client{c}, l.Lang())[0]
 		d.Client = &c
 	} else {
-		d.Platforms = groupClients(p.s.cfg.Clients, platformOf(r.UserAgent()))
+		apps, err := p.appsHTML(l, platformOf(r.UserAgent()))
+		if err != nil {
+			return err
+		}
+		d.Apps = apps
 	}
 	return p.render(w, http.StatusOK, "success", d)
 }
@@ -230,49 +267,50 @@ func (p *pages) registrable(ctx context.Context, token string) (keystore.Invite,
 }
 
 func (p *pages) noRegistration(token string) error {
-	return &pageError{Status: http.StatusForbidden, Title: "This invite is for adding a contact",
-		Msg:     "It does not include creating a new account. Open the invite to add the contact in the app you already use.",
-		LinkURL: p.s.svc.LandingURL(token), LinkLabel: "Back to the invite"}
+	return &pageError{Status: http.StatusForbidden, Title: i18n.Msg("error_contact_only_title", "This invite is for adding a contact"),
+		Msg:     i18n.Msg("error_contact_only", "It does not include creating a new account. Open the invite to add the contact in the app you already use."),
+		LinkURL: p.s.svc.LandingURL(token), LinkLabel: i18n.Msg("error_back_to_invite", "Back to the invite")}
 }
 
 // formError shows why a submission failed: on the form again where the
 // person can fix it, on an error page where they cannot.
-func (p *pages) formError(w http.ResponseWriter, inv keystore.Invite, token string, in formInput, err error) error {
+func (p *pages) formError(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, inv keystore.Invite, token string, in formInput, err error) error {
 	var ve *invites.ValidationError
 	p.logRefusal(inv, err)
+	h := i18n.HTML{Localizer: l}
 	switch {
 	case errors.As(err, &ve):
-		return p.renderForm(w, http.StatusUnprocessableEntity, inv, token, in, ve.Field, validationText(ve))
+		return p.renderForm(w, r, l, http.StatusUnprocessableEntity, inv, token, in, ve.Field, validationText(h, ve))
 	case errors.Is(err, invites.ErrUsernameTaken):
 		if inv.Type != keystore.TypeContact && inv.Username != "" {
-			return &pageError{Status: http.StatusConflict, Title: "This account already exists",
-				Msg: "The account " + inv.Username + "@" + p.s.svc.Config().Domain +
-					" has been created already. If it is yours, sign in with your app; otherwise ask for a new invite."}
+			return &pageError{Status: http.StatusConflict, Title: i18n.Msg("error_account_exists_title", "This account already exists"),
+				Msg:  i18n.Msg("error_account_exists", "The account {{.JID}} has been created already. If it is yours, sign in with your app; otherwise ask for a new invite."),
+				Args: []any{"JID", inv.Username + "@" + p.s.svc.Config().Domain}}
 		}
 		u, _ := invites.PrepareUsername(strings.TrimSpace(in.User))
-		return p.renderForm(w, http.StatusConflict, inv, token, in, "user",
-			fmt.Sprintf("The username %q is already taken. Please choose another one.", u))
+		return p.renderForm(w, r, l, http.StatusConflict, inv, token, in, "user",
+			h.T("register_username_taken", "The username {{.Username}} is already taken. Please choose another one.", "Username", strong(u)))
 	case errors.As(err, new(*invites.UnknownError)):
 		return p.outcomeUnknown(w, inv, token, err)
 	case errors.Is(err, keystore.ErrInUse):
-		return p.renderForm(w, http.StatusConflict, inv, token, in, "", heldText(err))
+		return p.renderForm(w, r, l, http.StatusConflict, inv, token, in, "", h.M(heldMsg, "Wait", waitText(heldWait(err))))
 	case errors.Is(err, invites.ErrNoAccount):
-		return &pageError{Status: http.StatusGone, Title: "This account does not exist",
-			Msg: "The account " + inv.Username + "@" + p.s.svc.Config().Domain +
-				" is not on the chat server (any more), so its password cannot be set. Nothing was used up. Please ask whoever sent you this link."}
+		return &pageError{Status: http.StatusGone, Title: i18n.Msg("error_no_account_title", "This account does not exist"),
+			Msg:  i18n.Msg("error_no_account", "The account {{.JID}} is not on the chat server (any more), so its password cannot be set. Nothing was used up. Please ask whoever sent you this link."),
+			Args: []any{"JID", inv.Username + "@" + p.s.svc.Config().Domain}}
 	case errors.Is(err, invites.ErrLinkDown):
 		w.Header().Set("Retry-After", "60")
-		return p.renderForm(w, http.StatusServiceUnavailable, inv, token, in, "", linkDownMsg)
+		return p.renderForm(w, r, l, http.StatusServiceUnavailable, inv, token, in, "", h.M(linkDownMsg))
 	case errors.Is(err, invites.ErrNoRegistration):
 		return p.noRegistration(token)
 	case errors.Is(err, invites.ErrRefused):
 		p.s.log.Warn("registration refused by the XMPP server", "invite", inv.ID, "err", err)
-		return &pageError{Status: http.StatusBadGateway, Title: "The chat server said no",
-			Msg: "The chat server refused to create this account, and nothing was used up. Please try again later or let its admins know."}
+		return &pageError{Status: http.StatusBadGateway, Title: i18n.Msg("error_refused_title", "The chat server said no"),
+			Msg: i18n.Msg("error_refused", "The chat server refused to create this account, and nothing was used up. Please try again later or let its admins know.")}
 	case errors.Is(err, invites.ErrUnsupported):
 		p.s.log.Warn("registration refused by the XMPP server", "invite", inv.ID, "err", err)
-		return &pageError{Status: http.StatusServiceUnavailable, Title: "Not possible right now",
-			Msg: "The chat server does not allow this at the moment, and nothing was used up. Please let its admins know."}
+		return &pageError{Status: http.StatusServiceUnavailable, Title: i18n.Msg("error_unsupported_title", "Not possible right now"),
+			Msg: i18n.Msg("error_unsupported", "The chat server does not allow this at the moment, and nothing was used up. Please let its admins know.")}
 	}
 	if pe := (*pageError)(nil); errors.As(inviteError(err), &pe) {
 		return pe
@@ -304,24 +342,26 @@ func (p *pages) logRefusal(inv keystore.Invite, err error) {
 	p.s.log.Info("registration refused", "invite", inv.ID, "reason", reason, "detail", err.Error())
 }
 
-// heldText says that every use left is being redeemed, and how long to
-// wait: the real time until those redemptions are settled.
-func heldText(err error) string {
-	wait := invites.DefaultLease
+// heldMsg says that every use left is being redeemed, and how long to
+// wait ({{.Wait}}): the real time until those redemptions are settled.
+var heldMsg = i18n.Msg("register_held", "Someone is using this invite right now. If that was you, your account may already exist: try signing in with your app. Otherwise, please open this page again in {{.Wait}}.")
+
+// heldWait is the wait a held invite's error gives.
+func heldWait(err error) time.Duration {
 	if he := (*invites.HeldError)(nil); errors.As(err, &he) {
-		wait = he.Wait
+		return he.Wait
 	}
-	return "Someone is using this invite right now. If that was you, your account may already exist: try signing in with your app. " +
-		"Otherwise, please open this page again in " + minutes(wait) + "."
+	return invites.DefaultLease
 }
 
-// minutes says a wait in whole minutes, rounded up: "1 minute", "3 minutes".
-func minutes(d time.Duration) string {
+// waitText says a wait in whole minutes, rounded up, in the language of
+// the page: "1 minute", "3 minutes".
+func waitText(d time.Duration) func(*i18n.Localizer) string {
 	n := int((d + time.Minute - 1) / time.Minute)
-	if n <= 1 {
-		return "1 minute"
+	n = max(n, 1)
+	return func(l *i18n.Localizer) string {
+		return l.N("wait_minutes", n, "{{.Count}} minute", "{{.Count}} minutes")
 	}
-	return strconv.Itoa(n) + " minutes"
 }
 
 // outcomeUnknown tells the truth when the server may or may not have
@@ -332,36 +372,54 @@ func (p *pages) outcomeUnknown(w http.ResponseWriter, inv keystore.Invite, token
 	errors.As(err, &ue)
 	p.s.log.Warn("registration outcome unknown: the chat server did not answer in time", "invite", inv.ID, "type", string(inv.Type), "err", err)
 	if ue.Reset {
-		return &pageError{Status: http.StatusAccepted, Title: "Your new password may or may not be set",
-			Msg: "The chat server did not confirm the change in time. Try signing in with the new password; if that does not work, " +
-				"your old password still applies. This link is used up either way: for another try, ask whoever sent it for a new one."}
+		return &pageError{Status: http.StatusAccepted, Title: i18n.Msg("error_reset_unknown_title", "Your new password may or may not be set"),
+			Msg: i18n.Msg("error_reset_unknown", "The chat server did not confirm the change in time. Try signing in with the new password; if that does not work, your old password still applies. This link is used up either way: for another try, ask whoever sent it for a new one.")}
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(int(ue.Wait.Seconds()+0.5)))
-	return &pageError{Status: http.StatusAccepted, Title: "Your account may already exist",
-		Msg: "The chat server did not confirm in time whether it created your account. Try signing in with your app; " +
-			"if that does not work, open this page again in " + minutes(ue.Wait) + ": by then it will say whether your invite is still valid.",
-		LinkURL: p.s.svc.RegisterURL(token), LinkLabel: "Open this page again"}
+	return &pageError{Status: http.StatusAccepted, Title: i18n.Msg("error_unknown_title", "Your account may already exist"),
+		Msg:     i18n.Msg("error_unknown", "The chat server did not confirm in time whether it created your account. Try signing in with your app; if that does not work, open this page again in {{.Wait}}: by then it will say whether your invite is still valid."),
+		Args:    []any{"Wait", waitText(ue.Wait)},
+		LinkURL: p.s.svc.RegisterURL(token), LinkLabel: openAgain}
 }
 
-// validationText turns a rule's complaint into a sentence for the form.
-func validationText(ve *invites.ValidationError) string {
-	switch ve.Field {
-	case "user":
-		return "Username " + ve.Msg + "."
-	case "password":
-		return "Password " + ve.Msg + "."
+// validationText turns a rule's complaint into a sentence for the form,
+// by the rule's code; a rule without a translation shows its English text.
+func validationText(h i18n.HTML, ve *invites.ValidationError) template.HTML {
+	switch ve.Code {
+	case invites.CodeUserEmpty:
+		return h.T("invalid_user_empty", "Please choose a username.")
+	case invites.CodeUserLong:
+		return h.T("invalid_user_long", "This username is too long: at most 64 bytes.")
+	case invites.CodeUserChars:
+		return h.T("invalid_user_chars", "This username contains characters that are not allowed. Letters, digits, dots and dashes work well.")
+	case invites.CodeReserved:
+		return h.T("invalid_user_reserved", "The username {{.Username}} is reserved. Please choose another one.", "Username", strong(ve.Value))
+	case invites.CodeReservedFixed:
+		return h.T("invalid_fixed_reserved", "The username {{.Username}} is reserved, so this invite cannot be used. Please ask for a new one.", "Username", strong(ve.Value))
+	case invites.CodePasswordText:
+		return h.T("invalid_password_text", "The password must be valid text.")
+	case invites.CodePasswordControl:
+		return h.T("invalid_password_control", "The password must not contain control characters (such as tabs or line breaks).")
+	case invites.CodePasswordShort:
+		return h.N("invalid_password_short", ve.Limit, "The password must be at least {{.Count}} character long.", "The password must be at least {{.Count}} characters long.")
+	case invites.CodePasswordLong:
+		return h.N("invalid_password_long", ve.Limit, "The password must be at most {{.Count}} byte long.", "The password must be at most {{.Count}} bytes long.")
+	case invites.CodePasswordUser:
+		return h.T("invalid_password_user", "The password must not contain the username.")
+	case invites.CodePasswordMismatch:
+		return h.T("invalid_password_mismatch", "The two passwords differ.")
 	}
 	msg := ve.Msg
 	if msg == "" {
 		msg = ve.Error()
 	}
-	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	return template.HTML(template.HTMLEscapeString(strings.ToUpper(msg[:1]) + msg[1:] + "."))
 }
 
-func (p *pages) renderForm(w http.ResponseWriter, status int, inv keystore.Invite, token string, in formInput, field, msg string) error {
+func (p *pages) renderForm(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, status int, inv keystore.Invite, token string, in formInput, field string, msg template.HTML) error {
 	cfg := p.s.svc.Config()
 	d := registerData{
-		page:       p.slim("Create your account"),
+		page:       p.slim(r, l, l.T("register_page_title", "Create your account")),
 		Kind:       inviteKind(inv),
 		User:       in.User,
 		Error:      msg,
@@ -373,7 +431,7 @@ func (p *pages) renderForm(w http.ResponseWriter, status int, inv keystore.Invit
 	}
 	switch d.Kind {
 	case "reset":
-		d.Title = "Set a new password"
+		d.Title = l.T("register_reset_title", "Set a new password")
 		d.JID = inv.Username + "@" + cfg.Domain
 	case "username":
 		d.JID = inv.Username + "@" + cfg.Domain

@@ -15,7 +15,7 @@ func TestRegisterReservedUsername(t *testing.T) {
 			rec := e.register(c.Token, user, "a fine password", "a fine password")
 			pageWantStatus(t, rec, 422, "reserved username")
 			body := rec.Body.String()
-			if text := pageText(body); !strings.Contains(text, "is reserved; please choose another one") {
+			if text := pageText(body); !strings.Contains(text, "is reserved. Please choose another one") {
 				t.Errorf("page does not say the username is reserved:\n%s", text)
 			}
 			input := body[strings.Index(body, `<input id="user"`):]

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
 	"xmpp-invites/keystore"
 	"xmpp-invites/metrics"
@@ -25,6 +26,7 @@ type Config struct {
 	MaxAuthFailures int            // per client address per AuthWindow; 0 disables the limit
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
 	Clients         []Client       // landing page client list; nil: DefaultClients()
+	Catalog         *i18n.Catalog  // the pages' languages; nil: English only by default
 	Version         string
 }
 
@@ -82,6 +84,13 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 	}
 	if cfg.Clients == nil {
 		cfg.Clients = DefaultClients()
+	}
+	if cfg.Catalog == nil {
+		cat, err := i18n.New("")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Catalog = cat
 	}
 	s := &Server{cfg: cfg, svc: svc, store: svc.Store(), link: link, log: log, mux: http.NewServeMux(), now: time.Now}
 	for _, o := range opts {

@@ -389,7 +389,8 @@ func (l *Localizer) Lang() string { return l.loc.Tag }
 func (l *Localizer) Dir() string { return l.loc.Dir() }
 
 // T returns the message id as plain text, its placeholders filled from
-// name/value pairs. def is the English text: cmd/i18n-extract reads it
+// name/value pairs; a value of type func(*Localizer) string is called with
+// the localizer, for a phrase in the same language. def is the English text: cmd/i18n-extract reads it
 // from the call, and it is used when no catalogue has the message.
 func (l *Localizer) T(id, def string, kv ...any) string {
 	var b strings.Builder
@@ -482,7 +483,11 @@ func (l *Localizer) render(b *strings.Builder, id string, n int, counted bool, o
 			}
 			continue
 		}
-		writeValue(b, lookup(kv, s.name), escape)
+		v := lookup(kv, s.name)
+		if f, ok := v.(func(*Localizer) string); ok {
+			v = f(l)
+		}
+		writeValue(b, v, escape)
 	}
 }
 

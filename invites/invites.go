@@ -81,6 +81,35 @@ func (s *Service) Store() *keystore.Store { return s.store }
 type ValidationError struct {
 	Field string
 	Msg   string
+	// Code names the rule for the pages, which say it in the visitor's
+	// language; Value and Limit are what the sentence needs. Empty for
+	// rules only the API and the CLI meet: those show Msg.
+	Code  string
+	Value string
+	Limit int
+}
+
+// Codes of the rules a registration form can break.
+const (
+	CodeUserEmpty        = "user_empty"
+	CodeUserLong         = "user_long"
+	CodeUserChars        = "user_chars"
+	CodeReserved         = "reserved"
+	CodeReservedFixed    = "reserved_fixed"
+	CodePasswordText     = "password_text"
+	CodePasswordControl  = "password_control"
+	CodePasswordShort    = "password_short"
+	CodePasswordLong     = "password_long"
+	CodePasswordUser     = "password_user"
+	CodePasswordMismatch = "password_mismatch"
+)
+
+// coded gives a validation error the code of its rule.
+func coded(err error, code, value string, limit int) error {
+	if ve := (*ValidationError)(nil); errors.As(err, &ve) {
+		ve.Code, ve.Value, ve.Limit = code, value, limit
+	}
+	return err
 }
 
 func (e *ValidationError) Error() string {
@@ -270,20 +299,38 @@ func (s *Service) RegisterURL(token string) string {
 // localpart rules, so "Alice" becomes "alice".
 func PrepareUsername(u string) (string, error) {
 	if u == "" {
-		return "", errors.New("must not be empty")
+		return "", errUserEmpty
 	}
 	if len(u) > 1024 {
-		return "", errors.New("must be at most 64 bytes")
+		return "", errUserLong
 	}
 	j, err := jid.New(u, "localhost", "")
 	if err != nil {
-		return "", errors.New("contains characters that are not allowed in a username")
+		return "", errUserChars
 	}
 	lp := j.Localpart()
 	if len(lp) > 64 {
-		return "", errors.New("must be at most 64 bytes")
+		return "", errUserLong
 	}
 	return lp, nil
+}
+
+// Why PrepareUsername refuses a name.
+var (
+	errUserEmpty = errors.New("must not be empty")
+	errUserLong  = errors.New("must be at most 64 bytes")
+	errUserChars = errors.New("contains characters that are not allowed in a username")
+)
+
+// usernameCode is the rule code of a PrepareUsername error.
+func usernameCode(err error) string {
+	switch {
+	case errors.Is(err, errUserEmpty):
+		return CodeUserEmpty
+	case errors.Is(err, errUserLong):
+		return CodeUserLong
+	}
+	return CodeUserChars
 }
 
 // FormatDuration prints durations the way the config writes them ("168h",

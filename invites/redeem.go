@@ -80,7 +80,7 @@ func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
 	if username == "" || (inv.Type == keystore.TypeContact) {
 		u, err := PrepareUsername(strings.TrimSpace(reg.Username))
 		if err != nil {
-			return "", invalid("user", "%s", err)
+			return "", coded(invalid("user", "%s", err), usernameCode(err), "", 0)
 		}
 		username = u
 	}
@@ -93,17 +93,17 @@ func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
 	pw := reg.Password
 	switch {
 	case !utf8.ValidString(pw):
-		return username, invalid("password", "must be valid text")
+		return username, coded(invalid("password", "must be valid text"), CodePasswordText, "", 0)
 	case hasControl(pw):
-		return username, invalid("password", "must not contain control characters (such as tabs or line breaks)")
+		return username, coded(invalid("password", "must not contain control characters (such as tabs or line breaks)"), CodePasswordControl, "", 0)
 	case len(pw) < s.cfg.PasswordMinLength:
-		return username, invalid("password", "must be at least %d characters", s.cfg.PasswordMinLength)
+		return username, coded(invalid("password", "must be at least %d characters", s.cfg.PasswordMinLength), CodePasswordShort, "", s.cfg.PasswordMinLength)
 	case len(pw) > MaxPasswordLen:
-		return username, invalid("password", "must be at most %d bytes", MaxPasswordLen)
+		return username, coded(invalid("password", "must be at most %d bytes", MaxPasswordLen), CodePasswordLong, "", MaxPasswordLen)
 	case strings.Contains(strings.ToLower(pw), strings.ToLower(username)):
-		return username, invalid("password", "must not contain the username")
+		return username, coded(invalid("password", "must not contain the username"), CodePasswordUser, "", 0)
 	case pw != reg.Confirm:
-		return username, invalid("password_confirm", "the two passwords differ")
+		return username, coded(invalid("password_confirm", "the two passwords differ"), CodePasswordMismatch, "", 0)
 	}
 	return username, nil
 }

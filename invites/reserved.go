@@ -74,7 +74,7 @@ func (s *Service) checkReserved(inv keystore.Invite, username string) error {
 		return nil
 	}
 	if inv.Type == keystore.TypeAccount && inv.Username != "" {
-		return invalid("", "the username %q is reserved, so this invite cannot be used; please ask for a new one", username)
+		return coded(invalid("", "the username %q is reserved, so this invite cannot be used; please ask for a new one", username), CodeReservedFixed, username, 0)
 	}
-	return invalid("user", "%q is reserved; please choose another one", username)
+	return coded(invalid("user", "%q is reserved; please choose another one", username), CodeReserved, username, 0)
 }

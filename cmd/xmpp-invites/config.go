@@ -18,6 +18,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"xmpp-invites/httpapi"
+	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
 )
 
@@ -28,6 +29,8 @@ type fileConfig struct {
 	PublicURL string   `toml:"public_url"`
 	SiteName  string   `toml:"site_name"`
 	Database  string   `toml:"database"`
+
+	DefaultLanguage string `toml:"default_language"`
 	Admins    []string `toml:"admins"`
 	LogLevel  string   `toml:"log_level"`
 	LogFormat string   `toml:"log_format"`
@@ -102,6 +105,11 @@ type Config struct {
 	SiteName  string
 	Database  string
 	Admins    []string
+
+	// DefaultLanguage is the pages' and in-band answers' language when the
+	// visitor's is not among Catalog's; Catalog holds every language.
+	DefaultLanguage string
+	Catalog         *i18n.Catalog
 	LogLevel  string
 	LogFormat string
 
@@ -335,6 +343,16 @@ func (fc fileConfig) validate() (Config, error) {
 	if c.SiteName == "" {
 		c.SiteName = c.Domain
 	}
+	c.DefaultLanguage = strings.TrimSpace(fc.DefaultLanguage)
+	if c.DefaultLanguage == "" {
+		c.DefaultLanguage = i18n.Source
+	}
+	cat, err := i18n.New(c.DefaultLanguage)
+	if err != nil {
+		all, _ := i18n.New("")
+		return Config{}, optErr("default_language", "%q is not one of the languages: %s", c.DefaultLanguage, strings.Join(all.Tags(), ", "))
+	}
+	c.Catalog = cat
 	if c.Database == "" {
 		return Config{}, optErr("database", "must not be empty")
 	}

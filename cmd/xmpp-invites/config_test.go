@@ -119,6 +119,7 @@ func TestBadConfigNamesOption(t *testing.T) {
 		{"bad proxy", minimalConfig + "[http]\ntrusted_proxies = [\"nope\"]\n", nil, "http.trusted_proxies"},
 		{"default above max", minimalConfig + "[invites]\ndefault_ttl = \"800h\"\n", nil, "invites.default_ttl"},
 		{"bad admin_listen", minimalConfig + "[http]\nadmin_listen = \"5381\"\n", nil, "http.admin_listen"},
+		{"unknown default_language", "default_language = \"xx\"\n" + minimalConfig, nil, "default_language"},
 		{"admin_listen is listen", minimalConfig + "[http]\nlisten = \"127.0.0.1:7000\"\nadmin_listen = \"127.0.0.1:7000\"\n", nil, "http.admin_listen"},
 		{"bad env admin_listen", minimalConfig, map[string]string{"XMPP_INVITES_HTTP_ADMIN_LISTEN": "localhost"}, "http.admin_listen"},
 		{"bad env int", minimalConfig, map[string]string{"XMPP_INVITES_HTTP_MAX_AUTH_FAILURES": "x"}, "http.max_auth_failures"},

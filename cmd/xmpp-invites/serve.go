@@ -317,6 +317,7 @@ func httpConfig(cfg Config) httpapi.Config {
 		MaxAuthFailures: cfg.MaxAuthFailures,
 		TrustedProxies:  cfg.TrustedProxies,
 		Clients:         cfg.Clients,
+		Catalog:         cfg.Catalog,
 		Version:         version,
 	}
 }
