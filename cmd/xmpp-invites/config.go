@@ -25,15 +25,15 @@ import (
 // fileConfig mirrors the config file. Durations stay strings here so that an
 // unparsable one is reported with its option name.
 type fileConfig struct {
-	Domain    string   `toml:"domain"`
-	PublicURL string   `toml:"public_url"`
-	SiteName  string   `toml:"site_name"`
-	Database  string   `toml:"database"`
+	Domain    string `toml:"domain"`
+	PublicURL string `toml:"public_url"`
+	SiteName  string `toml:"site_name"`
+	Database  string `toml:"database"`
 
-	DefaultLanguage string `toml:"default_language"`
-	Admins    []string `toml:"admins"`
-	LogLevel  string   `toml:"log_level"`
-	LogFormat string   `toml:"log_format"`
+	DefaultLanguage string   `toml:"default_language"`
+	Admins          []string `toml:"admins"`
+	LogLevel        string   `toml:"log_level"`
+	LogFormat       string   `toml:"log_format"`
 
 	ReservedUsernames []string `toml:"reserved_usernames"`
 
@@ -110,8 +110,8 @@ type Config struct {
 	// visitor's is not among Catalog's; Catalog holds every language.
 	DefaultLanguage string
 	Catalog         *i18n.Catalog
-	LogLevel  string
-	LogFormat string
+	LogLevel        string
+	LogFormat       string
 
 	// ReservedUsernames are the configured reserved names, prepared
 	// (PRECIS); the built-in ones are added by the invites package.
