@@ -113,6 +113,9 @@ func (s *Server) registerPages(mux routes) error {
 	mux.Handle("GET /invite/{token}", p.handle(p.landing))
 	mux.Handle("/invite", p.handle(p.methodNotAllowed("GET, HEAD")))
 	mux.Handle("/invite/{token}", p.handle(p.methodNotAllowed("GET, HEAD")))
+	if len(s.cfg.Branding.Logo) > 0 {
+		mux.Handle("GET /logo", http.HandlerFunc(p.logo))
+	}
 	mux.Handle("GET /register", p.handle(p.registerForm))
 	mux.Handle("POST /register", p.handle(p.register))
 	mux.Handle("/register", p.handle(p.methodNotAllowed("GET, HEAD, POST")))
@@ -124,6 +127,7 @@ func newPages(s *Server) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
+	css = append(css, brandCSS(s.cfg.Branding.AccentColor)...)
 	sum := sha256.Sum256(css)
 	p := &pages{
 		s:    s,
@@ -144,23 +148,10 @@ func newPages(s *Server) (*pages, error) {
 	if _, err := rand.Read(p.csrfKey); err != nil {
 		return nil, fmt.Errorf("pages: csrf key: %w", err)
 	}
-	layout, err := template.New("layout.html").ParseFS(pageFS, "templates/layout.html", "templates/partials.html")
-	if err != nil {
-		return nil, fmt.Errorf("pages: %w", err)
+	if err := p.parseTemplates(); err != nil {
+		return nil, err
 	}
-	for _, name := range pageNames {
-		t, err := layout.Clone()
-		if err == nil {
-			t, err = t.ParseFS(pageFS, "templates/"+name+".html")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pages: %w", err)
-		}
-		p.tmpl[name] = t
-	}
-	// Render the client list once now, so a broken template stops the
-	// start rather than a visitor's page.
-	if _, err := p.appsHTML(p.cat.Default(), ""); err != nil {
+	if err := p.tryTemplates(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -230,6 +221,9 @@ type errorData struct {
 // page is what every template needs.
 type page struct {
 	L      i18n.HTML
+	Logo   string // the operator's logo's URL; "": the built-in mark
+	Notice string
+	Legal  []legalLink
 	Lang   string
 	Dir    string
 	Langs  []langLink
@@ -255,10 +249,15 @@ func (page) XMPPLink() template.HTML {
 // links add lang= to this page's query.
 func (p *pages) base(r *http.Request, l *i18n.Localizer, title string) page {
 	cfg := p.s.svc.Config()
-	return page{
+	pg := page{
 		L: i18n.HTML{Localizer: l}, Lang: l.Lang(), Dir: l.Dir(), Langs: p.langLinks(l, menuQuery(r)),
 		Site: cfg.SiteName, Domain: cfg.Domain, Title: title, CSS: p.css,
+		Notice: p.s.cfg.Branding.Notice, Legal: p.legalLinks(l),
 	}
+	if len(p.s.cfg.Branding.Logo) > 0 {
+		pg.Logo = p.cookiePath + "logo"
+	}
+	return pg
 }
 
 func (p *pages) slim(r *http.Request, l *i18n.Localizer, title string) page {

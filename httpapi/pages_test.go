@@ -180,6 +180,16 @@ const (
 
 func newPageEnv(t *testing.T, publicURL string) *pageEnv {
 	t.Helper()
+	e, err := newPageEnvWith(t, publicURL, httpapi.Config{})
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
+	return e
+}
+
+// newPageEnvWith is newPageEnv with a Config, returning httpapi.New's error.
+func newPageEnvWith(t *testing.T, publicURL string, cfg httpapi.Config) (*pageEnv, error) {
+	t.Helper()
 	clock := &pageClock{t: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
 	store, err := keystore.Open(context.Background(), filepath.Join(t.TempDir(), "db"), keystore.Options{Now: clock.Now, Synchronous: "NORMAL"})
 	if err != nil {
@@ -193,11 +203,8 @@ func newPageEnv(t *testing.T, publicURL string) *pageEnv {
 	}, clock.Now)
 	e := &pageEnv{t: t, store: store, svc: svc, link: newPageLink(), clock: clock, logs: &pageLogBuffer{}, metrics: metrics.New()}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.srv, err = httpapi.New(httpapi.Config{}, svc, e.link, log, httpapi.WithClock(clock.Now), httpapi.WithMetrics(e.metrics))
-	if err != nil {
-		t.Fatalf("httpapi.New: %v", err)
-	}
-	return e
+	e.srv, err = httpapi.New(cfg, svc, e.link, log, httpapi.WithClock(clock.Now), httpapi.WithMetrics(e.metrics))
+	return e, err
 }
 
 func (e *pageEnv) invite(r invites.Request) invites.Created {

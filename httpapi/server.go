@@ -27,6 +27,7 @@ type Config struct {
 	TrustedProxies  []netip.Prefix // peers whose X-Forwarded-For is believed
 	Clients         []Client       // landing page client list; nil: DefaultClients()
 	Catalog         *i18n.Catalog  // the pages' languages; nil: English only by default
+	Branding        Branding
 	Version         string
 }
 

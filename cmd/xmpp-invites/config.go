@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 	"mellium.im/xmpp/jid"
@@ -69,6 +70,16 @@ type fileConfig struct {
 		ResolveInterval   string           `toml:"resolve_interval"`
 		Clients           []httpapi.Client `toml:"clients" env:"-"`
 	} `toml:"invites"`
+
+	Branding struct {
+		Logo         string `toml:"logo"`
+		AccentColor  string `toml:"accent_color"`
+		ImprintURL   string `toml:"imprint_url"`
+		PrivacyURL   string `toml:"privacy_url"`
+		TermsURL     string `toml:"terms_url"`
+		Notice       string `toml:"notice"`
+		TemplatesDir string `toml:"templates_dir"`
+	} `toml:"branding"`
 }
 
 func defaultFileConfig() fileConfig {
@@ -110,8 +121,14 @@ type Config struct {
 	// visitor's is not among Catalog's; Catalog holds every language.
 	DefaultLanguage string
 	Catalog         *i18n.Catalog
-	LogLevel        string
-	LogFormat       string
+
+	// Branding is [branding], checked; LogoFile and TemplatesDir are read
+	// when the server starts.
+	Branding     httpapi.Branding
+	LogoFile     string
+	TemplatesDir string
+	LogLevel     string
+	LogFormat    string
 
 	// ReservedUsernames are the configured reserved names, prepared
 	// (PRECIS); the built-in ones are added by the invites package.
@@ -504,6 +521,9 @@ func (fc fileConfig) validate() (Config, error) {
 	if c.PasswordMinLength < 1 || c.PasswordMinLength > 1024 {
 		return Config{}, optErr("invites.password_min_length", "must be between 1 and 1024")
 	}
+	if err := fc.validateBranding(&c); err != nil {
+		return Config{}, err
+	}
 	for i, cl := range c.Clients {
 		if cl.Name == "" || len(cl.Platforms) == 0 {
 			return Config{}, optErr(fmt.Sprintf("invites.clients[%d]", i), "needs a name and at least one platform")
@@ -516,4 +536,56 @@ func (fc fileConfig) validate() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// maxNotice bounds [branding] notice: a line or two on every page.
+const maxNotice = 1000
+
+var accentPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// validateBranding checks [branding]: the colour, the links, the notice,
+// and that the logo and the templates directory exist (they are read at
+// start, by serve).
+func (fc fileConfig) validateBranding(c *Config) error {
+	b := fc.Branding
+	if b.AccentColor != "" && !accentPattern.MatchString(b.AccentColor) {
+		return optErr("branding.accent_color", "%q is not a colour written #rrggbb", b.AccentColor)
+	}
+	c.Branding.AccentColor = strings.ToLower(b.AccentColor)
+	for _, l := range []struct {
+		option string
+		v      string
+		dst    *string
+	}{
+		{"branding.imprint_url", b.ImprintURL, &c.Branding.ImprintURL},
+		{"branding.privacy_url", b.PrivacyURL, &c.Branding.PrivacyURL},
+		{"branding.terms_url", b.TermsURL, &c.Branding.TermsURL},
+	} {
+		if l.v == "" {
+			continue
+		}
+		u, err := url.Parse(l.v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return optErr(l.option, "%q is not an http(s) URL", l.v)
+		}
+		*l.dst = l.v
+	}
+	notice := strings.TrimSpace(b.Notice)
+	if len(notice) > maxNotice {
+		return optErr("branding.notice", "is %d bytes; at most %d", len(notice), maxNotice)
+	}
+	for _, r := range notice {
+		if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+			return optErr("branding.notice", "contains a control character (U+%04X); plain text and line breaks only", r)
+		}
+	}
+	c.Branding.Notice = notice
+	if b.Logo != "" {
+		if _, ok := httpapi.LogoType(b.Logo); !ok {
+			return optErr("branding.logo", "%q: use a .png, .jpg, .webp or .svg file", b.Logo)
+		}
+		c.LogoFile = b.Logo
+	}
+	c.TemplatesDir = b.TemplatesDir
+	return nil
 }

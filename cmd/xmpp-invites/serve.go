@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -123,8 +125,16 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 			return rep.CanCreateAccounts, ok
 		}))
 	}
-	h, err := httpapi.New(httpConfig(cfg), s.svc, link, log.With("part", "http"), httpOpts...)
+	hcfg := httpConfig(cfg)
+	if hcfg.Branding, err = readBranding(cfg); err != nil {
+		return nil, err
+	}
+	h, err := httpapi.New(hcfg, s.svc, link, log.With("part", "http"), httpOpts...)
 	if err != nil {
+		var pe *httpapi.TemplateError
+		if errors.As(err, &pe) {
+			return nil, usageErr("%v", err)
+		}
 		return nil, failErr("%v", err)
 	}
 	s.admin = h.Admin()
@@ -356,4 +366,38 @@ func purgeLoop(ctx context.Context, st *keystore.Store, retention time.Duration,
 		}
 		t.Reset(purgeEvery)
 	}
+}
+
+// readBranding reads the logo and opens the templates directory of
+// [branding]; a file that cannot be used is a configuration error.
+func readBranding(cfg Config) (httpapi.Branding, error) {
+	b := cfg.Branding
+	if cfg.LogoFile != "" {
+		f, err := os.Open(cfg.LogoFile)
+		if err != nil {
+			return b, optErr("branding.logo", "%v", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, httpapi.MaxLogoBytes+1))
+		if err != nil {
+			return b, optErr("branding.logo", "%v", err)
+		}
+		if len(data) > httpapi.MaxLogoBytes {
+			return b, optErr("branding.logo", "%s is larger than %d KiB", cfg.LogoFile, httpapi.MaxLogoBytes>>10)
+		}
+		b.Logo = data
+		b.LogoType, _ = httpapi.LogoType(cfg.LogoFile)
+	}
+	if cfg.TemplatesDir != "" {
+		fi, err := os.Stat(cfg.TemplatesDir)
+		if err != nil {
+			return b, optErr("branding.templates_dir", "%v", err)
+		}
+		if !fi.IsDir() {
+			return b, optErr("branding.templates_dir", "%s is not a directory", cfg.TemplatesDir)
+		}
+		b.Templates = os.DirFS(cfg.TemplatesDir)
+		b.TemplatesDir = cfg.TemplatesDir
+	}
+	return b, nil
 }
