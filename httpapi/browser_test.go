@@ -298,3 +298,85 @@ func browserDecodeQR(t *testing.T, png, want string) {
 		t.Errorf("QR code reads %q, want %q", got, want)
 	}
 }
+
+// TestBrowserLanguages renders the landing page and the registration form
+// in German, Arabic and Japanese, on a desktop and a phone, and saves
+// screenshots (landing-de.png, register-ar-phone.png, …): Arabic reads
+// right to left with the address still left to right, and no page
+// scrolls sideways.
+func TestBrowserLanguages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	ctx := newPageBrowser(t)
+	ts := httptest.NewUnstartedServer(nil)
+	e := newPageEnv(t, "http://"+ts.Listener.Addr().String())
+	ts.Config.Handler = e.srv
+	ts.Start()
+	t.Cleanup(ts.Close)
+	dir := browserArtifacts(t)
+	c := e.invite(invites.Request{Creator: "xmpp:admin@example.com", Uses: 3})
+
+	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", js, err)
+		}
+		return v
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+	desktop := chromedp.EmulateViewport(1280, 900)
+	phone := chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch)
+	for _, lang := range []string{"de", "ar", "ja"} {
+		for _, pg := range []struct{ name, url, ready string }{
+			{"landing", e.svc.LandingURL(c.Token) + "&lang=" + lang, "#register"},
+			{"register", e.svc.RegisterURL(c.Token) + "&lang=" + lang, "#register-form"},
+		} {
+			run("open "+pg.name+" in "+lang, desktop, chromedp.Navigate(pg.url), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
+			if got := eval(`document.documentElement.lang + " " + document.documentElement.dir`); got != lang+" "+map[bool]string{true: "rtl", false: "ltr"}[lang == "ar"] {
+				t.Errorf("%s in %s: <html> lang and dir %q", pg.name, lang, got)
+			}
+			if h1 := eval(`document.querySelector("h1").textContent`); strings.Contains(h1, "invited") || strings.Contains(h1, "Create your account") {
+				t.Errorf("%s in %s: heading still English: %q", pg.name, lang, h1)
+			}
+			if lang == "ar" {
+				// The heading starts at the right; the address field stays
+				// left to right, its @domain on the right.
+				if got := eval(`(() => { const h = document.querySelector("h1").getBoundingClientRect(), c = document.querySelector("h1").parentElement.getBoundingClientRect(); return String(c.right - h.right < 40) })()`); got != "true" {
+					t.Errorf("%s in Arabic: the heading does not start at the right", pg.name)
+				}
+				if pg.name == "register" {
+					if got := eval(`String(document.querySelector(".suffix").getBoundingClientRect().left > document.querySelector("#user").getBoundingClientRect().left)`); got != "true" {
+						t.Error("register in Arabic: @domain is not to the right of the username")
+					}
+				}
+			}
+			shot(pg.name + "-" + lang)
+			run("phone", phone)
+			if w := eval(`String(document.documentElement.scrollWidth)`); w != "390" {
+				t.Errorf("%s in %s is %s px wide on a 390 px phone", pg.name, lang, w)
+			}
+			shot(pg.name + "-" + lang + "-phone")
+		}
+	}
+}
