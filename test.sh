@@ -39,6 +39,8 @@ command -v objdump >/dev/null 2>&1 || need+=(binutils)      # packaging/deb.sh r
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)    # the connection flood test lowers the descriptor limit
 [ -x /usr/sbin/nginx ] || need+=(nginx)                    # the proxy test runs docs/proxy.md's examples
 [ -x /usr/bin/caddy ] || need+=(caddy)
+dpkg -s fonts-noto-core >/dev/null 2>&1 || need+=(fonts-noto-core) # the browser test renders Arabic
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)   # and Japanese
 if [ ${#need[@]} -gt 0 ]; then
 	if ! $install_deps; then
 		echo "test.sh: missing Debian packages: ${need[*]}" >&2
