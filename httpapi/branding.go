@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -78,7 +79,17 @@ func (p *pages) readTemplate(name string) ([]byte, string, error) {
 		}
 	}
 	b, err := pageFS.ReadFile("templates/" + name)
-	return b, name, err
+	return stripIndent(b), name, err
+}
+
+// stripIndent drops the indentation of the built-in templates' lines:
+// it is for people reading them, and only weighs the pages down.
+func stripIndent(b []byte) []byte {
+	lines := bytes.Split(b, []byte("\n"))
+	for i, l := range lines {
+		lines[i] = bytes.TrimLeft(l, " \t")
+	}
+	return bytes.Join(lines, []byte("\n"))
 }
 
 // checkOverrides refuses files in the templates directory that would be
