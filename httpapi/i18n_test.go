@@ -220,7 +220,7 @@ func TestTemplateOverrides(t *testing.T) {
 
 // TestPageSizeBudget keeps the English pages within 10 % of their size
 // before the pages were translated (landing 17,824 bytes, registration
-// form 11,162, error page 8,968, with a 43-character token), language
+// form 11,162, error page 8,968, with a 24-character token), language
 // menu included.
 func TestPageSizeBudget(t *testing.T) {
 	e := newPageEnv(t, pagePublic)
