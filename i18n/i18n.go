@@ -110,6 +110,7 @@ type locale struct {
 	Locale
 	tag  language.Tag
 	msgs map[string]*message
+	lz   *Localizer // the one localizer of this locale
 }
 
 // Catalog is the set of locales the service speaks, with the default
@@ -145,6 +146,7 @@ func load(fsys fs.FS, dir, def string) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
+		loc.lz = &Localizer{c: c, loc: loc}
 		c.locales = append(c.locales, loc)
 		c.byTag[strings.ToLower(k.Tag)] = loc
 	}
@@ -369,9 +371,7 @@ func (c *Catalog) nth(i int) *locale {
 	return c.def
 }
 
-func (c *Catalog) localizer(l *locale) *Localizer {
-	return &Localizer{c: c, loc: l}
-}
+func (c *Catalog) localizer(l *locale) *Localizer { return l.lz }
 
 // Localizer speaks one locale.
 type Localizer struct {
