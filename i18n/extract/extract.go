@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -303,12 +304,17 @@ func TOML(entries []Entry) []byte {
 	return bytes.TrimRight(b.Bytes(), "\n")
 }
 
+// writeWhere comments a message with the files that use it: files, not
+// lines, so that editing code around a message leaves en.toml as it is.
 func writeWhere(b *bytes.Buffer, e Entry) {
-	where := e.Where
-	if len(where) > 3 {
-		where = append(where[:3:3], "…")
+	var files []string
+	for _, w := range e.Where {
+		f, _, _ := strings.Cut(w, ":")
+		if !slices.Contains(files, f) {
+			files = append(files, f)
+		}
 	}
-	fmt.Fprintf(b, "# %s\n", strings.Join(where, ", "))
+	fmt.Fprintf(b, "# %s\n", strings.Join(files, ", "))
 }
 
 // Quote writes s as a TOML basic string.
