@@ -73,6 +73,37 @@ func newPageBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// browserPage runs steps in a browser tab and saves screenshots of it.
+type browserPage struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+}
+
+// run does steps, failing the test if they do not finish in 30 s.
+func (b browserPage) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// shot saves a screenshot of the whole page as dir/name.png.
+func (b browserPage) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(b.dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", path)
+}
+
 // browserConsole collects what the page logs, such as CSP violations.
 func browserConsole(t *testing.T, ctx context.Context) func() []string {
 	var mu sync.Mutex
@@ -115,26 +146,8 @@ func TestBrowserRegistration(t *testing.T) {
 
 	c := e.invite(invites.Request{Creator: "xmpp:admin@example.com"})
 	dir := browserArtifacts(t)
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	b := browserPage{t: t, ctx: ctx, dir: dir}
+	shot, run := b.shot, b.run
 	eval := func(js string) float64 {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](js))
@@ -317,14 +330,8 @@ func TestBrowserLanguages(t *testing.T) {
 	dir := browserArtifacts(t)
 	c := e.invite(invites.Request{Creator: "xmpp:admin@example.com", Uses: 3})
 
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	b := browserPage{t: t, ctx: ctx, dir: dir}
+	shot, run := b.shot, b.run
 	eval := func(js string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
@@ -332,18 +339,6 @@ func TestBrowserLanguages(t *testing.T) {
 			t.Fatalf("evaluate %s: %v", js, err)
 		}
 		return v
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
 	}
 	desktop := chromedp.EmulateViewport(1280, 900)
 	phone := chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch)
