@@ -311,11 +311,29 @@ func (c *Component) Notify(ctx context.Context, to, body string) error {
 	if err != nil {
 		return fmt.Errorf("notify %q: %w", to, err)
 	}
+	return c.notify(ctx, j, "", body)
+}
+
+// NotifyJoined tells inviter (a bare JID) that account joined with their
+// invite, in the language the inviter last spoke to the component, else
+// the catalogue's default.
+func (c *Component) NotifyJoined(ctx context.Context, inviter, account string) error {
+	j, err := jid.Parse(inviter)
+	if err != nil {
+		return fmt.Errorf("notify %q: %w", inviter, err)
+	}
+	loc := c.localizerFor(j.Bare().String())
+	return c.notify(ctx, j, loc.Lang(), loc.T("xmpp_joined", "{{.JID}} joined with your invite", "JID", account))
+}
+
+// notify sends body to j as a chat message whose xml:lang is lang ("":
+// none).
+func (c *Component) notify(ctx context.Context, j jid.JID, lang, body string) error {
 	l, err := c.current("notify")
 	if err != nil {
 		return err
 	}
-	msg := stanza.Message{To: j, From: c.jid, Type: stanza.ChatMessage}
+	msg := stanza.Message{To: j, From: c.jid, Type: stanza.ChatMessage, Lang: lang}
 	if err := l.s.Send(ctx, msg.Wrap(textEl("body", body))); err != nil {
 		return fmt.Errorf("notify %s: %w: %v", j, invites.ErrLinkDown, err)
 	}

@@ -12,6 +12,7 @@ package component
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 	"mellium.im/xmpp/jid"
 
+	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
 	"xmpp-invites/metrics"
 )
@@ -52,6 +54,11 @@ type Config struct {
 	UserInvitesPerDay int
 	// Version is reported to XEP-0092 software version queries.
 	Version string
+	// Catalog holds the languages of the texts users see: command names,
+	// form labels, notes, error texts, chat answers and notices. Each
+	// answer follows the xml:lang of the stanza it answers; nil means the
+	// embedded catalogues with English as the default.
+	Catalog *i18n.Catalog
 }
 
 // LogValue keeps the secret out of logs when a Config is logged whole.
@@ -116,6 +123,8 @@ type Component struct {
 	minter Minter
 	log    *slog.Logger
 	m      *metrics.Metrics
+	cat    *i18n.Catalog
+	langs  langMemory // users' last languages, for notices
 
 	cur     atomic.Pointer[link]   // nil while the link is down
 	rights  atomic.Pointer[Report] // the last report announce could make
@@ -164,9 +173,16 @@ func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metric
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cat := cfg.Catalog
+	if cat == nil {
+		var err error
+		if cat, err = i18n.New(""); err != nil {
+			return nil, fmt.Errorf("component: %w", err)
+		}
+	}
 	c := &Component{
 		cfg: cfg, jid: me, domain: domain, admins: admins, minter: minter,
-		log: log, m: m,
+		log: log, m: m, cat: cat,
 		upCh:         make(chan struct{}),
 		dial:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
 		sleep:        sleepCtx,

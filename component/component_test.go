@@ -432,6 +432,7 @@ func TestLinkDownFailsFast(t *testing.T) {
 		"AccountExists":     existsErr,
 		"AddMutualContacts": c.AddMutualContacts(ctx, "a@example.test", "b@example.test"),
 		"Notify":            c.Notify(ctx, "a@example.test", "hi"),
+		"NotifyJoined":      c.NotifyJoined(ctx, "a@example.test", "b@example.test"),
 	} {
 		if !errors.Is(err, invites.ErrLinkDown) {
 			t.Errorf("%s while down: %v, want ErrLinkDown", name, err)

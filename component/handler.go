@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 
+	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
 	"xmpp-invites/keystore"
 )
@@ -25,9 +25,9 @@ const (
 )
 
 // commandNames are the human names of the commands, by node.
-var commandNames = map[string]string{
-	nodeInvite:        "Invite someone to chat with you",
-	nodeCreateAccount: "Create an account invite",
+var commandNames = map[string]i18n.Message{
+	nodeInvite:        i18n.Msg("xmpp_command_invite", "Invite someone to chat with you"),
+	nodeCreateAccount: i18n.Msg("xmpp_command_create_account", "Create an account invite"),
 }
 
 // handler receives every stanza of one link. It runs on the Serve
@@ -72,13 +72,18 @@ func (h *handler) refuse(t xmlstream.TokenWriter, start *xml.StartElement, bad *
 	if start.Name.Local != "iq" || (typ != stanza.GetIQ && typ != stanza.SetIQ) {
 		return nil
 	}
+	loc, _ := h.localizer(start.Attr)
 	se := stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest,
-		Text: map[string]string{"": "The stanza could not be read."}}
-	if bad.limit {
+		Text: map[string]string{loc.Lang(): loc.T("xmpp_stanza_unreadable", "The stanza could not be read.")}}
+	switch {
+	case bad.tooDeep:
 		se = stanza.Error{Type: stanza.Modify, Condition: stanza.PolicyViolation,
-			Text: map[string]string{"": "The stanza is " + bad.reason + "."}}
+			Text: map[string]string{loc.Lang(): loc.T("xmpp_stanza_too_deep", "The stanza is nested deeper than {{.Max}} levels.", "Max", maxStanzaDepth)}}
+	case bad.limit:
+		se = stanza.Error{Type: stanza.Modify, Condition: stanza.PolicyViolation,
+			Text: map[string]string{loc.Lang(): loc.T("xmpp_stanza_too_large", "The stanza has more than {{.Max}} elements.", "Max", maxStanzaElements)}}
 	}
-	return write(t, h.c.rawIQError(start.Attr, se))
+	return write(t, h.c.rawIQError(start.Attr, loc.Lang(), se))
 }
 
 // rawIQError answers an IQ get or set from its attributes as they came,
@@ -86,8 +91,9 @@ func (h *handler) refuse(t xmlstream.TokenWriter, start *xml.StartElement, bad *
 // refuses (the server's accepted them): the answer goes back to the sender
 // as written, from the address that was asked, or from the component when
 // that cannot be parsed. An IQ get or set must be answered (RFC 6120
-// 8.2.3), and mellium sends no default answer on a component stream.
-func (c *Component) rawIQError(attrs []xml.Attr, se stanza.Error) xml.TokenReader {
+// 8.2.3), and mellium sends no default answer on a component stream. lang
+// is the answer's xml:lang.
+func (c *Component) rawIQError(attrs []xml.Attr, lang string, se stanza.Error) xml.TokenReader {
 	from := c.jid.String()
 	if to := rawAttr(attrs, "to"); to != "" {
 		if j, err := jid.Parse(to); err == nil && j.Domainpart() == c.jid.Domainpart() {
@@ -98,6 +104,7 @@ func (c *Component) rawIQError(attrs []xml.Attr, se stanza.Error) xml.TokenReade
 	if to := rawAttr(attrs, "from"); to != "" {
 		a = append(a, attr("to", to))
 	}
+	a = append(a, xml.Attr{Name: name(nsXML, "lang"), Value: lang})
 	return el(name("", "iq"), a, se.TokenReader())
 }
 
@@ -117,11 +124,15 @@ func (h *handler) iq(t xmlstream.TokenWriter, e *element) error {
 	if typ != stanza.GetIQ && typ != stanza.SetIQ {
 		return nil // a late reply to a request that gave up waiting
 	}
+	loc, given := h.localizer(e.Attrs)
 	iq, err := h.c.incomingIQ(e)
 	if err != nil {
 		h.c.refusals.log(h.c.log, "iq", e.attr("from"), "an address that is not a valid JID")
-		return write(t, h.c.rawIQError(e.Attrs, stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed}))
+		return write(t, h.c.rawIQError(e.Attrs, loc.Lang(), stanza.Error{Type: stanza.Modify, Condition: stanza.JIDMalformed}))
 	}
+	// Every answer carries the language it speaks.
+	iq.Lang = loc.Lang()
+	h.c.remember(h.c.who(iq.From), loc, given)
 	if iq.To.Localpart() != "" {
 		// user@component: no such entity here.
 		return write(t, iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}))
@@ -133,9 +144,9 @@ func (h *handler) iq(t xmlstream.TokenWriter, e *element) error {
 	ns, local := p.XMLName.Space, p.XMLName.Local
 	switch {
 	case typ == stanza.GetIQ && ns == nsDiscoInfo && local == "query":
-		return write(t, h.c.discoInfo(iq, p.attr("node")))
+		return write(t, h.c.discoInfo(iq, loc, p.attr("node")))
 	case typ == stanza.GetIQ && ns == nsDiscoItems && local == "query":
-		return write(t, h.c.discoItems(iq, p.attr("node")))
+		return write(t, h.c.discoItems(iq, loc, p.attr("node")))
 	case typ == stanza.GetIQ && ns == nsPing && local == "ping":
 		return write(t, iq.Result(nil))
 	case typ == stanza.GetIQ && ns == nsVersion && local == "query":
@@ -145,7 +156,7 @@ func (h *handler) iq(t xmlstream.TokenWriter, e *element) error {
 		}
 		return write(t, iq.Result(el(name(nsVersion, "query"), nil, textEl("name", "xmpp-invites"), textEl("version", v))))
 	case typ == stanza.SetIQ && ns == nsCommands && local == "command":
-		if r := h.command(iq, p); r != nil {
+		if r := h.command(iq, loc, p); r != nil {
 			return write(t, r)
 		}
 		return nil
@@ -196,8 +207,9 @@ func (c *Component) who(from jid.JID) requester {
 	}
 }
 
-// discoInfo answers disco#info for the component and its command nodes.
-func (c *Component) discoInfo(iq stanza.IQ, node string) xml.TokenReader {
+// discoInfo answers disco#info for the component and its command nodes,
+// the names in loc's language.
+func (c *Component) discoInfo(iq stanza.IQ, loc *i18n.Localizer, node string) xml.TokenReader {
 	identity := func(cat, typ, nm string) xml.TokenReader {
 		return el(name("", "identity"), []xml.Attr{attr("category", cat), attr("type", typ), attr("name", nm)})
 	}
@@ -206,15 +218,15 @@ func (c *Component) discoInfo(iq stanza.IQ, node string) xml.TokenReader {
 	switch node {
 	case "":
 		parts = []xml.TokenReader{
-			identity("component", "generic", "Invites"),
+			identity("component", "generic", loc.T("xmpp_service_name", "Invites")),
 			feature(nsDiscoInfo), feature(nsDiscoItems), feature(nsCommands),
 			feature(nsPing), feature(nsVersion),
 		}
 	case nsCommands:
-		parts = []xml.TokenReader{identity("automation", "command-list", "Commands")}
+		parts = []xml.TokenReader{identity("automation", "command-list", loc.T("xmpp_command_list", "Commands"))}
 	case nodeInvite, nodeCreateAccount:
 		parts = []xml.TokenReader{
-			identity("automation", "command-node", commandNames[node]),
+			identity("automation", "command-node", loc.M(commandNames[node])),
 			feature(nsCommands), feature(nsData),
 		}
 	default:
@@ -228,15 +240,16 @@ func (c *Component) discoInfo(iq stanza.IQ, node string) xml.TokenReader {
 }
 
 // discoItems answers disco#items: the commands node lists what the
-// requester may run (create-account for admins only).
-func (c *Component) discoItems(iq stanza.IQ, node string) xml.TokenReader {
+// requester may run (create-account for admins only), named in loc's
+// language.
+func (c *Component) discoItems(iq stanza.IQ, loc *i18n.Localizer, node string) xml.TokenReader {
 	var items []xml.TokenReader
 	switch node {
 	case "":
 	case nsCommands:
 		r := c.who(iq.From)
 		item := func(n string) xml.TokenReader {
-			return el(name("", "item"), []xml.Attr{attr("jid", iq.To.String()), attr("node", n), attr("name", commandNames[n])})
+			return el(name("", "item"), []xml.Attr{attr("jid", iq.To.String()), attr("node", n), attr("name", loc.M(commandNames[n]))})
 		}
 		if r.local {
 			items = append(items, item(nodeInvite))
@@ -255,8 +268,8 @@ func (c *Component) discoItems(iq stanza.IQ, node string) xml.TokenReader {
 }
 
 // command handles an XEP-0050 request. It returns an immediate answer, or
-// nil when a goroutine will answer.
-func (h *handler) command(iq stanza.IQ, cmd *element) xml.TokenReader {
+// nil when a goroutine will answer. Its texts speak loc's language.
+func (h *handler) command(iq stanza.IQ, loc *i18n.Localizer, cmd *element) xml.TokenReader {
 	c := h.c
 	node, action, sid := cmd.attr("node"), cmd.attr("action"), cmd.attr("sessionid")
 	if _, ok := commandNames[node]; !ok {
@@ -271,14 +284,14 @@ func (h *handler) command(iq stanza.IQ, cmd *element) xml.TokenReader {
 	case "", "execute", "complete", "next":
 	default:
 		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest,
-			Text: map[string]string{"": "this command has one step: execute or cancel it"}})
+			Text: map[string]string{loc.Lang(): loc.T("xmpp_command_one_step", "This command has one step: execute or cancel it.")}})
 	}
 	r := c.who(iq.From)
 	if !r.local {
-		return iq.Error(forbidden(fmt.Sprintf("Only users of %s can create invites here.", c.domain)))
+		return iq.Error(forbidden(loc, loc.T("xmpp_only_users", "Only users of {{.Domain}} can create invites here.", "Domain", c.domain.String())))
 	}
 	if node == nodeCreateAccount && !r.admin {
-		return iq.Error(forbidden(fmt.Sprintf("Only admins of %s can create account invites.", c.domain)))
+		return iq.Error(forbidden(loc, loc.T("xmpp_only_admins", "Only admins of {{.Domain}} can create account invites.", "Domain", c.domain.String())))
 	}
 	req := c.contactRequest(r)
 	if node == nodeCreateAccount {
@@ -290,7 +303,7 @@ func (h *handler) command(iq stanza.IQ, cmd *element) xml.TokenReader {
 		defer l.wg.Done()
 		ctx, cancel := context.WithTimeout(l.ctx, mintTimeout)
 		defer cancel()
-		reply := c.commandResult(ctx, iq, node, sid, r, req)
+		reply := c.commandResult(ctx, iq, loc, node, sid, r, req)
 		if err := l.s.Send(ctx, reply); err != nil && l.ctx.Err() == nil {
 			c.log.Warn("could not send a command result", "node", node, "to", iq.From.String(), "err", err)
 		}
@@ -298,31 +311,34 @@ func (h *handler) command(iq stanza.IQ, cmd *element) xml.TokenReader {
 	return nil
 }
 
-// commandResult mints the invite and builds the command's answer.
-func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, node, sid string, r requester, req invites.Request) xml.TokenReader {
+// commandResult mints the invite and builds the command's answer in loc's
+// language. The form's values (links, the expiry) are for machines and
+// stay as XEP-0401 writes them.
+func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, loc *i18n.Localizer, node, sid string, r requester, req invites.Request) xml.TokenReader {
 	created, err := c.mint(ctx, req)
 	var verr *invites.ValidationError
 	switch {
 	case errors.Is(err, invites.ErrQuota):
 		return iq.Result(commandEl(node, sid, "completed",
-			el(name("", "note"), []xml.Attr{attr("type", "error")}, text(c.quotaText(err)))))
+			el(name("", "note"), []xml.Attr{attr("type", "error")}, text(c.quotaText(loc, err)))))
 	case errors.As(err, &verr):
-		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: map[string]string{"": verr.Error()}})
+		// The API's words, in English, and marked so.
+		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: map[string]string{i18n.Source: verr.Error()}})
 	case errors.Is(err, invites.ErrProtected):
-		return iq.Error(forbidden(invites.ErrProtected.Error()))
+		return iq.Error(forbidden(loc, loc.T("xmpp_protected", "A reset invite for an admin or a reserved account can only be made with the command line.")))
 	case err != nil:
 		c.log.Error("could not create an invite", "node", node, "requester", r.bare.String(), "err", err)
 		return iq.Error(stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError,
-			Text: map[string]string{"": "The invite could not be created. Please try again later."}})
+			Text: map[string]string{loc.Lang(): loc.T("xmpp_invite_failed", "The invite could not be created. Please try again later.")}})
 	}
-	title := "Contact invite created"
+	title := loc.T("xmpp_contact_invite_created", "Contact invite created")
 	if req.Type == keystore.TypeAccount {
-		title = "Account invite created"
+		title = loc.T("xmpp_account_invite_created", "Account invite created")
 	}
 	form := dataForm("result", title,
-		formField{Var: "landing-url", Type: "text-single", Label: "Invite link", Values: []string{created.LandingURL}},
-		formField{Var: "uri", Type: "text-single", Label: "Invite URI", Values: []string{created.URI}},
-		formField{Var: "expire", Type: "text-single", Label: "Expires", Values: []string{formatExpire(created.Invite.Expires)}},
+		formField{Var: "landing-url", Type: "text-single", Label: loc.T("xmpp_field_link", "Invite link"), Values: []string{created.LandingURL}},
+		formField{Var: "uri", Type: "text-single", Label: loc.T("xmpp_field_uri", "Invite URI"), Values: []string{created.URI}},
+		formField{Var: "expire", Type: "text-single", Label: loc.T("xmpp_field_expires", "Expires"), Values: []string{formatExpire(created.Invite.Expires)}},
 	)
 	return iq.Result(commandEl(node, sid, "completed", form))
 }
@@ -333,8 +349,9 @@ func commandEl(node, sid, status string, children ...xml.TokenReader) xml.TokenR
 		[]xml.Attr{attr("node", node), attr("sessionid", sid), attr("status", status)}, children...)
 }
 
-func forbidden(msg string) stanza.Error {
-	return stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: map[string]string{"": msg}}
+// forbidden is a forbidden error whose text msg speaks loc's language.
+func forbidden(loc *i18n.Localizer, msg string) stanza.Error {
+	return stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: map[string]string{loc.Lang(): msg}}
 }
 
 // contactRequest is the contact invite a user of Domain gets for themself.
@@ -369,16 +386,23 @@ func (c *Component) mint(ctx context.Context, req invites.Request) (invites.Crea
 // userQuotaWindow is the window of user_invites_per_day.
 const userQuotaWindow = 24 * time.Hour
 
-func (c *Component) quotaText(err error) string {
-	msg := fmt.Sprintf("You have reached the limit of %d invites per day.", c.cfg.UserInvitesPerDay)
+// quotaText tells a user who reached user_invites_per_day when to come
+// back, in loc's language.
+func (c *Component) quotaText(loc *i18n.Localizer, err error) string {
+	n := c.cfg.UserInvitesPerDay
 	var limit *keystore.LimitError
 	if errors.As(err, &limit) {
 		// The oldest invite of the day leaves the window then; rounded up
 		// to the minute, so the time given is never too early.
 		next := limit.Oldest.Add(userQuotaWindow + time.Minute - time.Second).Truncate(time.Minute)
-		return msg + " You can create the next one from " + next.UTC().Format("2006-01-02 15:04") + " UTC."
+		return loc.N("xmpp_quota_next", n,
+			"You have reached the limit of {{.Count}} invite per day. You can create the next one from {{.Next}}.",
+			"You have reached the limit of {{.Count}} invites per day. You can create the next one from {{.Next}}.",
+			"Next", loc.Date(next))
 	}
-	return msg + " Please try again later."
+	return loc.N("xmpp_quota_later", n,
+		"You have reached the limit of {{.Count}} invite per day. Please try again later.",
+		"You have reached the limit of {{.Count}} invites per day. Please try again later.")
 }
 
 // formatExpire prints an expiry in ISO 8601 UTC, as XEP-0401 shows it.
@@ -424,6 +448,8 @@ func (h *handler) message(e *element) {
 	}
 	body := strings.TrimSpace(b.Text)
 	r := c.who(from)
+	loc, given := h.localizer(e.Attrs)
+	c.remember(r, loc, given)
 	if !c.replies.allow(r.bare.String()) {
 		c.log.Debug("chat reply suppressed: too many messages", "from", r.bare.String())
 		return
@@ -434,41 +460,42 @@ func (h *handler) message(e *element) {
 		defer l.wg.Done()
 		ctx, cancel := context.WithTimeout(l.ctx, mintTimeout)
 		defer cancel()
-		answer := c.chatAnswer(ctx, r, body)
-		msg := stanza.Message{To: from, From: c.jid, Type: stanza.ChatMessage}
+		answer := c.chatAnswer(ctx, loc, r, body)
+		msg := stanza.Message{To: from, From: c.jid, Type: stanza.ChatMessage, Lang: loc.Lang()}
 		if err := l.s.Send(ctx, msg.Wrap(textEl("body", answer))); err != nil && l.ctx.Err() == nil {
 			c.log.Warn("could not answer a chat message", "to", from.String(), "err", err)
 		}
 	}()
 }
 
-// chatAnswer is the component's answer to a chat message.
-func (c *Component) chatAnswer(ctx context.Context, r requester, body string) string {
+// chatAnswer is the component's answer to a chat message, in loc's
+// language. The command words stay English (SPEC §6).
+func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r requester, body string) string {
 	if !r.local {
-		return fmt.Sprintf("This service creates invites for users of %s only.", c.domain)
+		return loc.T("xmpp_chat_strangers", "This service creates invites for users of {{.Domain}} only.", "Domain", c.domain.String())
 	}
 	if !strings.EqualFold(body, "invite") {
-		return c.helpText(r)
+		return c.helpText(loc, r)
 	}
 	created, err := c.mint(ctx, c.contactRequest(r))
 	switch {
 	case errors.Is(err, invites.ErrQuota):
-		return c.quotaText(err)
+		return c.quotaText(loc, err)
 	case err != nil:
 		c.log.Error("could not create an invite", "source", "chat", "requester", r.bare.String(), "err", err)
-		return "Sorry, the invite could not be created. Please try again later."
+		return loc.T("xmpp_chat_failed", "Sorry, the invite could not be created. Please try again later.")
 	}
-	return fmt.Sprintf("Here is your invite link. Send it to the person you want to chat with; "+
-		"it works once and expires %s.\n%s\n\nIf they already have an XMPP app: %s",
-		created.Invite.Expires.UTC().Format("2006-01-02 15:04 UTC"), created.LandingURL, created.URI)
+	return loc.T("xmpp_chat_invite", "Here is your invite link. Send it to the person you want to chat with; it works once and expires on {{.Expires}}.\n{{.Link}}\n\nIf they already have an XMPP app: {{.URI}}",
+		"Expires", loc.Date(created.Invite.Expires), "Link", created.LandingURL, "URI", created.URI)
 }
 
-func (c *Component) helpText(r requester) string {
-	s := fmt.Sprintf("Send \"invite\" and I answer with a link that invites someone to chat with you on %s.", c.domain)
+func (c *Component) helpText(loc *i18n.Localizer, r requester) string {
 	if r.admin {
-		s += " As an admin you can also create account invites with the ad-hoc command \"" + commandNames[nodeCreateAccount] + "\"."
+		return loc.T("xmpp_help_admin", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}. As an admin you can also create account invites with the ad-hoc command \"{{.Command}}\".",
+			"Domain", c.domain.String(), "Command", loc.M(commandNames[nodeCreateAccount]))
 	}
-	return s
+	return loc.T("xmpp_help", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}.",
+		"Domain", c.domain.String())
 }
 
 // parsePrivileges reads an XEP-0356 <privilege/> element (:1 or :2).

@@ -342,7 +342,7 @@ func TestChat(t *testing.T) {
 	oldest := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	m.setErr(fmt.Errorf("%w: %w", invites.ErrQuota, &keystore.LimitError{Oldest: oldest}))
 	if got := chat(t, fc, alice, "chat", "invite"); !strings.Contains(got, "limit of 3 invites per day") ||
-		!strings.Contains(got, "from 2030-01-03 03:05 UTC") {
+		!strings.Contains(got, "from 3 January 2030, 03:05 UTC") {
 		t.Errorf("quota with a time: %q", got)
 	}
 	m.setErr(nil)
@@ -489,7 +489,7 @@ func TestPrivilegeAdvertisement(t *testing.T) {
 func TestNotify(t *testing.T) {
 	fs := newFakeServer(t)
 	c, fc := connect(t, fs, nil, nil)
-	if err := c.Notify(ctxT(t, time.Second), "alice@example.test", "bob@example.test joined with your invite"); err != nil {
+	if err := c.NotifyJoined(ctxT(t, time.Second), "alice@example.test", "bob@example.test"); err != nil {
 		t.Fatal(err)
 	}
 	e := fc.await(t, "notification", func(e *element) bool { return e.XMLName.Local == "message" })

@@ -258,7 +258,7 @@ func integration(t *testing.T, kind string) {
 	})
 
 	t.Run("notify", func(t *testing.T) {
-		if err := c.Notify(ctx, "alice@example.test", "bob@example.test joined with your invite"); err != nil {
+		if err := c.NotifyJoined(ctx, "alice@example.test", "bob@example.test"); err != nil {
 			t.Fatal(err)
 		}
 		m := aliceC.awaitMessage(t, srv.ComponentJID)

@@ -60,8 +60,9 @@ const (
 type badStanzaError struct {
 	// limit: the stanza crossed maxStanzaDepth or maxStanzaElements (a
 	// policy of the component) rather than carrying invalid content.
-	limit  bool
-	reason string
+	limit   bool
+	tooDeep bool // the limit crossed is maxStanzaDepth
+	reason  string
 }
 
 func (e *badStanzaError) Error() string { return "unreadable stanza: " + e.reason }
@@ -98,7 +99,7 @@ func readElement(start xml.StartElement, r xml.TokenReader) (*element, error) {
 			case t.Name.Space == nsRemoved:
 				bad = &badStanzaError{reason: "an element in the streams namespace"}
 			case depth > maxStanzaDepth:
-				bad = &badStanzaError{limit: true, reason: fmt.Sprintf("nested deeper than %d levels", maxStanzaDepth)}
+				bad = &badStanzaError{limit: true, tooDeep: true, reason: fmt.Sprintf("nested deeper than %d levels", maxStanzaDepth)}
 			case elements >= maxStanzaElements:
 				bad = &badStanzaError{limit: true, reason: fmt.Sprintf("more than %d elements", maxStanzaElements)}
 			default:

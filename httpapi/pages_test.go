@@ -129,10 +129,10 @@ func (f *pageLink) AddMutualContacts(ctx context.Context, a, b string) error {
 	return nil
 }
 
-func (f *pageLink) Notify(ctx context.Context, to, body string) error {
+func (f *pageLink) NotifyJoined(ctx context.Context, to, account string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.notified = append(f.notified, to+": "+body)
+	f.notified = append(f.notified, to+": "+account)
 	return nil
 }
 

@@ -173,10 +173,10 @@ func (f *fakeAccounts) AccountExists(ctx context.Context, u string) (bool, error
 func (f *fakeAccounts) AddMutualContacts(ctx context.Context, a, b string) error {
 	return ErrUnsupported
 }
-func (f *fakeAccounts) Notify(ctx context.Context, to, body string) error {
+func (f *fakeAccounts) NotifyJoined(ctx context.Context, to, account string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.notified = append(f.notified, to+": "+body)
+	f.notified = append(f.notified, to+": "+account)
 	return nil
 }
 
@@ -215,7 +215,7 @@ func TestRedeem(t *testing.T) {
 	if _, err := s.Redeem(ctx, c.Token, Registration{Username: "bob", Password: "correct horse", Confirm: "correct horse"}, acc); !errors.Is(err, keystore.ErrUsedUp) {
 		t.Fatalf("second use: %v, want ErrUsedUp", err)
 	}
-	if len(acc.notified) != 1 || acc.notified[0] != "admin@example.com: alice@example.com joined with your invite" {
+	if len(acc.notified) != 1 || acc.notified[0] != "admin@example.com: alice@example.com" {
 		t.Fatalf("notifications %q", acc.notified)
 	}
 	uses, _ := s.Store().Uses(ctx, c.Invite.ID)

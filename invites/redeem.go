@@ -43,8 +43,10 @@ type Followups interface {
 	// subscription both. ErrUnsupported when the server gave no roster
 	// permission.
 	AddMutualContacts(ctx context.Context, a, b string) error
-	// Notify sends a chat message from the component to a bare JID.
-	Notify(ctx context.Context, to, body string) error
+	// NotifyJoined tells inviter (a bare JID) that account (the new
+	// user's bare JID) joined with their invite, in the inviter's
+	// language.
+	NotifyJoined(ctx context.Context, inviter, account string) error
 }
 
 // Redemption is the outcome of a successful redemption.
@@ -124,7 +126,7 @@ func (s *Service) followUp(ctx context.Context, red *Redemption, acc Accounts) {
 	}
 	if isXMPP && red.Invite.Type != keystore.TypeReset {
 		nctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.AccountTimeout)
-		_ = f.Notify(nctx, inviter, red.JID+" joined with your invite")
+		_ = f.NotifyJoined(nctx, inviter, red.JID)
 		cancel()
 	}
 }
