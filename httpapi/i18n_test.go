@@ -42,10 +42,16 @@ func TestLanguageMenuLinksLeadToTheirLanguage(t *testing.T) {
 		}
 		for _, m := range links {
 			href, tag := strings.ReplaceAll(m[1], "&amp;", "&"), m[2]
-			base := start
+			base := pagePublic + start
 			if i := strings.IndexByte(base, '?'); i >= 0 {
 				base = base[:i]
 			}
+			// Absolute, to this very page, with lang= added to its query.
+			if !strings.HasPrefix(href, base+"?") || !strings.HasSuffix(href, "lang="+tag) {
+				t.Fatalf("%s: menu link %q is not this page's URL with lang=%s", start, href, tag)
+			}
+			href = strings.TrimPrefix(href, base)
+			base = strings.TrimPrefix(base, pagePublic)
 			rec := e.get(base + href)
 			pageWantStatus(t, rec, 200, base+href)
 			body := rec.Body.String()

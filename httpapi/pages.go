@@ -42,6 +42,9 @@ type pages struct {
 	// the public URL's path, and Secure when it is https.
 	cookiePath   string
 	cookieSecure bool
+	// origin is public_url's scheme and host, which the language menu's
+	// absolute links start with.
+	origin string
 	// apps is the landing page's client list, rendered on first use for
 	// each language and platform the visitor may be on: it is most of the
 	// page, and it never changes while the process runs.
@@ -143,6 +146,7 @@ func newPages(s *Server) (*pages, error) {
 	}
 	if pub, err := url.Parse(s.svc.Config().PublicURL); err == nil {
 		p.cookiePath = strings.TrimSuffix(pub.Path, "/") + "/"
+		p.origin = pub.Scheme + "://" + pub.Host
 		p.cookieSecure = pub.Scheme == "https"
 	}
 	if _, err := rand.Read(p.csrfKey); err != nil {
@@ -250,7 +254,7 @@ func (page) XMPPLink() template.HTML {
 func (p *pages) base(r *http.Request, l *i18n.Localizer, title string) page {
 	cfg := p.s.svc.Config()
 	pg := page{
-		L: i18n.HTML{Localizer: l}, Lang: l.Lang(), Dir: l.Dir(), Langs: p.langLinks(l, menuQuery(r)),
+		L: i18n.HTML{Localizer: l}, Lang: l.Lang(), Dir: l.Dir(), Langs: p.langLinks(l, r, menuQuery(r)),
 		Site: cfg.SiteName, Domain: cfg.Domain, Title: title, CSS: p.css,
 		Notice: p.s.cfg.Branding.Notice, Legal: p.legalLinks(l),
 	}
@@ -283,15 +287,21 @@ func menuQuery(r *http.Request) string {
 	return strings.Join(kept, "&")
 }
 
-// langLinks is the language menu: every locale, linked by a relative URL
-// that keeps query and adds lang=.
-func (p *pages) langLinks(l *i18n.Localizer, query string) []langLink {
+// langLinks is the language menu: every locale, linked by the absolute URL
+// of this page (public_url's origin and the request's path) with query and
+// lang= added. A path outside public_url's (a 404 there) links to the
+// prefix's root instead.
+func (p *pages) langLinks(l *i18n.Localizer, r *http.Request, query string) []langLink {
+	path := r.URL.EscapedPath()
+	if !strings.HasPrefix(path, p.cookiePath) && path+"/" != p.cookiePath {
+		path = p.cookiePath
+	}
+	prefix := p.origin + path + "?"
+	if query != "" {
+		prefix += query + "&"
+	}
 	locales := p.cat.Locales()
 	links := make([]langLink, len(locales))
-	prefix := "?"
-	if query != "" {
-		prefix = "?" + query + "&"
-	}
 	for i, loc := range locales {
 		links[i] = langLink{Tag: loc.Tag, Name: loc.Name, URL: prefix + "lang=" + loc.Tag, Current: loc.Tag == l.Lang()}
 	}

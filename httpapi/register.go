@@ -226,6 +226,10 @@ func (p *pages) resubmitted(ctx context.Context, r *http.Request, token string, 
 func (p *pages) success(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, inv keystore.Invite, in formInput, red invites.Redemption) error {
 	cfg := p.s.svc.Config()
 	d := successData{page: p.slim(r, l, l.T("success_page_title", "Welcome")), Kind: inviteKind(inv), JID: red.JID, Befriended: red.Befriended}
+	// The invite is used: the menu does not carry its token on. Another
+	// language's link keeps the choice for the next visit (its page says
+	// the link holds no invite).
+	d.Langs = p.langLinks(l, r, "")
 	switch d.Kind {
 	case "reset":
 		d.Title = l.T("success_reset_page_title", "Password changed")
