@@ -105,12 +105,27 @@ type message struct {
 	forms [6][]segment
 }
 
-// locale is one parsed catalogue.
+// locale is one catalogue. Its messages are parsed on first use: a server
+// whose visitors speak two languages does not keep sixteen in memory.
 type locale struct {
 	Locale
 	tag  language.Tag
-	msgs map[string]*message
 	lz   *Localizer // the one localizer of this locale
+	raw  []byte     // the TOML, until parsed
+	once sync.Once
+	msgs map[string]*message
+	err  error
+}
+
+// messages parses the catalogue on first use. A catalogue that does not
+// parse (which the tests rule out for the embedded ones) has no messages:
+// its localizer then speaks the source language.
+func (l *locale) messages() map[string]*message {
+	l.once.Do(func() {
+		l.msgs, l.err = parseMessages(l.Tag+".toml", l.raw)
+		l.raw = nil
+	})
+	return l.msgs
 }
 
 // Catalog is the set of locales the service speaks, with the default
@@ -149,10 +164,7 @@ func load(fsys fs.FS, dir, def string) (*Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		loc, err := parseLocale(k, b)
-		if err != nil {
-			return nil, err
-		}
+		loc := &locale{Locale: k, tag: language.MustParse(k.Tag), raw: b}
 		loc.lz = &Localizer{c: c, loc: loc}
 		c.locales = append(c.locales, loc)
 		c.byTag[strings.ToLower(k.Tag)] = loc
@@ -176,19 +188,36 @@ func load(fsys fs.FS, dir, def string) (*Catalog, error) {
 		}
 	}
 	c.matcher = language.NewMatcher(tags)
+	// The source and the default are needed at once; a broken one is an
+	// error now rather than English later.
+	for _, l := range []*locale{c.src, c.def} {
+		if l.messages(); l.err != nil {
+			return nil, l.err
+		}
+	}
 	return c, nil
 }
 
-// parseLocale reads a go-i18n TOML catalogue: each key a message ID whose
+// Check parses every catalogue and returns the first error; for tests and
+// cmd/i18n-extract (the server parses a catalogue on its first use).
+func (c *Catalog) Check() error {
+	for _, l := range c.locales {
+		if l.messages(); l.err != nil {
+			return l.err
+		}
+	}
+	return nil
+}
+
+// parseMessages reads a go-i18n TOML catalogue: each key a message ID whose
 // value is its text, or a table of plural forms (and an optional
 // description for translators).
-func parseLocale(k Locale, b []byte) (*locale, error) {
-	name := k.Tag + ".toml"
+func parseMessages(name string, b []byte) (map[string]*message, error) {
 	var raw map[string]any
 	if _, err := toml.Decode(string(b), &raw); err != nil {
 		return nil, fmt.Errorf("i18n: %s: %w", name, err)
 	}
-	loc := &locale{Locale: k, tag: language.MustParse(k.Tag), msgs: make(map[string]*message, len(raw))}
+	msgs := make(map[string]*message, len(raw))
 	for id, v := range raw {
 		m := &message{}
 		switch v := v.(type) {
@@ -223,9 +252,9 @@ func parseLocale(k Locale, b []byte) (*locale, error) {
 		default:
 			return nil, fmt.Errorf("i18n: %s: %s: not a message", name, id)
 		}
-		loc.msgs[id] = m
+		msgs[id] = m
 	}
-	return loc, nil
+	return msgs, nil
 }
 
 func indexOf(list []string, s string) int {
@@ -456,9 +485,9 @@ func (h HTML) M(m Message, kv ...any) template.HTML { return h.T(m.ID, m.Text, k
 func (l *Localizer) render(b *strings.Builder, id string, n int, counted bool, one, other string, kv []any, escape bool) {
 	form := 5
 	tag := l.loc.tag
-	m := l.loc.msgs[id]
+	m := l.loc.messages()[id]
 	if m == nil {
-		m = l.c.src.msgs[id]
+		m = l.c.src.messages()[id]
 		tag = l.c.src.tag
 	}
 	if counted {
@@ -543,8 +572,9 @@ func (c *Catalog) Messages(tag string) map[string]map[string]string {
 	if l == nil {
 		return nil
 	}
-	out := make(map[string]map[string]string, len(l.msgs))
-	for id, m := range l.msgs {
+	msgs := l.messages()
+	out := make(map[string]map[string]string, len(msgs))
+	for id, m := range msgs {
 		forms := make(map[string]string)
 		for i, segs := range m.forms {
 			if segs == nil {

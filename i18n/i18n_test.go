@@ -120,3 +120,43 @@ func TestRefusesTemplateSyntax(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCatalogueParses parses each embedded catalogue as the server
+// would on its first use (the server parses only the source and the
+// default at start).
+func TestEveryCatalogueParses(t *testing.T) {
+	cat, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrokenCatalogueSpeaksEnglish: a catalogue that does not parse leaves
+// its language in English rather than failing the page; a broken default
+// is refused at start.
+func TestBrokenCatalogueSpeaksEnglish(t *testing.T) {
+	fsys := fstest.MapFS{
+		"l/en.toml": {Data: []byte("hello = \"Hello\"\n")},
+		"l/de.toml": {Data: []byte("hello = \"Hallo\n")},
+	}
+	cat, err := Load(fsys, "l", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	de, ok := cat.Lookup("de")
+	if !ok {
+		t.Fatal("de not listed")
+	}
+	if got := de.T("hello", "Hello"); got != "Hello" {
+		t.Errorf("broken German catalogue: %q, want the English text", got)
+	}
+	if cat.Check() == nil {
+		t.Error("Check passed a catalogue that does not parse")
+	}
+	if _, err := Load(fsys, "l", "de"); err == nil {
+		t.Error("a default language whose catalogue does not parse was accepted")
+	}
+}
