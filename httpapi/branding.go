@@ -149,6 +149,29 @@ func (p *pages) parseTemplates() error {
 		}
 		p.tmpl[name] = t
 	}
+	// The portal's pages use the layout (the operator's, if overridden)
+	// but are not overridable themselves.
+	partials, err := pageFS.ReadFile("templates/portal_partials.html")
+	if err != nil {
+		return err
+	}
+	for _, name := range portalPageNames {
+		b, err := pageFS.ReadFile("templates/" + name + ".html")
+		if err != nil {
+			return err
+		}
+		t, err := layout.Clone()
+		if err == nil {
+			_, err = t.New("portal_partials.html").Parse(string(stripIndent(partials)))
+		}
+		if err == nil {
+			_, err = t.New(name + ".html").Parse(string(stripIndent(b)))
+		}
+		if err != nil {
+			return &TemplateError{err}
+		}
+		p.tmpl[name] = t
+	}
 	return nil
 }
 

@@ -21,12 +21,16 @@ import (
 	"xmpp-invites/keystore"
 )
 
-//go:embed templates/*.html static/style.css
+//go:embed templates/*.html static/style.css static/portal.css
 var pageFS embed.FS
 
 // pageNames are the templates under templates/; each defines "content" and
 // is rendered inside layout.html, with the pieces of partials.html.
 var pageNames = []string{"landing", "register", "success", "error"}
+
+// portalPageNames are the portal's pages (portal.go), with the pieces of
+// portal_partials.html.
+var portalPageNames = []string{"login", "confirm", "my", "created", "admin_invites", "admin_keys", "admin_registrations", "admin_audit"}
 
 // pages serves the landing page and web registration. It keeps what is
 // built once at start: the parsed templates, the stylesheet with its CSP
@@ -38,6 +42,12 @@ type pages struct {
 	css     template.CSS
 	csp     string
 	csrfKey []byte
+	// portalCSS is the stylesheet of the portal's pages: the pages' own
+	// and the portal's additions, which the invitee's pages do not carry.
+	portalCSS template.CSS
+	portalCSP string
+	// signinLimit bounds the sign-in links one client address asks for.
+	signinLimit *failureLimiter
 	// cookiePath and cookieSecure are the language cookie's attributes:
 	// the public URL's path, and Secure when it is https.
 	cookiePath   string
@@ -122,6 +132,7 @@ func (s *Server) registerPages(mux routes) error {
 	mux.Handle("GET /register", p.handle(p.registerForm))
 	mux.Handle("POST /register", p.handle(p.register))
 	mux.Handle("/register", p.handle(p.methodNotAllowed("GET, HEAD, POST")))
+	p.registerPortal(mux)
 	return nil
 }
 
@@ -130,9 +141,21 @@ func newPages(s *Server) (*pages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
+	portalCSS, err := pageFS.ReadFile("static/portal.css")
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	portalCSS = minifyCSS(append(append(append([]byte(nil), css...), portalCSS...), brandCSS(s.cfg.Branding.AccentColor)...))
 	css = minifyCSS(append(css, brandCSS(s.cfg.Branding.AccentColor)...))
 	sum := sha256.Sum256(css)
+	portalSum := sha256.Sum256(portalCSS)
 	p := &pages{
+		portalCSS: template.CSS(portalCSS),
+		// Portal routes allow both stylesheets: their error pages are the
+		// invitee's pages.
+		portalCSP: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "' 'sha256-" +
+			base64.StdEncoding.EncodeToString(portalSum[:]) + "'; " +
+			"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		s:    s,
 		cat:  s.cfg.Catalog,
 		tmpl: make(map[string]*template.Template, len(pageNames)),
@@ -142,7 +165,8 @@ func newPages(s *Server) (*pages, error) {
 		// from anywhere: the QR code is inline SVG.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-		csrfKey: make([]byte, 32),
+		csrfKey:     make([]byte, 32),
+		signinLimit: newFailureLimiter(signinsPerClient, signinClientWindow, maxTrackedClients),
 	}
 	if pub, err := url.Parse(s.svc.Config().PublicURL); err == nil {
 		p.cookiePath = strings.TrimSuffix(pub.Path, "/") + "/"
@@ -342,10 +366,15 @@ func (p *pages) localizer(w http.ResponseWriter, r *http.Request) *i18n.Localize
 	return l
 }
 
-func (p *pages) handle(h pageFunc) http.Handler {
+func (p *pages) handle(h pageFunc) http.Handler { return p.handleCSP(p.csp, h) }
+
+// handlePortal serves a portal page, whose stylesheet is the portal's.
+func (p *pages) handlePortal(h pageFunc) http.Handler { return p.handleCSP(p.portalCSP, h) }
+
+func (p *pages) handleCSP(csp string, h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", p.csp)
+		hd.Set("Content-Security-Policy", csp)
 		// Tokens are in page URLs: never send them on as a referrer, never
 		// keep them in a cache.
 		hd.Set("Referrer-Policy", "no-referrer")

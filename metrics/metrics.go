@@ -32,7 +32,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		invitesCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xmpp_invites_invites_created_total",
-			Help: "Invites created, by source (http, xmpp, cli) and type.",
+			Help: "Invites created, by source (http, xmpp, portal, cli) and type.",
 		}, []string{"source", "type"}),
 		invitesUsed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xmpp_invites_invites_used_total",
