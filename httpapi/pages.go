@@ -166,7 +166,7 @@ func newPages(s *Server) (*pages, error) {
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		csrfKey:     make([]byte, 32),
-		signinLimit: newFailureLimiter(signinsPerClient, signinClientWindow, maxTrackedClients),
+		signinLimit: newFailureLimiter(signinsPerClient-1, signinClientWindow, maxTrackedClients),
 	}
 	if pub, err := url.Parse(s.svc.Config().PublicURL); err == nil {
 		p.cookiePath = strings.TrimSuffix(pub.Path, "/") + "/"

@@ -61,6 +61,7 @@ type pageLink struct {
 	friends    [][2]string
 	notified   []string
 	existsCall int
+	signIns    []sentSignIn
 }
 
 func newPageLink() *pageLink {
@@ -136,6 +137,22 @@ func (f *pageLink) NotifyJoined(ctx context.Context, to, account string) error {
 	return nil
 }
 
+// sentSignIn is a sign-in link the portal had sent.
+type sentSignIn struct{ to, lang, link, from string }
+
+func (f *pageLink) SendSignIn(ctx context.Context, to, lang, link, from string, ttl time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signIns = append(f.signIns, sentSignIn{to, lang, link, from})
+	return nil
+}
+
+func (f *pageLink) sentSignIns() []sentSignIn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sentSignIn(nil), f.signIns...)
+}
+
 func (f *pageLink) createdAccounts() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -188,7 +205,7 @@ func newPageEnv(t *testing.T, publicURL string) *pageEnv {
 }
 
 // newPageEnvWith is newPageEnv with a Config, returning httpapi.New's error.
-func newPageEnvWith(t *testing.T, publicURL string, cfg httpapi.Config) (*pageEnv, error) {
+func newPageEnvWith(t *testing.T, publicURL string, cfg httpapi.Config, mods ...func(*invites.Config)) (*pageEnv, error) {
 	t.Helper()
 	clock := &pageClock{t: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
 	store, err := keystore.Open(context.Background(), filepath.Join(t.TempDir(), "db"), keystore.Options{Now: clock.Now, Synchronous: "NORMAL"})
@@ -196,11 +213,15 @@ func newPageEnvWith(t *testing.T, publicURL string, cfg httpapi.Config) (*pageEn
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc := invites.New(store, invites.Config{
+	icfg := invites.Config{
 		Domain: pageDomain, PublicURL: publicURL, SiteName: pageSite,
 		DefaultTTL: 7 * 24 * time.Hour, MaxTTL: 30 * 24 * time.Hour, ResetTTL: 24 * time.Hour,
 		Retention: 30 * 24 * time.Hour, PasswordMinLength: 8, UserInvitesPerDay: 10,
-	}, clock.Now)
+	}
+	for _, m := range mods {
+		m(&icfg)
+	}
+	svc := invites.New(store, icfg, clock.Now)
 	e := &pageEnv{t: t, store: store, svc: svc, link: newPageLink(), clock: clock, logs: &pageLogBuffer{}, metrics: metrics.New()}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.srv, err = httpapi.New(cfg, svc, e.link, log, httpapi.WithClock(clock.Now), httpapi.WithMetrics(e.metrics))

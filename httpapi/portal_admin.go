@@ -41,7 +41,7 @@ func (p *pages) adminInvitesData(r *http.Request, l *i18n.Localizer, v viewer) (
 	if c := strings.TrimSpace(q.Get("creator")); c != "" && len(c) <= 3100 {
 		d.Creator = c
 		// A bare address means that person's invites.
-		if !strings.Contains(c, ":") {
+		if strings.Contains(c, "@") && !strings.Contains(c, ":") {
 			c = "xmpp:" + c
 		}
 		o.Creator = c

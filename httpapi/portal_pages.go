@@ -98,14 +98,35 @@ type createdData struct {
 	Back                     string
 }
 
+// ttlChoices are the validities the forms offer, up to max_ttl.
+var ttlChoices = []time.Duration{time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour}
+
+// ttlValue is a validity as the form sends it: 1h, 7d.
+func ttlValue(d time.Duration) string {
+	if d < 24*time.Hour {
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+}
+
+// ttlChoice reads a validity the form sent: one of those it offers.
+func (p *pages) ttlChoice(v string) (time.Duration, bool) {
+	for _, d := range ttlChoices {
+		if d <= p.s.svc.Config().MaxTTL && ttlValue(d) == v {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
 func (p *pages) ttlOptions(l *i18n.Localizer, chosen string) []ttlOption {
 	cfg := p.s.svc.Config()
 	var out []ttlOption
-	for _, d := range []time.Duration{time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 30 * 24 * time.Hour, 90 * 24 * time.Hour} {
+	for _, d := range ttlChoices {
 		if d > cfg.MaxTTL {
 			continue
 		}
-		v := invites.FormatDuration(d)
+		v := ttlValue(d)
 		label := l.N("portal_ttl_days", int(d/(24*time.Hour)), "{{.Count}} day", "{{.Count}} days")
 		if d < 24*time.Hour {
 			label = l.N("portal_ttl_hours", int(d/time.Hour), "{{.Count}} hour", "{{.Count}} hours")
@@ -241,9 +262,9 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 		return createErrorText(h, &invites.ValidationError{Field: "uses"}), nil
 	}
 	if f.TTL != "" {
-		ttl, err := invites.ParseTTL(f.TTL)
-		if err != nil {
-			return createErrorText(h, err), nil
+		ttl, ok := p.ttlChoice(f.TTL)
+		if !ok {
+			return createErrorText(h, &invites.ValidationError{Field: "ttl"}), nil
 		}
 		req.TTL = ttl
 	}
