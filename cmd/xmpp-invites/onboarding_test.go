@@ -31,10 +31,15 @@ type attached struct {
 }
 
 // attach starts a private server of kind and xmpp-invites attached to it.
-func attach(t *testing.T, kind string) *attached {
+func attach(t *testing.T, kind string) *attached { return attachWith(t, kind, "") }
+
+// attachWith is attach with more config: TOML sections placed before
+// [component].
+func attachWith(t *testing.T, kind, extra string) *attached {
 	t.Helper()
 	srv := xmpptest.Start(t, kind, xmpptest.Options{Admins: []string{"admin@" + xmpptest.Domain}, Privilege: true})
 	in := newInstanceFor(t, srv.Domain, fmt.Sprintf(`admins = ["admin@%s"]
+`+extra+`
 [component]
 jid = "%s"
 server = "%s"
@@ -416,6 +421,17 @@ func (c *xmppClient) createAccountInvite(t *testing.T, component string) string 
 	}
 	t.Fatalf("create-account reply without landing-url: %+v", reply)
 	return ""
+}
+
+// say sends a chat message.
+func (c *xmppClient) say(t *testing.T, to, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	msg := stanza.Message{To: jid.MustParse(to), Type: stanza.ChatMessage}
+	if err := c.s.Send(ctx, msg.Wrap(xmlstream.Wrap(xmlstream.Token(xml.CharData(body)), xml.StartElement{Name: xml.Name{Local: "body"}}))); err != nil {
+		t.Fatalf("send to %s: %v", to, err)
+	}
 }
 
 // awaitChat returns the body of the next chat message from a bare JID.
