@@ -41,6 +41,18 @@ command -v prlimit >/dev/null 2>&1 || need+=(util-linux)    # the connection flo
 [ -x /usr/bin/caddy ] || need+=(caddy)
 dpkg -s fonts-noto-core >/dev/null 2>&1 || need+=(fonts-noto-core) # the browser test renders Arabic
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)   # and Japanese
+
+# axe-core, the accessibility checker the browser tests inject into the pages
+# (docs/testing.md): one pinned release from the npm registry, its tarball
+# checked against the registry's sha512 integrity on every run, downloaded only
+# when it is not in the cache yet. No Node: the tests load axe.min.js into Chromium.
+axe_version=4.14.1
+axe_integrity=sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/xmpp-invites-test/axe-core-$axe_version"
+if [ ! -f "$axe_dir/axe-core.tgz" ]; then
+	command -v curl >/dev/null 2>&1 || need+=(curl)
+	[ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+fi
 if [ ${#need[@]} -gt 0 ]; then
 	if ! $install_deps; then
 		echo "test.sh: missing Debian packages: ${need[*]}" >&2
@@ -64,6 +76,24 @@ if ! go mod tidy -diff; then
 	exit 1
 fi
 go vet ./...
+
+mkdir -p "$axe_dir"
+if [ ! -f "$axe_dir/axe-core.tgz" ]; then
+	echo "test.sh: downloading axe-core $axe_version from registry.npmjs.org"
+	curl -fsSL --proto =https -o "$axe_dir/axe-core.tgz.part" \
+		"https://registry.npmjs.org/axe-core/-/axe-core-$axe_version.tgz"
+	mv "$axe_dir/axe-core.tgz.part" "$axe_dir/axe-core.tgz"
+fi
+want=$(printf '%s' "${axe_integrity#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+got=$(sha512sum "$axe_dir/axe-core.tgz" | cut -d' ' -f1)
+if [ "$got" != "$want" ]; then
+	rm -f "$axe_dir/axe-core.tgz" "$axe_dir/axe.min.js"
+	echo "test.sh: axe-core-$axe_version.tgz does not match its pinned integrity; removed, run again" >&2
+	exit 1
+fi
+tar -xzf "$axe_dir/axe-core.tgz" -C "$axe_dir" --strip-components=1 package/axe.min.js
+export XMPP_INVITES_AXE="$axe_dir/axe.min.js"
+
 go test -race -count=1 -timeout 20m ./...
 
 # Fuzz targets: a short, bounded run each on top of the committed corpora.

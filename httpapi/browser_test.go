@@ -177,6 +177,7 @@ func TestBrowserRegistration(t *testing.T) {
 	if r := eval(`parseFloat(getComputedStyle(document.querySelector(".card")).borderTopLeftRadius)`); r == 0 {
 		t.Error("stylesheet not applied (blocked by the CSP?)")
 	}
+	axeCheck(t, ctx, "landing page")
 	shot("landing-desktop")
 	browserDecodeQR(t, filepath.Join(dir, "landing-desktop.png"), e.svc.LandingURL(c.Token))
 
@@ -187,6 +188,7 @@ func TestBrowserRegistration(t *testing.T) {
 	}
 	shot("landing-phone")
 	run("dark mode", browserDarkMode(true))
+	axeCheck(t, ctx, "landing page, phone, dark")
 	shot("landing-phone-dark")
 	run("desktop viewport", browserDarkMode(false), desktop)
 
@@ -195,6 +197,7 @@ func TestBrowserRegistration(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#register")),
 		chromedp.WaitVisible(chromedp.CSS("#register-form")),
 	)
+	axeCheck(t, ctx, "registration form")
 	if ac := eval(`document.querySelectorAll('input[type=password][autocomplete="new-password"]').length`); ac != 2 {
 		t.Errorf("%v password fields with autocomplete=new-password, want 2", ac)
 	}
@@ -213,6 +216,7 @@ func TestBrowserRegistration(t *testing.T) {
 	if kept != "Alice|" {
 		t.Errorf("after an error the form holds %q, want the username and no password", kept)
 	}
+	axeCheck(t, ctx, "registration form with an error")
 	shot("register-error")
 	run("fill the form",
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
@@ -241,6 +245,7 @@ func TestBrowserRegistration(t *testing.T) {
 	if !strings.Contains(body, "Install <strong>Gajim</strong>") {
 		t.Error("success page has no steps for the chosen client")
 	}
+	axeCheck(t, ctx, "success page")
 	shot("success-desktop")
 	run("phone viewport", phone)
 	shot("success-phone")
@@ -365,6 +370,9 @@ func TestBrowserLanguages(t *testing.T) {
 						t.Error("register in Arabic: @domain is not to the right of the username")
 					}
 				}
+			}
+			if lang == "ar" {
+				axeCheck(t, ctx, pg.name+" in Arabic")
 			}
 			shot(pg.name + "-" + lang)
 			run("phone", phone)

@@ -20,6 +20,10 @@
 // When the server binaries are missing, Start skips the test, except under
 // CI=true, where it fails it: CI must not go green by skipping.
 //
+// Register creates accounts; Login opens a client session, and Receive one
+// that behaves like a person's app: it is available and collects the chat
+// messages it gets (Inbox), such as the component's sign-in links.
+//
 // Commands use the same servers through New, which returns errors instead
 // of failing a test (cmd/invites-bench runs its Prosody so).
 //
