@@ -15,93 +15,32 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"xmpp-invites/internal/browsertest"
 	"xmpp-invites/invites"
 	"xmpp-invites/keystore"
 )
 
-// browserPath is Debian's chromium, which .ci/run installs.
-const browserPath = "/usr/bin/chromium"
+// browserArtifacts is where the screenshots go.
+func browserArtifacts(t *testing.T) string { return browsertest.Artifacts(t) }
 
-// browserArtifacts is where the screenshots go, for people to look at.
-func browserArtifacts(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(os.TempDir(), "xmpp-invites-artifacts")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// newPageBrowser starts a headless chromium for the test, or skips the test
-// when there is none (fails under CI=true: CI must not pass by skipping).
-func newPageBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(browserPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", browserPath, err)
-		}
-		t.Skipf("no browser: %v", err)
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browserPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // tests run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.WindowSize(1280, 900),
-	)
-	t.Cleanup(cancel)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	// The first Run starts the browser; it lives as long as ctx.
-	if err := chromedp.Do(ctx); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("start %s: %v", browserPath, err)
-		}
-		t.Skipf("cannot start %s: %v", browserPath, err)
-	}
-	return ctx
-}
+// newPageBrowser starts a headless chromium for the test (browsertest).
+func newPageBrowser(t *testing.T) context.Context { return browsertest.Start(t) }
 
 // browserPage runs steps in a browser tab and saves screenshots of it.
-type browserPage struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
+type browserPage struct{ p browsertest.Page }
+
+func newBrowserPage(t *testing.T, ctx context.Context, dir string) browserPage {
+	return browserPage{browsertest.Page{T: t, Ctx: ctx, Dir: dir}}
 }
 
-// run does steps, failing the test if they do not finish in 30 s.
 func (b browserPage) run(what string, steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, steps...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
+	b.p.T.Helper()
+	b.p.Run(what, steps...)
 }
 
-// shot saves a screenshot of the whole page as dir/name.png.
 func (b browserPage) shot(name string) {
-	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(b.dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("screenshot: %s", path)
+	b.p.T.Helper()
+	b.p.Shot(name)
 }
 
 // browserConsole collects what the page logs, such as CSP violations.
@@ -146,7 +85,7 @@ func TestBrowserRegistration(t *testing.T) {
 
 	c := e.invite(invites.Request{Creator: "xmpp:admin@example.com"})
 	dir := browserArtifacts(t)
-	b := browserPage{t: t, ctx: ctx, dir: dir}
+	b := newBrowserPage(t, ctx, dir)
 	shot, run := b.shot, b.run
 	eval := func(js string) float64 {
 		t.Helper()
@@ -335,7 +274,7 @@ func TestBrowserLanguages(t *testing.T) {
 	dir := browserArtifacts(t)
 	c := e.invite(invites.Request{Creator: "xmpp:admin@example.com", Uses: 3})
 
-	b := browserPage{t: t, ctx: ctx, dir: dir}
+	b := newBrowserPage(t, ctx, dir)
 	shot, run := b.shot, b.run
 	eval := func(js string) string {
 		t.Helper()

@@ -75,10 +75,10 @@ func TestPortalBrowser(t *testing.T) {
 	if token == landing || token == "" {
 		t.Fatalf("created page shows %q, not a landing URL", landing)
 	}
-	if code, body := a.register(t, token, "stranger", "stranger-password"); code != 200 {
+	if code, body := a.register(t, token, "stranger", "Sunny-Meadow-42"); code != 200 {
 		t.Fatalf("stranger registers: %d\n%s", code, body)
 	}
-	if !a.canLogin(t, "stranger", "stranger-password") {
+	if !a.canLogin(t, "stranger", "Sunny-Meadow-42") {
 		t.Fatal("the stranger's account does not work")
 	}
 	if body := alice.awaitChat(t, comp); !strings.Contains(body, "stranger@"+domain) {
@@ -112,7 +112,7 @@ func TestPortalBrowser(t *testing.T) {
 	keyID := cred[:strings.IndexByte(cred, '/')]
 	page.Run("delete the key",
 		chromedp.Click(chromedp.CSS("#key-"+keyID+" button")),
-		chromedp.WaitVisible(chromedp.CSS("#create-key")),
+		chromedp.WaitNotPresent(chromedp.CSS("#key-"+keyID)),
 	)
 	if resp, _ := a.createInvite(cred); resp.StatusCode != 401 {
 		t.Errorf("deleted key: status %d, want 401", resp.StatusCode)
@@ -122,7 +122,7 @@ func TestPortalBrowser(t *testing.T) {
 		chromedp.Navigate(pub+"/admin/invites?state=pending"),
 		chromedp.WaitVisible(chromedp.CSS("#invite-"+id)),
 		chromedp.Click(chromedp.CSS("#invite-"+id+" button")),
-		chromedp.WaitVisible(chromedp.CSS("#filters")),
+		chromedp.WaitNotPresent(chromedp.CSS("#invite-"+id+" button")),
 	)
 	if code, _ := a.get(t, "/invite?"+url.QueryEscape(inv["token"].(string))); code != http.StatusGone {
 		t.Errorf("revoked invite's landing page: status %d, want 410", code)
