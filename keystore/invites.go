@@ -349,11 +349,38 @@ type ListOptions struct {
 	All   bool   // include used, expired and revoked invites
 	After string // continue after this invite ID
 	Limit int    // at most this many; 0: no limit
+
+	Creator string // exactly this creator ("xmpp:alice@example.org"); "": any
+	Type    Type   // "": any
+	// State, when set, lists only invites in this state (All does not
+	// matter then); "": pending ones, or any with All.
+	State State
+	// Before pages backwards: only invites older than this ID, newest
+	// first. An ID that no longer exists (purged) starts from the newest.
+	Before string
+	Newest bool // newest first
 }
 
-// ListInvites returns invites oldest first.
+// check refuses options no invite can match.
+func (o ListOptions) check() error {
+	switch {
+	case o.Type != "" && !o.Type.Valid():
+		return fmt.Errorf("unknown type %q", o.Type)
+	case o.State != "" && o.State != StatePending && o.State != StateUsed && o.State != StateExpired && o.State != StateRevoked:
+		return fmt.Errorf("unknown state %q", o.State)
+	case o.Limit < 0:
+		return errors.New("limit must not be negative")
+	}
+	return nil
+}
+
+// ListInvites returns invites oldest first (newest first with Newest or
+// Before).
 func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err error) {
 	defer s.classifyRead(&err)
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
 	q, args := listQuery(o, s.now())
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -378,15 +405,44 @@ func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err
 func listQuery(o ListOptions, now time.Time) (string, []any) {
 	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1`
 	var args []any
-	if !o.All {
+	// The states as Invite.State tells them apart.
+	switch o.State {
+	case "":
+		if !o.All {
+			q += ` AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`
+			args = append(args, unix(now))
+		}
+	case StatePending:
 		q += ` AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`
 		args = append(args, unix(now))
+	case StateUsed:
+		q += ` AND revoked_at IS NULL AND uses >= max_uses`
+	case StateExpired:
+		q += ` AND revoked_at IS NULL AND uses < max_uses AND expires_at <= ?`
+		args = append(args, unix(now))
+	case StateRevoked:
+		q += ` AND revoked_at IS NOT NULL`
+	}
+	if o.Creator != "" {
+		q += ` AND creator = ?`
+		args = append(args, o.Creator)
+	}
+	if o.Type != "" {
+		q += ` AND type = ?`
+		args = append(args, string(o.Type))
 	}
 	if o.After != "" {
 		q += ` AND seq > coalesce((SELECT seq FROM invites WHERE id = ?), -1)`
 		args = append(args, o.After)
 	}
+	if o.Before != "" {
+		q += ` AND seq < coalesce((SELECT seq FROM invites WHERE id = ?), 9223372036854775807)`
+		args = append(args, o.Before)
+	}
 	q += ` ORDER BY seq`
+	if o.Newest || o.Before != "" {
+		q += ` DESC`
+	}
 	if o.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, o.Limit)
@@ -483,8 +539,11 @@ const purgeSQL = `DELETE FROM invites WHERE seq IN
 
 // Purge deletes invites that were used up, revoked or expired before cutoff,
 // with their uses. Unresolved reservations are never forgotten here: they
-// end in ConfirmUse or ReleaseUse. It works in chunks of
-// purgeChunk invites and reports how many invites it deleted.
+// end in ConfirmUse or ReleaseUse. It also deletes, whatever the cutoff,
+// the sign-in links made more than SignInKeep ago (all used or expired by
+// then) and the sessions past their maximum age; the records of accounts
+// and the audit log are kept. It works in chunks of purgeChunk rows and
+// reports how many invites it deleted.
 func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 	total := 0
 	for {
@@ -504,6 +563,9 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 		if n < purgeChunk {
 			break
 		}
+	}
+	if err := s.purgePortal(ctx); err != nil {
+		return total, fmt.Errorf("purge: %w", err)
 	}
 	return total, nil
 }

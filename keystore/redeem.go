@@ -91,21 +91,34 @@ func isUniqueViolation(err error) bool {
 }
 
 // ConfirmUse turns a reservation into a use by its account and counts it.
-// ErrNotFound when the reservation was already resolved.
+// In the same transaction, a use of an account or contact invite records
+// the account it made (see Account), and a use of a reset invite ends
+// every session of the account: whoever had its old password may have
+// signed in. ErrNotFound when the reservation was already resolved.
 func (s *Store) ConfirmUse(ctx context.Context, r Reservation) error {
 	now := unix(s.now())
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var seq int64
-		err := tx.QueryRowContext(ctx, `UPDATE uses SET used_at = ? WHERE id = ? AND used_at IS NULL RETURNING invite_seq`,
-			now, r.ID).Scan(&seq)
+		var jid string
+		err := tx.QueryRowContext(ctx, `UPDATE uses SET used_at = ? WHERE id = ? AND used_at IS NULL RETURNING invite_seq, jid`,
+			now, r.ID).Scan(&seq, &jid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE invites SET uses = uses + 1,
-			done_at = CASE WHEN uses + 1 >= max_uses THEN ?1 ELSE done_at END WHERE seq = ?2`, now, seq)
+		var typ string
+		err = tx.QueryRowContext(ctx, `UPDATE invites SET uses = uses + 1,
+			done_at = CASE WHEN uses + 1 >= max_uses THEN ?1 ELSE done_at END WHERE seq = ?2 RETURNING type`, now, seq).Scan(&typ)
+		if err != nil {
+			return err
+		}
+		if Type(typ) == TypeReset {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ?`, jid)
+		} else {
+			_, err = tx.ExecContext(ctx, recordAccountSQL, jid, now, seq)
+		}
 		return err
 	})
 	if err != nil {

@@ -122,6 +122,11 @@ func (s *Store) QueryPlans(ctx context.Context) ([]QueryPlan, error) {
 		q, args := listQuery(o, now)
 		return stmt{name, q, args, true}
 	}
+	accounts := func(name string, o AccountOptions) stmt {
+		q, args := accountsQuery(o)
+		return stmt{name, q, args, false}
+	}
+	auditPage, auditArgs := auditQuery(100, 50)
 	stmts := []stmt{
 		list("list pending (ListInvites)", ListOptions{Limit: 100}),
 		list("list pending after an ID (ListInvites)", ListOptions{After: "AAAAAAAA", Limit: 100}),
@@ -131,6 +136,17 @@ func (s *Store) QueryPlans(ctx context.Context) ([]QueryPlan, error) {
 		{"lookup by token (InviteByToken, landing page)", inviteByIDSQL, []any{"AAAAAAAA"}, false},
 		{"purge (Purge)", purgeSQL, []any{unix(now), purgeChunk}, false},
 		{"claim lapsed reservations (ClaimExpired)", claimSQL, []any{"x", unix(now), unix(now), 100}, false},
+		list("a creator's invites, newest first (portal)", ListOptions{Creator: "xmpp:a@example.com", All: true, Newest: true, Limit: 50}),
+		list("invites of a state and type, older page (portal)", ListOptions{State: StateUsed, Type: TypeAccount, Before: "AAAAAAAA", Limit: 50}),
+		{"address's sign-in limit (CreateSignIn)", signInLimitSQL, []any{"a@example.com", since, 4}, false},
+		{"sign-in link lookup (SignIn, UseSignIn)", signInByHashSQL, []any{hash("x")}, false},
+		{"session lookup (Session)", sessionByHashSQL, []any{hash("x")}, false},
+		{"an account's sessions (DeleteSessions, reset)", `DELETE FROM sessions WHERE jid = ?`, []any{"a@example.com"}, false},
+		accounts("accounts by inviter (Accounts)", AccountOptions{Inviter: "cli", Before: 100, Limit: 50}),
+		accounts("older accounts (Accounts)", AccountOptions{Before: 100, Limit: 50}),
+		{"older audit entries (AuditLog)", auditPage, auditArgs, false},
+		{"purge sign-in links (Purge)", purgeSignInsSQL, []any{since, purgeChunk}, false},
+		{"purge sessions (Purge)", purgeSessionsSQL, []any{unix(now), purgeChunk}, false},
 	}
 	out := make([]QueryPlan, 0, len(stmts))
 	for _, st := range stmts {

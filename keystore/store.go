@@ -51,6 +51,9 @@ var (
 //go:embed schema.sql
 var schema10 string
 
+//go:embed schema101.sql
+var schema101 string
+
 // Schema identity. A database made by xmpp-invites carries applicationID
 // (PRAGMA application_id) and its schema version (PRAGMA user_version):
 // baseVersion is the 1.0 schema, each later migration adds one.
@@ -67,7 +70,9 @@ type migration struct {
 
 // migrations after the 1.0 schema, in order. Released entries never
 // change: a new version appends one.
-var migrations []migration
+var migrations = []migration{
+	{version: 101, sql: schema101}, // the portal: sign-in links, sessions, accounts, audit
+}
 
 // SchemaVersion is the schema version this binary writes.
 func SchemaVersion() int { return baseVersion + len(migrations) }
