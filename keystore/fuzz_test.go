@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzAuthenticate feeds arbitrary credentials to the parser and the
@@ -29,9 +30,10 @@ func FuzzAuthenticate(f *testing.F) {
 	})
 }
 
-// FuzzLookup feeds arbitrary references to the invite lookups.
+// FuzzLookup feeds arbitrary references to the invite, sign-in link and
+// session lookups.
 func FuzzLookup(f *testing.F) {
-	for _, seed := range []string{"", "abcdefgh", strings.Repeat("A", TokenLen), "'; DROP TABLE invites; --", "\xff\xfe"} {
+	for _, seed := range []string{"", "abcdefgh", strings.Repeat("A", TokenLen), strings.Repeat("A", PortalTokenLen), "'; DROP TABLE invites; --", "\xff\xfe"} {
 		f.Add(seed)
 	}
 	ctx := context.Background()
@@ -49,6 +51,15 @@ func FuzzLookup(f *testing.F) {
 		}
 		if _, err := s.Authenticate(ctx, ref); !errors.Is(err, ErrUnauthorized) {
 			t.Fatalf("Authenticate(%q) on an empty store: %v, want ErrUnauthorized", ref, err)
+		}
+		if _, err := s.SignIn(ctx, ref); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("SignIn(%q) on an empty store: %v, want ErrNotFound", ref, err)
+		}
+		if _, err := s.UseSignIn(ctx, ref, []byte(ref)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("UseSignIn(%q) on an empty store: %v, want ErrNotFound", ref, err)
+		}
+		if _, err := s.Session(ctx, ref, time.Hour); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Session(%q) on an empty store: %v, want ErrNotFound", ref, err)
 		}
 	})
 }

@@ -42,6 +42,13 @@ CREATE TABLE accounts (
 
 CREATE INDEX accounts_inviter ON accounts (inviter, seq);
 
+-- The accounts made before this version, as far as the invites not yet purged tell, in the order
+-- they were made (a JID made twice keeps its last registration, as ConfirmUse does).
+INSERT OR REPLACE INTO accounts (jid, created_at, invite_id, invite_type, inviter)
+	SELECT u.jid, u.used_at, i.id, i.type, i.creator FROM uses u JOIN invites i ON i.seq = u.invite_seq
+	WHERE u.used_at IS NOT NULL AND i.type IN ('account', 'contact')
+	ORDER BY u.used_at, u.id;
+
 -- What admins did, newest last.
 CREATE TABLE audit (
 	seq    INTEGER PRIMARY KEY,
