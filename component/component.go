@@ -54,6 +54,8 @@ type Config struct {
 	UserInvitesPerDay int
 	// Version is reported to XEP-0092 software version queries.
 	Version string
+	// SiteName names the site in sign-in messages; empty: Domain.
+	SiteName string
 	// Catalog holds the languages of the texts users see: command names,
 	// form labels, notes, error texts, chat answers and notices. Each
 	// answer follows the xml:lang of the stanza it answers; nil means the
@@ -73,6 +75,10 @@ func (c Config) LogValue() slog.Value {
 // *invites.Service satisfies it.
 type Minter interface {
 	Create(ctx context.Context, r invites.Request) (invites.Created, error)
+	// SignInLink makes a sign-in link for the portal (the chat word
+	// login); over the per-address limit the error is a
+	// *keystore.LimitError.
+	SignInLink(ctx context.Context, jid, from string, binding []byte) (string, error)
 }
 
 // ErrNotAuthorized means the server rejected the component's secret. It is

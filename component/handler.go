@@ -471,6 +471,9 @@ func (h *handler) message(e *element) {
 // chatAnswer is the component's answer to a chat message, in loc's
 // language. The command words stay English (SPEC §6).
 func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r requester, body string) string {
+	if strings.EqualFold(body, "login") && (r.local || r.admin) {
+		return c.chatSignIn(ctx, loc, r)
+	}
 	if !r.local {
 		return loc.T("xmpp_chat_strangers", "This service creates invites for users of {{.Domain}} only.", "Domain", c.domain.String())
 	}
@@ -490,12 +493,22 @@ func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r reque
 }
 
 func (c *Component) helpText(loc *i18n.Localizer, r requester) string {
+	help := loc.T("xmpp_help", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}.",
+		"Domain", c.domain.String())
 	if r.admin {
-		return loc.T("xmpp_help_admin", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}. As an admin you can also create account invites with the ad-hoc command \"{{.Command}}\".",
+		help = loc.T("xmpp_help_admin", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}. As an admin you can also create account invites with the ad-hoc command \"{{.Command}}\".",
 			"Domain", c.domain.String(), "Command", loc.M(commandNames[nodeCreateAccount]))
 	}
-	return loc.T("xmpp_help", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}.",
-		"Domain", c.domain.String())
+	return help + "\n\n" + loc.T("xmpp_signin_help", "Send \"login\" and I answer with a link that signs you in to the web pages of {{.Site}}, where you can create and manage invites.",
+		"Site", c.siteName())
+}
+
+// siteName is the name of the site: SiteName, else the domain.
+func (c *Component) siteName() string {
+	if c.cfg.SiteName != "" {
+		return c.cfg.SiteName
+	}
+	return c.domain.String()
 }
 
 // parsePrivileges reads an XEP-0356 <privilege/> element (:1 or :2).

@@ -48,11 +48,34 @@ func (l *logBuffer) String() string {
 	return l.b.String()
 }
 
-// fakeMinter records requests and returns a fixed invite, or err.
+// fakeMinter records requests and returns a fixed invite, or err; sign-in
+// links likewise (signIns holds "JID from").
 type fakeMinter struct {
-	mu   sync.Mutex
-	reqs []invites.Request
-	err  error
+	mu      sync.Mutex
+	reqs    []invites.Request
+	err     error
+	signIns []string
+}
+
+const testSignInLink = "https://example.test/login/confirm?SIGNIN0123456789abcdefghijklmnopqrstuvwxyz-_"
+
+func (f *fakeMinter) SignInLink(_ context.Context, jid, from string, binding []byte) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.signIns = append(f.signIns, jid+" "+from)
+	if binding != nil {
+		f.signIns[len(f.signIns)-1] += " bound"
+	}
+	if f.err != nil {
+		return "", f.err
+	}
+	return testSignInLink, nil
+}
+
+func (f *fakeMinter) signInRequests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.signIns...)
 }
 
 var testExpiry = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -142,6 +142,31 @@ func integration(t *testing.T, kind string) {
 		}
 	})
 
+	t.Run("chat login", func(t *testing.T) {
+		msg := stanza.Message{To: compJID, Type: stanza.ChatMessage}
+		if err := aliceC.s.Send(ctx, msg.Wrap(textEl("body", "login"))); err != nil {
+			t.Fatal(err)
+		}
+		body := aliceC.awaitMessage(t, srv.ComponentJID).child("", "body").Text
+		const prefix = "https://chat.example.test/login/confirm?"
+		i := strings.Index(body, prefix)
+		if i < 0 {
+			t.Fatalf("answer to login %q has no sign-in link", body)
+		}
+		token, _, _ := strings.Cut(body[i+len(prefix):], "\n")
+		in, err := st.SignIn(ctx, token)
+		if err != nil || in.JID != "alice@example.test" || in.From != "chat" || in.Bound {
+			t.Fatalf("the link's record: %+v, %v; want an unbound link for alice@example.test from chat", in, err)
+		}
+		// The pages send theirs the same way.
+		if err := c.SendSignIn(ctx, "alice@example.test", "en", svc.SignInURL("T"), "203.0.113.7", invites.SignInTTL); err != nil {
+			t.Fatal(err)
+		}
+		if body := aliceC.awaitMessage(t, srv.ComponentJID).child("", "body").Text; !strings.Contains(body, "from 203.0.113.7:\n"+prefix+"T\n") {
+			t.Errorf("SendSignIn's message %q", body)
+		}
+	})
+
 	t.Run("daily limit", func(t *testing.T) {
 		// Two invites above, the third here, the fourth is refused.
 		clientCommand(t, aliceC, compJID, nodeInvite)

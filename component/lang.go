@@ -55,12 +55,18 @@ func (c *Component) remember(r requester, loc *i18n.Localizer, given bool) {
 // localizerFor returns the language last heard from bare, else the
 // catalogue's default.
 func (c *Component) localizerFor(bare string) *i18n.Localizer {
-	if tag, ok := c.langs.get(bare); ok {
-		if loc, ok := c.cat.Lookup(tag); ok {
-			return loc
-		}
+	if loc, ok := c.lastLocalizer(bare); ok {
+		return loc
 	}
 	return c.cat.Default()
+}
+
+// lastLocalizer returns the language last heard from bare, if any.
+func (c *Component) lastLocalizer(bare string) (*i18n.Localizer, bool) {
+	if tag, ok := c.langs.get(bare); ok {
+		return c.cat.Lookup(tag)
+	}
+	return nil, false
 }
 
 // maxLangs bounds the languages remembered. The memory keeps two

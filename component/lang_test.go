@@ -105,8 +105,10 @@ func TestChatFollowsXMLLang(t *testing.T) {
 		t.Run("default "+def, func(t *testing.T) {
 			fs := newFakeServer(t)
 			_, fc := connectCatalog(t, fs, testCatalog(t, def), nil)
-			german := "Schick „invite“, und ich antworte mit einem Link, der jemanden einlädt, mit dir auf example.test zu chatten."
-			english := `Send "invite" and I answer with a link that invites someone to chat with you on example.test.`
+			german := "Schick „invite“, und ich antworte mit einem Link, der jemanden einlädt, mit dir auf example.test zu chatten.\n\n" +
+				"Schick „login“, und ich antworte mit einem Link, der dich auf den Webseiten von example.test anmeldet, wo du Einladungen erstellen und verwalten kannst."
+			english := `Send "invite" and I answer with a link that invites someone to chat with you on example.test.` + "\n\n" +
+				`Send "login" and I answer with a link that signs you in to the web pages of example.test, where you can create and manage invites.`
 			defText := map[string]string{"en": english, "de": german}[def]
 			for i, tc := range []struct{ lang, wantLang, want string }{
 				{"de", "de", german},

@@ -343,6 +343,7 @@ func componentConfig(cfg Config) component.Config {
 		AllowUserInvites:  cfg.AllowUserInvites,
 		UserInvitesPerDay: cfg.UserInvitesPerDay,
 		Version:           version,
+		SiteName:          cfg.SiteName,
 		Catalog:           cfg.Catalog,
 	}
 }
