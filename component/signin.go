@@ -73,12 +73,12 @@ func (c *Component) signInText(loc *i18n.Localizer, link, from string, ttl time.
 	site := c.siteName()
 	if from == fromChat {
 		return loc.N("xmpp_signin_chat", minutes,
-			"Here is your link to sign in to {{.Site}}; you asked for it in this chat:\n{{.Link}}\n\nIt is valid for {{.Count}} minute and works once. If you did not ask for it, ignore this message: nothing happens without the link.",
-			"Here is your link to sign in to {{.Site}}; you asked for it in this chat:\n{{.Link}}\n\nIt is valid for {{.Count}} minutes and works once. If you did not ask for it, ignore this message: nothing happens without the link.",
+			"Here is your link to sign in to {{.Site}}; you asked for it in this chat:\n{{.Link}}\n\nIt is valid for {{.Count}} minute and works once. Do not pass it on: it signs you in. If you did not ask for it, ignore this message: nothing happens without the link.",
+			"Here is your link to sign in to {{.Site}}; you asked for it in this chat:\n{{.Link}}\n\nIt is valid for {{.Count}} minutes and works once. Do not pass it on: it signs you in. If you did not ask for it, ignore this message: nothing happens without the link.",
 			"Site", site, "Link", link)
 	}
 	return loc.N("xmpp_signin_web", minutes,
-		"Here is your link to sign in to {{.Site}}; it was asked for from {{.From}}:\n{{.Link}}\n\nIt is valid for {{.Count}} minute and works once. If you did not ask for it, ignore this message: nothing happens without the link.",
-		"Here is your link to sign in to {{.Site}}; it was asked for from {{.From}}:\n{{.Link}}\n\nIt is valid for {{.Count}} minutes and works once. If you did not ask for it, ignore this message: nothing happens without the link.",
+		"Here is your link to sign in to {{.Site}}; it was asked for from {{.From}}:\n{{.Link}}\n\nIt is valid for {{.Count}} minute and works once. Do not pass it on: it signs you in. If you did not ask for it, ignore this message: nothing happens without the link.",
+		"Here is your link to sign in to {{.Site}}; it was asked for from {{.From}}:\n{{.Link}}\n\nIt is valid for {{.Count}} minutes and works once. Do not pass it on: it signs you in. If you did not ask for it, ignore this message: nothing happens without the link.",
 		"Site", site, "From", from, "Link", link)
 }

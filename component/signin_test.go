@@ -42,7 +42,7 @@ func TestChatLogin(t *testing.T) {
 	for _, body := range []string{"login", "  LOGIN\n"} {
 		wantAll(t, "answer to "+body, chat(t, fc, alice, "chat", body),
 			testSignInLink, "sign in to Example Chat", "you asked for it in this chat",
-			"valid for 10 minutes", "works once", "ignore this message: nothing happens without the link")
+			"valid for 10 minutes", "works once", "Do not pass it on", "ignore this message: nothing happens without the link")
 	}
 	wantAll(t, "admin of another domain", chat(t, fc, "boss@elsewhere.test/desk", "chat", "login"), testSignInLink)
 	if got := chat(t, fc, stranger, "chat", "login"); !strings.Contains(got, "users of example.test only") || strings.Contains(got, testSignInLink) {
