@@ -112,4 +112,3 @@ func Axe(t testing.TB, ctx context.Context, name string) {
 		t.Errorf("%s: %d serious accessibility violations (axe-core):\n\t%s", name, len(bad), strings.Join(bad, "\n\t"))
 	}
 }
-
