@@ -40,10 +40,12 @@ func TestPortalBrowser(t *testing.T) {
 		)
 		if shots {
 			page.Shot("portal-login")
+			browsertest.Axe(t, ctx, "/login")
 		}
 		page.Run("send", chromedp.Click(chromedp.CSS("#login-submit")), chromedp.WaitVisible(chromedp.CSS("#sent")))
 		if shots {
 			page.Shot("portal-login-sent")
+			browsertest.Axe(t, ctx, "/login sent")
 		}
 		body := c.awaitChat(t, comp)
 		link := signInLinkRE.FindString(body)
@@ -56,6 +58,7 @@ func TestPortalBrowser(t *testing.T) {
 		}
 		if shots {
 			page.Shot("portal-confirm")
+			browsertest.Axe(t, ctx, "/login/confirm")
 		}
 		page.Run("sign in", chromedp.Click(chromedp.CSS("#signin-submit")), chromedp.WaitVisible(chromedp.CSS(".portal-bar")))
 	}
@@ -70,6 +73,7 @@ func TestPortalBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#link")),
 	)
 	page.Shot("portal-created")
+	browsertest.Axe(t, ctx, "created invite")
 	landing := page.Value("#link")
 	token := strings.TrimPrefix(landing, pub+"/invite?")
 	if token == landing || token == "" {
@@ -89,6 +93,7 @@ func TestPortalBrowser(t *testing.T) {
 		t.Errorf("/my does not show that stranger joined:\n%s", list)
 	}
 	page.Shot("portal-my")
+	browsertest.Axe(t, ctx, "/my")
 	page.Run("sign out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#error")))
 
 	// An admin creates and deletes a key and revokes an invite.
@@ -105,6 +110,7 @@ func TestPortalBrowser(t *testing.T) {
 	)
 	cred := page.Value("#credential")
 	page.Shot("portal-admin-keys")
+	browsertest.Axe(t, ctx, "/admin/keys")
 	resp, inv := a.createInvite(cred)
 	if resp.StatusCode != 201 {
 		t.Fatalf("the new key cannot create invites: %d", resp.StatusCode)
@@ -129,6 +135,7 @@ func TestPortalBrowser(t *testing.T) {
 	}
 	page.Run("all invites", chromedp.Navigate(pub+"/admin/invites"), chromedp.WaitVisible(chromedp.CSS("#invites")))
 	page.Shot("portal-admin-invites")
+	browsertest.Axe(t, ctx, "/admin/invites")
 	page.Run("audit log", chromedp.Navigate(pub+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS("#audit")))
 	audit := page.Text("#audit")
 	for _, want := range []string{"key.create", "key.delete", "invite.revoke"} {
@@ -137,6 +144,7 @@ func TestPortalBrowser(t *testing.T) {
 		}
 	}
 	page.Shot("portal-admin-audit")
+	browsertest.Axe(t, ctx, "/admin/audit")
 }
 
 // TestPortalSignInEjabberd signs in on ejabberd, where the sign-in link
