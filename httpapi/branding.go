@@ -225,7 +225,46 @@ func (p *pages) tryTemplates() error {
 			return err
 		}
 	}
-	return try("error", errorData{page: p.slim(r, l, "sample"), Msg: "sample", LinkURL: "register", LinkLabel: "sample"})
+	if err := try("error", errorData{page: p.slim(r, l, "sample"), Msg: "sample", LinkURL: "register", LinkLabel: "sample"}); err != nil {
+		return err
+	}
+	return p.tryPortal(r, l)
+}
+
+// tryPortal renders each portal page once with sample data: they use the
+// layout, which the operator may have overridden.
+func (p *pages) tryPortal(r *http.Request, l *i18n.Localizer) error {
+	var buf strings.Builder
+	try := func(name string, data any) error {
+		buf.Reset()
+		if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+			return &TemplateError{err}
+		}
+		return nil
+	}
+	v := viewer{JID: "admin@example.org", Admin: true, token: "sample"}
+	pp := func(section string) portalPage { return p.portalPage(r, l, "sample", v, section) }
+	now := time.Now()
+	rows := []inviteRow{{ID: "sample", Type: "account", State: "used", Revocable: true, UsedBy: []useRow{{JID: "user@example.org", When: l.Date(now)}}}}
+	for _, t := range []struct {
+		name string
+		data any
+	}{
+		{"login", loginData{portalPage: pp(""), Error: "sample", Component: "invites.example.org"}},
+		{"login", loginData{portalPage: pp(""), Sent: true, Address: "user@example.org", Component: "invites.example.org", Minutes: 10}},
+		{"confirm", confirmData{portalPage: pp(""), JID: "user@example.org", From: "192.0.2.1", Asked: l.Date(now)}},
+		{"my", myData{portalPage: pp("my"), Types: []string{"contact", "account"}, TTLs: p.ttlOptions(l, ""), Invites: rows, Quota: 10, NextBefore: "x"}},
+		{"created", createdData{portalPage: pp("my"), Link: "https://example.org/invite?x", Expires: l.Date(now), Uses: 2}},
+		{"admin_invites", myData{portalPage: pp("invites"), Types: []string{"account"}, Invites: rows, Error: "sample"}},
+		{"admin_keys", keysData{portalPage: pp("keys"), Keys: []keyRow{{ID: "k", Scope: "manage"}}, Credential: "k/s", NewKey: "k", Error: "sample"}},
+		{"admin_registrations", registrationsData{portalPage: pp("registrations"), Accounts: []accountRow{{JID: "user@example.org"}}, NextBefore: "1"}},
+		{"admin_audit", auditData{portalPage: pp("audit"), Entries: []auditRow{{Action: "sample"}}, NextBefore: "1"}},
+	} {
+		if err := try(t.name, t.data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // brandCSS is the stylesheet's addition for the accent colour.

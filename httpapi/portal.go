@@ -187,11 +187,13 @@ func (p *pages) portalForm(w http.ResponseWriter, r *http.Request, bound string)
 			Msg: i18n.Msg("error_form_unreadable", "Please go back and submit the form again.")}
 	}
 	if !p.sameOrigin(r) || !p.csrfValid(bound, r.PostForm.Get("csrf"), p.s.now()) {
-		return &pageError{Status: http.StatusForbidden, Title: i18n.Msg("error_form_expired_title", "Please submit the form again"),
-			Msg: i18n.Msg("error_form_expired", "This form has expired or was not sent from this site, so nothing was done.")}
+		return errPageFormExpired
 	}
 	return nil
 }
+
+var errPageFormExpired = &pageError{Status: http.StatusForbidden, Title: i18n.Msg("error_form_expired_title", "Please submit the form again"),
+	Msg: i18n.Msg("error_form_expired", "This form has expired or was not sent from this site, so nothing was done.")}
 
 // portalPage is what every portal page has.
 type portalPage struct {
@@ -307,17 +309,18 @@ func (p *pages) loginForm(w http.ResponseWriter, r *http.Request, l *i18n.Locali
 // is the same whether or not the account exists.
 func (p *pages) login(w http.ResponseWriter, r *http.Request, l *i18n.Localizer) error {
 	pre := cookieValue(r, signinCookie)
-	if err := p.portalForm(w, r, "login\x00"+pre); err != nil || pre == "" {
-		if err == nil {
-			err = &pageError{Status: http.StatusForbidden, Title: i18n.Msg("error_form_expired_title", "Please submit the form again"),
-				Msg: i18n.Msg("error_form_expired", "This form has expired or was not sent from this site, so nothing was done.")}
-		}
-		var pe *pageError
-		if errors.As(err, &pe) && pe.LinkURL == "" {
-			pe2 := *pe
-			pe2.LinkURL, pe2.LinkLabel = p.url("/login"), i18n.Msg("error_open_form", "Open the form again")
-			return &pe2
-		}
+	err := p.portalForm(w, r, "login\x00"+pre)
+	if err == nil && pre == "" {
+		err = errPageFormExpired
+	}
+	var pe *pageError
+	if errors.As(err, &pe) {
+		// Back to a fresh form, which also renews the cookie.
+		again := *pe
+		again.LinkURL, again.LinkLabel = p.url("/login"), i18n.Msg("error_open_form", "Open the form again")
+		return &again
+	}
+	if err != nil {
 		return err
 	}
 	d := p.loginData(r, l, pre)
