@@ -320,6 +320,11 @@ func (p *pages) langLinks(l *i18n.Localizer, r *http.Request, query string) []la
 	if !strings.HasPrefix(path, p.cookiePath) && path+"/" != p.cookiePath {
 		path = p.cookiePath
 	}
+	if r.Method == http.MethodPost {
+		if get, ok := getPageOf(strings.TrimPrefix(path, strings.TrimSuffix(p.cookiePath, "/"))); ok {
+			path, query = strings.TrimSuffix(p.cookiePath, "/")+get, ""
+		}
+	}
 	prefix := p.origin + path + "?"
 	if query != "" {
 		prefix += query + "&"
@@ -330,6 +335,21 @@ func (p *pages) langLinks(l *i18n.Localizer, r *http.Request, query string) []la
 		links[i] = langLink{Tag: loc.Tag, Name: loc.Name, URL: prefix + "lang=" + loc.Tag, Current: loc.Tag == l.Lang()}
 	}
 	return links
+}
+
+// getPageOf is the page a portal form's answer belongs to, for the
+// language menu: the form's own URL takes only POST.
+func getPageOf(rel string) (string, bool) {
+	switch {
+	case rel == "/login", rel == "/logout":
+		return "/login", true
+	case strings.HasPrefix(rel, "/my/"):
+		return "/my", true
+	case strings.HasPrefix(rel, "/admin/"):
+		section, _, _ := strings.Cut(strings.TrimPrefix(rel, "/admin/"), "/")
+		return "/admin/" + section, true
+	}
+	return "", false
 }
 
 // langCookie keeps the language a visitor chose from the menu.

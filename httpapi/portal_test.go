@@ -582,3 +582,36 @@ func TestPortalAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestPortalMenuAfterPost: the language menu of a page answering a form
+// leads to a page that answers GET, in that language.
+func TestPortalMenuAfterPost(t *testing.T) {
+	e := newPortalEnv(t, pagePublic)
+	b := e.browser()
+	b.signIn(t, portalAdmin)
+	csrf := csrfOf(t, b.get("/my"))
+	for _, tc := range []struct{ target, want string }{
+		{"/my/invites", pagePublic + "/my?lang=ja"},
+		{"/admin/invites", pagePublic + "/admin/invites?lang=ja"},
+		{"/admin/keys", pagePublic + "/admin/keys?lang=ja"},
+		{"/logout", pagePublic + "/login?lang=ja"},
+	} {
+		rec := b.post(tc.target, url.Values{"csrf": {csrf}, "type": {"account"}, "ttl": {"1d"}, "uses": {"1"}, "name": {"k"}, "scope": {"create"}})
+		links := menuLink.FindAllStringSubmatch(rec.Body.String(), -1)
+		found := false
+		for _, m := range links {
+			if html.UnescapeString(m[1]) == tc.want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("POST %s (status %d): no menu link %s in %v", tc.target, rec.Code, tc.want, links[:1])
+			continue
+		}
+		// Following it answers (in Japanese), then back to English.
+		if rec := b.get(strings.TrimPrefix(tc.want, pagePublic)); rec.Code != 200 && rec.Code != http.StatusSeeOther {
+			t.Errorf("GET %s: status %d", tc.want, rec.Code)
+		}
+		b.get("/login?lang=en")
+	}
+}
