@@ -390,3 +390,40 @@ func TestCLIEscapesStoredText(t *testing.T) {
 		t.Errorf("invite show has %d lines, want 12: %q", n, show)
 	}
 }
+
+// TestCLIAudit: what an operator does with the CLI is in the audit log,
+// as "cli", next to what admins do in the portal.
+func TestCLIAudit(t *testing.T) {
+	e := newCLIEnv(t)
+	cred := strings.TrimSpace(e.ok("key", "create", "--manage", "example.com", "website"))
+	id := cred[:strings.IndexByte(cred, '/')]
+	landing := strings.TrimSpace(e.ok("invite", "create", "example.com"))
+	token := landing[strings.IndexByte(landing, '?')+1:]
+	e.ok("invite", "revoke", "example.com", token)
+	e.ok("key", "delete", "example.com", id)
+	st := openStoreForTest(t, e)
+	defer st.Close()
+	log, err := st.AuditLog(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range log {
+		if a.Actor != "cli" {
+			t.Errorf("actor %q, want cli", a.Actor)
+		}
+		got = append(got, a.Action+" "+a.Target)
+		if strings.Contains(a.Detail+a.Target, token) || strings.Contains(a.Detail, cred) {
+			t.Errorf("audit entry %+v holds a secret", a)
+		}
+	}
+	want := []string{"key.delete " + id, "invite.revoke", "invite.create", "key.create " + id}
+	if len(got) != 4 {
+		t.Fatalf("audit log %q, want 4 entries", got)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) {
+			t.Errorf("entry %d %q, want %q", i, got[i], w)
+		}
+	}
+}

@@ -92,8 +92,18 @@ func (a *appState) inviteCreate(c *cli.Context) error {
 	case err != nil:
 		return failErr("%v", err)
 	}
+	a.audit(c, st, "invite.create", created.Invite.ID, fmt.Sprintf("%s uses=%d", created.Invite.Type, created.Invite.MaxUses))
 	fmt.Fprintln(a.stdout, created.LandingURL)
 	return nil
+}
+
+// audit records what an operator did with the CLI in the audit log, as
+// "cli" (the portal records admins by address). The action is done: a
+// failure to record it is a warning.
+func (a *appState) audit(c *cli.Context, st *keystore.Store, action, target, detail string) {
+	if err := st.Audit(c.Context, "cli", action, target, detail); err != nil {
+		fmt.Fprintf(a.stderr, "warning: not recorded in the audit log: %v\n", err)
+	}
 }
 
 func (a *appState) inviteList(c *cli.Context) error {
@@ -171,6 +181,7 @@ func (a *appState) inviteRevoke(c *cli.Context) error {
 	case err != nil:
 		return failErr("%v", err)
 	}
+	a.audit(c, st, "invite.revoke", inv.ID, string(inv.Type))
 	// The ID, never the token, even when the token named it.
 	fmt.Fprintf(a.stdout, "revoked invite %s (%s, %d/%d uses)\n", inv.ID, inv.Type, inv.Uses, inv.MaxUses)
 	return nil

@@ -80,10 +80,11 @@ func (a *appState) keyCreate(c *cli.Context) error {
 		}
 		p.Expires = time.Now().Add(d)
 	}
-	_, cred, err := st.CreateKey(c.Context, p)
+	k, cred, err := st.CreateKey(c.Context, p)
 	if err != nil {
 		return failErr("%v", err)
 	}
+	a.audit(c, st, "key.create", k.ID, "scope="+string(k.Scope)+" name="+k.Name)
 	fmt.Fprintln(a.stdout, cred)
 	return nil
 }
@@ -147,6 +148,7 @@ func (a *appState) keyDelete(c *cli.Context) error {
 	if err != nil {
 		return failErr("%v", err)
 	}
+	a.audit(c, st, "key.delete", id, fmt.Sprintf("invites revoked=%d", n))
 	if c.Bool("revoke-invites") {
 		fmt.Fprintf(a.stdout, "deleted key %s and revoked %d pending invites\n", id, n)
 	} else {
