@@ -53,10 +53,7 @@ func (p *pages) adminInvitesData(r *http.Request, l *i18n.Localizer, v viewer) (
 	if err != nil {
 		return d, err
 	}
-	if len(list) > pageSize {
-		list = list[:pageSize]
-		d.NextBefore = list[pageSize-1].ID
-	}
+	list, d.NextBefore = onePage(list, inviteCursor)
 	d.Invites, err = p.rows(r.Context(), l, list)
 	return d, err
 }
@@ -240,10 +237,7 @@ func (p *pages) adminRegistrations(w http.ResponseWriter, r *http.Request, l *i1
 	if err != nil {
 		return err
 	}
-	if len(rows) > pageSize {
-		rows = rows[:pageSize]
-		d.NextBefore = strconv.FormatInt(rows[pageSize-1].Seq, 10)
-	}
+	rows, d.NextBefore = onePage(rows, func(a keystore.AccountRow) string { return strconv.FormatInt(a.Seq, 10) })
 	for _, a := range rows {
 		d.Accounts = append(d.Accounts, accountRow{JID: a.JID, When: l.Date(a.Created), InviteID: a.InviteID, Type: string(a.InviteType), Inviter: a.Inviter})
 	}
@@ -287,10 +281,7 @@ func (p *pages) adminAudit(w http.ResponseWriter, r *http.Request, l *i18n.Local
 	if err != nil {
 		return err
 	}
-	if len(list) > pageSize {
-		list = list[:pageSize]
-		d.NextBefore = strconv.FormatInt(list[pageSize-1].Seq, 10)
-	}
+	list, d.NextBefore = onePage(list, func(e keystore.AuditEntry) string { return strconv.FormatInt(e.Seq, 10) })
 	for _, e := range list {
 		d.Entries = append(d.Entries, auditRow{When: l.Date(e.At), Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail})
 	}

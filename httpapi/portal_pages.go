@@ -17,6 +17,17 @@ import (
 // pageSize is how many rows a portal list shows at once.
 const pageSize = 50
 
+// onePage trims a list read with one row more than a page to a page, and
+// returns the cursor of the next page ("" when this is the last).
+func onePage[T any](list []T, cursor func(T) string) ([]T, string) {
+	if len(list) <= pageSize {
+		return list, ""
+	}
+	return list[:pageSize], cursor(list[pageSize-1])
+}
+
+func inviteCursor(inv keystore.Invite) string { return inv.ID }
+
 // registerPortal adds the portal's routes (SPEC §6).
 func (p *pages) registerPortal(mux routes) {
 	mux.Handle("GET /login", p.handlePortal(p.loginForm))
@@ -195,10 +206,7 @@ func (p *pages) myData(ctx context.Context, r *http.Request, l *i18n.Localizer, 
 	if err != nil {
 		return d, err
 	}
-	if len(list) > pageSize {
-		list = list[:pageSize]
-		d.NextBefore = list[pageSize-1].ID
-	}
+	list, d.NextBefore = onePage(list, inviteCursor)
 	d.Invites, err = p.rows(ctx, l, list)
 	return d, err
 }

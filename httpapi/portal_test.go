@@ -615,3 +615,41 @@ func TestPortalMenuAfterPost(t *testing.T) {
 		b.get("/login?lang=en")
 	}
 }
+
+var nextRe = regexp.MustCompile(`<a href="([^"]+)" id="next">`)
+
+// TestPortalPaging walks the admin list 50 invites at a time, newest
+// first, keeping the filter.
+func TestPortalPaging(t *testing.T) {
+	e := newPortalEnv(t, pagePublic)
+	for i := 0; i < 120; i++ {
+		e.invite(invites.Request{})
+	}
+	e.invite(invites.Request{Type: keystore.TypeReset, Username: "x"})
+	b := e.browser()
+	b.signIn(t, portalAdmin)
+	target, seen := "/admin/invites?type=account", map[string]bool{}
+	var pages []int
+	for target != "" {
+		body := b.get(target).Body.String()
+		ids := regexp.MustCompile(`<tr id="invite-([^"]+)">`).FindAllStringSubmatch(body, -1)
+		pages = append(pages, len(ids))
+		for _, m := range ids {
+			if seen[m[1]] {
+				t.Fatalf("invite %s listed twice", m[1])
+			}
+			seen[m[1]] = true
+		}
+		target = ""
+		if m := nextRe.FindStringSubmatch(body); m != nil {
+			next := html.UnescapeString(m[1])
+			if !strings.Contains(next, "type=account") {
+				t.Fatalf("next page %s drops the filter", next)
+			}
+			target = strings.TrimPrefix(next, pagePublic)
+		}
+	}
+	if len(pages) != 3 || pages[0] != 50 || pages[1] != 50 || pages[2] != 20 {
+		t.Errorf("pages of %v invites, want 50, 50, 20", pages)
+	}
+}
