@@ -424,7 +424,7 @@ var errPageSignInLink = func(p *pages) error {
 func errPageOtherBrowser(p *pages) error {
 	return &pageError{Status: http.StatusForbidden,
 		Title: i18n.Msg("signin_other_browser_title", "Open this link in the browser that asked for it"),
-		Msg:   i18n.Msg("signin_other_browser", "This sign-in link works only in the browser where it was asked for. To sign in here instead, send login to {{.Component}} from your chat app: the link it answers with works in any browser."),
+		Msg:   i18n.Msg("signin_other_browser", "This sign-in link works only in the browser where it was asked for. To sign in here instead, send “login” to {{.Component}} from your chat app: the link it answers with works in any browser."),
 		Args:  []any{"Component", p.s.svc.Config().ComponentJID}, LinkURL: p.url("/login"), LinkLabel: i18n.Msg("signin_new_link", "Get a new sign-in link")}
 }
 

@@ -203,7 +203,7 @@ func TestPortalSignInAnswerSame(t *testing.T) {
 	if texts["alice"] != texts["nobody"] {
 		t.Errorf("answers differ:\n%s\n%s", texts["alice"], texts["nobody"])
 	}
-	if !strings.Contains(texts["alice"], "send login to "+portalComp) && !strings.Contains(texts["alice"], "Send login to "+portalComp) {
+	if !strings.Contains(texts["alice"], "send “login” to "+portalComp) && !strings.Contains(texts["alice"], "Send “login” to "+portalComp) {
 		t.Errorf("the answer does not say to send login to the component: %s", texts["alice"])
 	}
 }
