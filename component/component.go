@@ -46,11 +46,8 @@ type Config struct {
 	// PingInterval is how often the component pings the server to find a
 	// dead link; 0 means 60 s.
 	PingInterval time.Duration
-	// AllowUserInvites lets ordinary users' contact invites also register
-	// new accounts (;ibr=y). Admins' contact invites always do.
-	AllowUserInvites bool
-	// UserInvitesPerDay caps ordinary users' in-band invites in any 24 hours;
-	// 0 means no limit. Admins are never limited.
+	// UserInvitesPerDay is user_invites_per_day, for the answers that
+	// name it; the invite service enforces it (invites.CreateFor).
 	UserInvitesPerDay int
 	// Version is reported to XEP-0092 software version queries.
 	Version string
@@ -74,7 +71,8 @@ func (c Config) LogValue() slog.Value {
 // Minter is what the component needs from the invite rules;
 // *invites.Service satisfies it.
 type Minter interface {
-	Create(ctx context.Context, r invites.Request) (invites.Created, error)
+	// CreateFor creates an invite for a person under their rights.
+	CreateFor(ctx context.Context, p invites.Person, r invites.Request) (invites.Created, error)
 	// SignInLink makes a sign-in link for the portal (the chat word
 	// login); over the per-address limit the error is a
 	// *keystore.LimitError.

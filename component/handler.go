@@ -293,9 +293,9 @@ func (h *handler) command(iq stanza.IQ, loc *i18n.Localizer, cmd *element) xml.T
 	if node == nodeCreateAccount && !r.admin {
 		return iq.Error(forbidden(loc, loc.T("xmpp_only_admins", "Only admins of {{.Domain}} can create account invites.", "Domain", c.domain.String())))
 	}
-	req := c.contactRequest(r)
+	req := invites.Request{Type: keystore.TypeContact}
 	if node == nodeCreateAccount {
-		req = invites.Request{Type: keystore.TypeAccount, Creator: "xmpp:" + r.bare.String()}
+		req = invites.Request{Type: keystore.TypeAccount}
 	}
 	l := h.l
 	l.wg.Add(1)
@@ -315,7 +315,7 @@ func (h *handler) command(iq stanza.IQ, loc *i18n.Localizer, cmd *element) xml.T
 // language. The form's values (links, the expiry) are for machines and
 // stay as XEP-0401 writes them.
 func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, loc *i18n.Localizer, node, sid string, r requester, req invites.Request) xml.TokenReader {
-	created, err := c.mint(ctx, req)
+	created, err := c.mint(ctx, r, req)
 	var verr *invites.ValidationError
 	switch {
 	case errors.Is(err, invites.ErrQuota):
@@ -354,47 +354,29 @@ func forbidden(loc *i18n.Localizer, msg string) stanza.Error {
 	return stanza.Error{Type: stanza.Auth, Condition: stanza.Forbidden, Text: map[string]string{loc.Lang(): msg}}
 }
 
-// contactRequest is the contact invite a user of Domain gets for themself.
-func (c *Component) contactRequest(r requester) invites.Request {
-	req := invites.Request{
-		Type:          keystore.TypeContact,
-		Username:      r.bare.Localpart(),
-		Creator:       "xmpp:" + r.bare.String(),
-		AllowRegister: r.admin || c.cfg.AllowUserInvites,
-	}
-	if !r.admin && c.cfg.UserInvitesPerDay > 0 {
-		req.Limit = keystore.Limit{Max: c.cfg.UserInvitesPerDay, Since: c.now().Add(-userQuotaWindow)}
-	}
-	return req
-}
-
-// mint creates an invite and counts it.
-func (c *Component) mint(ctx context.Context, req invites.Request) (invites.Created, error) {
+// mint creates an invite for r under a person's rules (invites.CreateFor)
+// and counts it.
+func (c *Component) mint(ctx context.Context, r requester, req invites.Request) (invites.Created, error) {
 	if c.minter == nil {
 		return invites.Created{}, errors.New("no invite minter")
 	}
-	created, err := c.minter.Create(ctx, req)
+	created, err := c.minter.CreateFor(ctx, invites.Person{JID: r.bare.String(), Admin: r.admin}, req)
 	if err != nil {
 		return created, err
 	}
 	c.m.InviteCreated("xmpp", string(created.Invite.Type))
 	c.log.Info("invite created", "source", "xmpp", "type", string(created.Invite.Type),
-		"id", created.Invite.ID, "creator", req.Creator)
+		"id", created.Invite.ID, "creator", created.Invite.Creator)
 	return created, nil
 }
-
-// userQuotaWindow is the window of user_invites_per_day.
-const userQuotaWindow = 24 * time.Hour
 
 // quotaText tells a user who reached user_invites_per_day when to come
 // back, in loc's language.
 func (c *Component) quotaText(loc *i18n.Localizer, err error) string {
 	n := c.cfg.UserInvitesPerDay
-	var limit *keystore.LimitError
-	if errors.As(err, &limit) {
-		// The oldest invite of the day leaves the window then; rounded up
-		// to the minute, so the time given is never too early.
-		next := limit.Oldest.Add(userQuotaWindow + time.Minute - time.Second).Truncate(time.Minute)
+	// The oldest invite of the day leaves the window then; rounded up to
+	// the minute, so the time given is never too early.
+	if next := invites.QuotaNext(err); !next.IsZero() {
 		return loc.N("xmpp_quota_next", n,
 			"You have reached the limit of {{.Count}} invite per day. You can create the next one from {{.Next}}.",
 			"You have reached the limit of {{.Count}} invites per day. You can create the next one from {{.Next}}.",
@@ -480,7 +462,7 @@ func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r reque
 	if !strings.EqualFold(body, "invite") {
 		return c.helpText(loc, r)
 	}
-	created, err := c.mint(ctx, c.contactRequest(r))
+	created, err := c.mint(ctx, r, invites.Request{Type: keystore.TypeContact})
 	switch {
 	case errors.Is(err, invites.ErrQuota):
 		return c.quotaText(loc, err)

@@ -53,8 +53,28 @@ func (l *logBuffer) String() string {
 type fakeMinter struct {
 	mu      sync.Mutex
 	reqs    []invites.Request
+	persons []invites.Person // who each CreateFor was for
 	err     error
 	signIns []string
+}
+
+// CreateFor records who asked; the rules themselves are invites'
+// (invites/policy_test.go).
+func (f *fakeMinter) CreateFor(ctx context.Context, p invites.Person, r invites.Request) (invites.Created, error) {
+	f.mu.Lock()
+	f.persons = append(f.persons, p)
+	f.mu.Unlock()
+	r.Creator = "xmpp:" + p.JID
+	if r.Type == keystore.TypeContact && r.Username == "" {
+		r.Username, _, _ = strings.Cut(p.JID, "@")
+	}
+	return f.Create(ctx, r)
+}
+
+func (f *fakeMinter) people() []invites.Person {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]invites.Person(nil), f.persons...)
 }
 
 const testSignInLink = "https://example.test/login/confirm?SIGNIN0123456789abcdefghijklmnopqrstuvwxyz-_"

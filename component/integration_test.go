@@ -56,7 +56,8 @@ func integration(t *testing.T, kind string) {
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := invites.New(st, invites.Config{Domain: srv.Domain, PublicURL: "https://chat.example.test",
-		DefaultTTL: 168 * time.Hour, MaxTTL: 720 * time.Hour, ResetTTL: 24 * time.Hour, PasswordMinLength: 8}, nil)
+		DefaultTTL: 168 * time.Hour, MaxTTL: 720 * time.Hour, ResetTTL: 24 * time.Hour, PasswordMinLength: 8,
+		Admins: []string{"admin@" + srv.Domain}, UserInvitesPerDay: 3}, nil)
 
 	cfg := Config{JID: srv.ComponentJID, Server: srv.ComponentAddr, Secret: srv.Secret, Domain: srv.Domain,
 		Admins: []string{"admin@" + srv.Domain}, UserInvitesPerDay: 3, Version: "test"}

@@ -185,9 +185,6 @@ func (p *pages) myTypes(v viewer) []string {
 	return types
 }
 
-// userQuotaWindow is the window of user_invites_per_day, as in-band.
-const userQuotaWindow = 24 * time.Hour
-
 func (p *pages) myData(ctx context.Context, r *http.Request, l *i18n.Localizer, v viewer) (myData, error) {
 	d := myData{portalPage: p.portalPage(r, l, l.T("my_page_title", "Your invites"), v, "my"),
 		Types: p.myTypes(v), MaxUses: invites.MaxUses}
@@ -195,7 +192,7 @@ func (p *pages) myData(ctx context.Context, r *http.Request, l *i18n.Localizer, 
 	d.Form.Uses = 1
 	cfg := p.s.svc.Config()
 	if !v.Admin && cfg.UserInvitesPerDay > 0 {
-		n, err := p.s.store.CountInvites(ctx, "xmpp:"+v.JID, p.s.now().Add(-userQuotaWindow))
+		n, err := p.s.store.CountInvites(ctx, "xmpp:"+v.JID, p.s.now().Add(-invites.UserQuotaWindow))
 		if err != nil {
 			return d, err
 		}
@@ -265,7 +262,7 @@ func createErrorText(h i18n.HTML, err error) template.HTML {
 func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, v viewer, f createForm, admin bool) (template.HTML, error) {
 	h := i18n.HTML{Localizer: l}
 	cfg := p.s.svc.Config()
-	req := invites.Request{Type: keystore.Type(f.Type), Note: f.Note, Uses: f.Uses, Creator: "xmpp:" + v.JID}
+	req := invites.Request{Type: keystore.Type(f.Type), Note: f.Note, Uses: f.Uses}
 	if f.Uses < 1 {
 		return createErrorText(h, &invites.ValidationError{Field: "uses"}), nil
 	}
@@ -276,18 +273,13 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 		}
 		req.TTL = ttl
 	}
-	local, domain, _ := strings.Cut(v.JID, "@")
-	switch {
-	case admin:
+	if admin {
 		req.Username = f.Username
-		if req.Type == keystore.TypeContact && req.Username == "" && domain == cfg.Domain {
-			req.Username = local
-		}
-		req.AllowRegister = true
 		if req.Type == keystore.TypeReset && p.s.link.State() == "up" {
 			req.Accounts = p.s.link
 		}
-	default:
+	} else {
+		// /my offers what the person's rights allow; CreateFor decides.
 		allowed := false
 		for _, t := range p.myTypes(v) {
 			allowed = allowed || t == f.Type
@@ -295,20 +287,14 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 		if !allowed {
 			return createErrorText(h, &invites.ValidationError{Field: "type"}), nil
 		}
-		if req.Type == keystore.TypeContact {
-			req.Username = local
-			req.AllowRegister = v.Admin || cfg.AllowUserInvites
-		}
-		if !v.Admin && cfg.UserInvitesPerDay > 0 {
-			req.Limit = keystore.Limit{Max: cfg.UserInvitesPerDay, Since: p.s.now().Add(-userQuotaWindow)}
-		}
 	}
-	c, err := p.s.svc.Create(r.Context(), req)
-	var le *keystore.LimitError
+	c, err := p.s.svc.CreateFor(r.Context(), invites.Person{JID: v.JID, Admin: v.Admin}, req)
 	switch {
-	case errors.As(err, &le):
+	case errors.Is(err, invites.ErrQuota):
 		return h.N("create_quota", cfg.UserInvitesPerDay, "You have created {{.Count}} invite in the last 24 hours, your limit. You can create the next one on {{.Next}}.",
-			"You have created {{.Count}} invites in the last 24 hours, your limit. You can create the next one on {{.Next}}.", "Next", l.Date(le.Oldest.Add(userQuotaWindow))), nil
+			"You have created {{.Count}} invites in the last 24 hours, your limit. You can create the next one on {{.Next}}.", "Next", l.Date(invites.QuotaNext(err))), nil
+	case errors.Is(err, invites.ErrNotAllowed):
+		return createErrorText(h, &invites.ValidationError{Field: "type"}), nil
 	case errors.Is(err, invites.ErrProtected):
 		return createErrorText(h, err), nil
 	case err != nil:

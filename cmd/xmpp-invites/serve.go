@@ -340,7 +340,6 @@ func componentConfig(cfg Config) component.Config {
 		Domain:            cfg.Domain,
 		Admins:            cfg.Admins,
 		PingInterval:      cfg.PingInterval,
-		AllowUserInvites:  cfg.AllowUserInvites,
 		UserInvitesPerDay: cfg.UserInvitesPerDay,
 		Version:           version,
 		SiteName:          cfg.SiteName,
