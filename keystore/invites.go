@@ -53,6 +53,14 @@ type Invite struct {
 	seq int64
 }
 
+// Never is the expiry of an invite that does not expire
+// (allow_never_expiring): the last second of year 9999, so that every
+// comparison with a time keeps working.
+var Never = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// NeverExpires reports whether the invite does not expire.
+func (i Invite) NeverExpires() bool { return !i.Expires.Before(Never) }
+
 // State reports the invite's state at time now.
 func (i Invite) State(now time.Time) State {
 	switch {
