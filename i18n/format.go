@@ -24,6 +24,9 @@ func (l *Localizer) Date(t time.Time) string {
 // Until says how far in the future d is, rounded to the nearest unit, so
 // that an invite valid for 7 days reads "in 7 days" when it is opened.
 func (l *Localizer) Until(d time.Duration) string {
+	// Rounding must not overflow: nothing shown is further than a
+	// century (an invite that never expires is not shown with Until).
+	d = min(d, 100*365*24*time.Hour)
 	switch {
 	case d < 30*time.Second:
 		return l.T("until_now", "in less than a minute")

@@ -491,7 +491,13 @@ func (l *Localizer) render(b *strings.Builder, id string, n int, counted bool, o
 		tag = l.c.src.tag
 	}
 	if counted {
-		form = formIndex(plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0))
+		// CLDR's rules are for the number's absolute value; x/text
+		// panics on a negative one.
+		abs := n
+		if abs < 0 {
+			abs = -abs
+		}
+		form = formIndex(plural.Cardinal.MatchPlural(tag, abs, 0, 0, 0, 0))
 		kv = append(kv, "Count", n)
 	}
 	var segs []segment

@@ -160,3 +160,15 @@ func TestBrokenCatalogueSpeaksEnglish(t *testing.T) {
 		t.Error("a default language whose catalogue does not parse was accepted")
 	}
 }
+
+// TestExtremeCounts: a count far in the future or negative neither panics
+// nor overflows.
+func TestExtremeCounts(t *testing.T) {
+	l, _ := testCatalog(t, "").Lookup("de")
+	if got := l.Until(time.Until(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))); !strings.HasPrefix(got, "in 36500 ") {
+		t.Errorf("Until(year 9999) = %q, want a century", got)
+	}
+	if got := l.N("until_days", -3, "in {{.Count}} day", "in {{.Count}} days"); got != "in -3 Tagen" {
+		t.Errorf("N(-3) = %q", got)
+	}
+}
