@@ -470,6 +470,9 @@ func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r reque
 		c.log.Error("could not create an invite", "source", "chat", "requester", r.bare.String(), "err", err)
 		return loc.T("xmpp_chat_failed", "Sorry, the invite could not be created. Please try again later.")
 	}
+	if answer, ok := neverChatInvite(loc, created); ok {
+		return answer
+	}
 	return loc.T("xmpp_chat_invite", "Here is your invite link. Send it to the person you want to chat with; it works once and expires on {{.Expires}}.\n{{.Link}}\n\nIf they already have an XMPP app: {{.URI}}",
 		"Expires", loc.Date(created.Invite.Expires), "Link", created.LandingURL, "URI", created.URI)
 }

@@ -485,11 +485,11 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 		}
 	}
 	if v, ok := p["ttl"]; ok {
-		d, err := invites.ParseTTL(v)
+		d, never, err := invites.ParseValidity(v)
 		if err != nil {
 			return invites.Created{}, err
 		}
-		req.TTL = d
+		req.TTL, req.Never = d, never
 	}
 	if v, ok := p["uses"]; ok {
 		n, err := strconv.Atoi(v)
@@ -503,6 +503,9 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 	req.Note = p["note"]
 	if err := mayCreate(key, req.Type); err != nil {
 		return invites.Created{}, err
+	}
+	if req.Never && key.Scope != keystore.ScopeManage {
+		return invites.Created{}, newAPIError(http.StatusForbidden, "ttl: only a manage key may create invites that never expire")
 	}
 	req.Creator = key.Creator()
 	// A manage key acts for the operator: its contact invites may register
@@ -526,17 +529,17 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 
 // createdJSON answers a create: the only time the token is shown.
 type createdJSON struct {
-	ID         string `json:"id"`
-	Token      string `json:"token"`
-	URI        string `json:"uri"`
-	LandingURL string `json:"landing_url"`
-	Type       string `json:"type"`
-	Expires    string `json:"expires"`
+	ID         string  `json:"id"`
+	Token      string  `json:"token"`
+	URI        string  `json:"uri"`
+	LandingURL string  `json:"landing_url"`
+	Type       string  `json:"type"`
+	Expires    *string `json:"expires"` // null: never expires
 }
 
 func createdBody(c invites.Created) createdJSON {
 	return createdJSON{ID: c.Invite.ID, Token: c.Token, URI: c.URI, LandingURL: c.LandingURL,
-		Type: string(c.Invite.Type), Expires: apiTime(c.Invite.Expires)}
+		Type: string(c.Invite.Type), Expires: invites.JSONExpires(c.Invite)}
 }
 
 // apiTime formats times as RFC 3339 UTC.

@@ -43,7 +43,8 @@ func checkCreated(t *testing.T, e *apiEnv, rec *httptest.ResponseRecorder, creat
 	if err != nil {
 		t.Fatalf("the created invite is not in the store: %v", err)
 	}
-	if inv.ID != c.ID || string(inv.Type) != c.Type || apiTime(inv.Expires) != c.Expires {
+	if inv.ID != c.ID || string(inv.Type) != c.Type || (c.Expires == nil) != inv.NeverExpires() ||
+		c.Expires != nil && apiTime(inv.Expires) != *c.Expires {
 		t.Errorf("answer %+v does not match the stored invite %+v", c, inv)
 	}
 	if inv.Creator != creator {
@@ -52,8 +53,10 @@ func checkCreated(t *testing.T, e *apiEnv, rec *httptest.ResponseRecorder, creat
 	if want := e.svc.URI(inv, c.Token); c.URI != want {
 		t.Errorf("uri %q, want %q", c.URI, want)
 	}
-	if _, err := time.Parse(time.RFC3339, c.Expires); err != nil || !strings.HasSuffix(c.Expires, "Z") {
-		t.Errorf("expires %q is not RFC 3339 UTC", c.Expires)
+	if c.Expires != nil {
+		if _, err := time.Parse(time.RFC3339, *c.Expires); err != nil || !strings.HasSuffix(*c.Expires, "Z") {
+			t.Errorf("expires %q is not RFC 3339 UTC", *c.Expires)
+		}
 	}
 	return c, inv
 }
@@ -792,8 +795,9 @@ func TestAPIv1ShowAndRevoke(t *testing.T) {
 	if !jsonEqual(t, byID, byToken) {
 		t.Fatalf("by ID %+v, by token %+v", byID, byToken)
 	}
+	expires := apiTime(e.clock.Now().Add(48 * time.Hour))
 	want := inviteJSON{ID: c.ID, Type: "account", Creator: manageKey.Creator(), Note: "two",
-		Created: apiTime(e.clock.Now()), Expires: apiTime(e.clock.Now().Add(48 * time.Hour)), MaxUses: 2, State: "pending"}
+		Created: apiTime(e.clock.Now()), Expires: &expires, MaxUses: 2, State: "pending"}
 	if !jsonEqual(t, byID.inviteJSON, want) || byID.UsedBy == nil || len(byID.UsedBy) != 0 {
 		t.Fatalf("show %+v used_by %v, want %+v and []", byID.inviteJSON, byID.UsedBy, want)
 	}

@@ -253,7 +253,7 @@ func (p *pages) tryPortal(r *http.Request, l *i18n.Localizer) error {
 		{"login", loginData{portalPage: pp(""), Error: "sample", Component: "invites.example.org"}},
 		{"login", loginData{portalPage: pp(""), Sent: true, Address: "user@example.org", Component: "invites.example.org", Minutes: 10}},
 		{"confirm", confirmData{portalPage: pp(""), JID: "user@example.org", From: "192.0.2.1", Asked: l.Date(now)}},
-		{"my", myData{portalPage: pp("my"), Types: []string{"contact", "account"}, TTLs: p.ttlOptions(l, ""), Invites: rows, Quota: 10, NextBefore: "x"}},
+		{"my", myData{portalPage: pp("my"), Types: []string{"contact", "account"}, TTLs: p.ttlOptions(l, "", false), Invites: rows, Quota: 10, NextBefore: "x"}},
 		{"created", createdData{portalPage: pp("my"), Link: "https://example.org/invite?x", Expires: l.Date(now), Uses: 2}},
 		{"admin_invites", myData{portalPage: pp("invites"), Types: []string{"account"}, Invites: rows, Error: "sample"}},
 		{"admin_keys", keysData{portalPage: pp("keys"), Keys: []keyRow{{ID: "k", Scope: "manage"}}, Credential: "k/s", NewKey: "k", Error: "sample"}},

@@ -544,6 +544,7 @@ type landingData struct {
 	ExpiresISO  string
 	ExpiresText string
 	ExpiresIn   string
+	Never       bool // the invite does not expire: ExpiresText says so, the others are empty
 	UsesLeft    int
 	RegisterURL string
 	CanRegister bool
@@ -599,7 +600,11 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request, l *i18n.Localize
 	w.Header().Add("Vary", "User-Agent")
 	now := p.s.now()
 	platform := platformOf(r.UserAgent())
-	key := landingKey{token: token, platform: platform, uses: inv.Uses, until: l.Until(inv.Expires.Sub(now)),
+	until := "never"
+	if !inv.NeverExpires() {
+		until = l.Until(inv.Expires.Sub(now))
+	}
+	key := landingKey{token: token, platform: platform, uses: inv.Uses, until: until,
 		lang: l.Lang(), query: menuQuery(r)}
 	if body, ok := p.landings.get(key, now); ok {
 		writePage(w, http.StatusOK, body)
@@ -627,6 +632,10 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request, l *i18n.Localize
 		CanRegister: inv.AllowRegister,
 		QR:          qr,
 		Apps:        apps,
+	}
+	if inv.NeverExpires() {
+		d.Never, d.ExpiresISO, d.ExpiresIn = true, "", ""
+		d.ExpiresText = l.T("landing_never_expires", "This invite does not expire.")
 	}
 	if inv.Username != "" {
 		d.JID = inv.Username + "@" + cfg.Domain

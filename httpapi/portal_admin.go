@@ -28,7 +28,7 @@ func (p *pages) adminInvitesData(r *http.Request, l *i18n.Localizer, v viewer) (
 	q := r.URL.Query()
 	d := myData{portalPage: p.portalPage(r, l, l.T("admin_invites_title", "Invites"), v, "invites"),
 		Types: []string{"account", "contact", "reset"}, MaxUses: invites.MaxUses}
-	d.TTLs = p.ttlOptions(l, "")
+	d.TTLs = p.ttlOptions(l, "", true)
 	d.Form.Uses = 1
 	o := keystore.ListOptions{All: true, Newest: true, Limit: pageSize + 1}
 	switch st := keystore.State(q.Get("state")); st {
@@ -84,7 +84,7 @@ func (p *pages) adminCreate(w http.ResponseWriter, r *http.Request, l *i18n.Loca
 		return err
 	}
 	d.Form, d.Error = f, msg
-	d.TTLs = p.ttlOptions(l, f.TTL)
+	d.TTLs = p.ttlOptions(l, f.TTL, true)
 	return p.render(w, http.StatusBadRequest, "admin_invites", d)
 }
 

@@ -105,6 +105,7 @@ type createdData struct {
 	portalPage
 	Link, URI, Expires, Type string
 	Uses                     int
+	Never                    bool // the invite never expires (Expires is empty)
 	QR                       template.HTML
 	Back                     string
 }
@@ -120,17 +121,28 @@ func ttlValue(d time.Duration) string {
 	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 }
 
-// ttlChoice reads a validity the form sent: one of those it offers.
-func (p *pages) ttlChoice(v string) (time.Duration, bool) {
+// ttlNever is the form's value for an invite that never expires, offered
+// to admins where allow_never_expiring is on.
+const ttlNever = invites.TTLNever
+
+// offerNever reports whether the forms offer ttlNever to an admin or not.
+func (p *pages) offerNever(admin bool) bool { return admin && p.s.svc.Config().AllowNeverExpiring }
+
+// ttlChoice reads a validity the form sent: one of those it offers
+// (never: ttlNever).
+func (p *pages) ttlChoice(v string, admin bool) (d time.Duration, never, ok bool) {
+	if v == ttlNever {
+		return 0, true, p.offerNever(admin)
+	}
 	for _, d := range ttlChoices {
 		if d <= p.s.svc.Config().MaxTTL && ttlValue(d) == v {
-			return d, true
+			return d, false, true
 		}
 	}
-	return 0, false
+	return 0, false, false
 }
 
-func (p *pages) ttlOptions(l *i18n.Localizer, chosen string) []ttlOption {
+func (p *pages) ttlOptions(l *i18n.Localizer, chosen string, admin bool) []ttlOption {
 	cfg := p.s.svc.Config()
 	var out []ttlOption
 	for _, d := range ttlChoices {
@@ -144,6 +156,9 @@ func (p *pages) ttlOptions(l *i18n.Localizer, chosen string) []ttlOption {
 		}
 		out = append(out, ttlOption{Value: v, Label: label, Selected: v == chosen || (chosen == "" && d == cfg.DefaultTTL)})
 	}
+	if p.offerNever(admin) {
+		out = append(out, ttlOption{Value: ttlNever, Label: l.T("portal_ttl_never", "Never expires"), Selected: chosen == ttlNever})
+	}
 	return out
 }
 
@@ -154,7 +169,7 @@ func (p *pages) rows(ctx context.Context, l *i18n.Localizer, list []keystore.Inv
 	for _, inv := range list {
 		st := inv.State(now)
 		row := inviteRow{ID: inv.ID, Type: string(inv.Type), State: string(st), Note: inv.Note, Creator: inv.Creator,
-			Username: inv.Username, Created: l.Date(inv.Created), Expires: l.Date(inv.Expires), Uses: inv.Uses, MaxUses: inv.MaxUses,
+			Username: inv.Username, Created: l.Date(inv.Created), Expires: expiresText(l, inv), Uses: inv.Uses, MaxUses: inv.MaxUses,
 			Revocable: st == keystore.StatePending}
 		if inv.Uses > 0 {
 			uses, err := p.s.store.Uses(ctx, inv.ID)
@@ -168,6 +183,15 @@ func (p *pages) rows(ctx context.Context, l *i18n.Localizer, list []keystore.Inv
 		out = append(out, row)
 	}
 	return out, nil
+}
+
+// expiresText is an invite's expiry in the portal's lists: a date, or
+// "never" for an invite that never expires.
+func expiresText(l *i18n.Localizer, inv keystore.Invite) string {
+	if inv.NeverExpires() {
+		return l.T("portal_expires_never", "never")
+	}
+	return l.Date(inv.Expires)
 }
 
 // myTypes are the invites a person may create on /my: contact invites
@@ -188,7 +212,7 @@ func (p *pages) myTypes(v viewer) []string {
 func (p *pages) myData(ctx context.Context, r *http.Request, l *i18n.Localizer, v viewer) (myData, error) {
 	d := myData{portalPage: p.portalPage(r, l, l.T("my_page_title", "Your invites"), v, "my"),
 		Types: p.myTypes(v), MaxUses: invites.MaxUses}
-	d.TTLs = p.ttlOptions(l, "")
+	d.TTLs = p.ttlOptions(l, "", v.Admin)
 	d.Form.Uses = 1
 	cfg := p.s.svc.Config()
 	if !v.Admin && cfg.UserInvitesPerDay > 0 {
@@ -267,11 +291,11 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 		return createErrorText(h, &invites.ValidationError{Field: "uses"}), nil
 	}
 	if f.TTL != "" {
-		ttl, ok := p.ttlChoice(f.TTL)
+		ttl, never, ok := p.ttlChoice(f.TTL, v.Admin)
 		if !ok {
 			return createErrorText(h, &invites.ValidationError{Field: "ttl"}), nil
 		}
-		req.TTL = ttl
+		req.TTL, req.Never = ttl, never
 	}
 	if admin {
 		req.Username = f.Username
@@ -310,7 +334,11 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 	p.s.metrics.InviteCreated("portal", string(c.Invite.Type))
 	p.s.log.Info("invite created", "invite", c.Invite.ID, "type", c.Invite.Type, "creator", req.Creator, "via", "portal")
 	if admin {
-		p.audit(r.Context(), v, "invite.create", c.Invite.ID, string(c.Invite.Type)+" uses="+strconv.Itoa(c.Invite.MaxUses)+" expires="+i18n.ISO(c.Invite.Expires))
+		expires := i18n.ISO(c.Invite.Expires)
+		if c.Invite.NeverExpires() {
+			expires = "never"
+		}
+		p.audit(r.Context(), v, "invite.create", c.Invite.ID, string(c.Invite.Type)+" uses="+strconv.Itoa(c.Invite.MaxUses)+" expires="+expires)
 	}
 	qr, err := p.qr.svg(c.LandingURL, l.T("landing_qr_alt", "QR code of this invite's link"))
 	if err != nil {
@@ -322,6 +350,9 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 	}
 	d := createdData{portalPage: p.portalPage(r, l, l.T("created_page_title", "Invite created"), v, strings.TrimPrefix(back, "/admin/")),
 		Link: c.LandingURL, URI: c.URI, Expires: l.Date(c.Invite.Expires), Type: string(c.Invite.Type), Uses: c.Invite.MaxUses, QR: qr, Back: p.url(back)}
+	if c.Invite.NeverExpires() {
+		d.Never, d.Expires = true, ""
+	}
 	if !admin {
 		d.Section = "my"
 	}
@@ -339,7 +370,7 @@ func (p *pages) myCreate(w http.ResponseWriter, r *http.Request, l *i18n.Localiz
 		return err
 	}
 	d.Form, d.Error = f, msg
-	d.TTLs = p.ttlOptions(l, f.TTL)
+	d.TTLs = p.ttlOptions(l, f.TTL, v.Admin)
 	return p.render(w, http.StatusBadRequest, "my", d)
 }
 

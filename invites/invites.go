@@ -28,7 +28,10 @@ type Config struct {
 	Retention         time.Duration
 	AllowUserInvites  bool
 	UserInvitesPerDay int
-	PasswordMinLength int
+	// AllowNeverExpiring lets admins and manage keys create invites that
+	// do not expire (allow_never_expiring); see Request.Never.
+	AllowNeverExpiring bool
+	PasswordMinLength  int
 	// Admins are the bare JIDs in the admins list: their accounts are
 	// protected from reset invites made over HTTP or XMPP.
 	Admins []string
@@ -128,9 +131,14 @@ type Request struct {
 	Type     keystore.Type // empty: account
 	Username string        // account: optional fixed username; reset: the account; contact: the inviter's localpart
 	TTL      time.Duration // 0: the default for the type
-	Uses     int           // 0: 1
-	Note     string
-	Creator  string // key:ID, xmpp:JID or cli
+	// Never asks for an invite that does not expire (its Expires is
+	// keystore.Never). Refused unless allow_never_expiring is on, and
+	// for reset invites; TTL must then be 0. Who may ask is the caller's
+	// rule: admins (CreateFor) and manage keys.
+	Never   bool
+	Uses    int // 0: 1
+	Note    string
+	Creator string // key:ID, xmpp:JID or cli
 	// AllowRegister lets a contact invite also register new accounts (;ibr=y).
 	AllowRegister bool
 	// Limit caps the creator's invites in a window (key quotas, users' daily limit).
@@ -174,14 +182,24 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 	if r.Uses < 1 || r.Uses > MaxUses {
 		return Created{}, invalid("uses", "must be between 1 and %d", MaxUses)
 	}
+	if r.Never {
+		switch {
+		case !s.cfg.AllowNeverExpiring:
+			return Created{}, invalid("ttl", "never-expiring invites are off: [invites] allow_never_expiring = false")
+		case r.Type == keystore.TypeReset:
+			return Created{}, invalid("ttl", "a reset invite always expires")
+		case r.TTL != 0:
+			return Created{}, invalid("ttl", "give a duration or never, not both")
+		}
+	}
 	ttl := r.TTL
-	if ttl == 0 {
+	if ttl == 0 && !r.Never {
 		ttl = s.cfg.DefaultTTL
 		if r.Type == keystore.TypeReset {
 			ttl = s.cfg.ResetTTL
 		}
 	}
-	if ttl < time.Second {
+	if !r.Never && ttl < time.Second {
 		return Created{}, invalid("ttl", "must be at least 1s")
 	}
 	if ttl > s.cfg.MaxTTL {
@@ -240,10 +258,13 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 			return Created{}, invalid("username", "there is no account %s@%s on the server", r.Username, s.cfg.Domain)
 		}
 	}
-	now := s.now()
+	expires := s.now().Add(ttl)
+	if r.Never {
+		expires = keystore.Never
+	}
 	inv, token, err := s.store.CreateInvite(ctx, keystore.InviteParams{
 		Type: r.Type, Username: r.Username, Creator: r.Creator, Note: r.Note,
-		AllowRegister: r.AllowRegister, Expires: now.Add(ttl), MaxUses: r.Uses, Limit: r.Limit,
+		AllowRegister: r.AllowRegister, Expires: expires, MaxUses: r.Uses, Limit: r.Limit,
 	})
 	if errors.Is(err, keystore.ErrLimit) {
 		// Keep the store's error in the chain: its *keystore.LimitError
@@ -375,6 +396,19 @@ func ParseTTL(v string) (time.Duration, error) {
 		return 0, invalid("ttl", "must be positive")
 	}
 	return d, nil
+}
+
+// TTLNever is the ttl value that asks for an invite that does not expire.
+const TTLNever = "never"
+
+// ParseValidity reads a ttl parameter that may also be "never" (in any
+// case): never reports that one; otherwise it is ParseTTL.
+func ParseValidity(v string) (ttl time.Duration, never bool, err error) {
+	if strings.EqualFold(v, TTLNever) {
+		return 0, true, nil
+	}
+	ttl, err = ParseTTL(v)
+	return ttl, false, err
 }
 
 func isDigits(s string) bool {

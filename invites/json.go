@@ -16,7 +16,7 @@ type JSON struct {
 	Creator  string  `json:"creator"`
 	Note     string  `json:"note"`
 	Created  string  `json:"created"` // RFC 3339, UTC
-	Expires  string  `json:"expires"`
+	Expires  *string `json:"expires"` // null: never expires
 	MaxUses  int     `json:"max_uses"`
 	Uses     int     `json:"uses"`
 	State    string  `json:"state"`
@@ -26,13 +26,23 @@ type JSON struct {
 // ToJSON describes inv as of now.
 func ToJSON(inv keystore.Invite, now time.Time) JSON {
 	j := JSON{ID: inv.ID, Type: string(inv.Type), Username: inv.Username, Creator: inv.Creator,
-		Note: inv.Note, Created: jsonTime(inv.Created), Expires: jsonTime(inv.Expires),
+		Note: inv.Note, Created: jsonTime(inv.Created), Expires: JSONExpires(inv),
 		MaxUses: inv.MaxUses, Uses: inv.Uses, State: string(inv.State(now))}
 	if !inv.Revoked.IsZero() {
 		t := jsonTime(inv.Revoked)
 		j.Revoked = &t
 	}
 	return j
+}
+
+// JSONExpires is an invite's expiry as JSON shows it: RFC 3339 UTC, or nil
+// (null) for an invite that never expires.
+func JSONExpires(inv keystore.Invite) *string {
+	if inv.NeverExpires() {
+		return nil
+	}
+	t := jsonTime(inv.Expires)
+	return &t
 }
 
 func jsonTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -85,6 +85,9 @@ func (s *Service) CreateFor(ctx context.Context, p Person, r Request) (Created, 
 			return Created{}, &NotAllowedError{Rule: RuleAdminOnly}
 		}
 	}
+	if r.Never && !p.Admin {
+		return Created{}, &NotAllowedError{Rule: RuleAdminOnly} // never-expiring invites: admins only
+	}
 	if !p.Admin && s.cfg.UserInvitesPerDay > 0 {
 		r.Limit = keystore.Limit{Max: s.cfg.UserInvitesPerDay, Since: s.now().Add(-UserQuotaWindow)}
 	}

@@ -69,6 +69,8 @@ type fileConfig struct {
 		ReservationLease  string           `toml:"reservation_lease"`
 		ResolveInterval   string           `toml:"resolve_interval"`
 		Clients           []httpapi.Client `toml:"clients" env:"-"`
+
+		AllowNeverExpiring bool `toml:"allow_never_expiring"`
 	} `toml:"invites"`
 
 	Branding struct {
@@ -159,6 +161,8 @@ type Config struct {
 	PasswordMinLength int
 	Timing            invites.RedeemTiming
 	Clients           []httpapi.Client
+
+	AllowNeverExpiring bool // admins and manage keys may create invites that never expire
 }
 
 // configError names the option that is wrong; it exits with status 2.
@@ -339,6 +343,7 @@ func (fc fileConfig) validate() (Config, error) {
 		AllowUserInvites: fc.Invites.AllowUserInvites, UserInvitesPerDay: fc.Invites.UserInvitesPerDay,
 		PasswordMinLength: fc.Invites.PasswordMinLength, Clients: fc.Invites.Clients,
 	}
+	c.AllowNeverExpiring = fc.Invites.AllowNeverExpiring
 	if c.Domain == "" {
 		return Config{}, optErr("domain", "is required")
 	}

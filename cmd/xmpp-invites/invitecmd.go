@@ -28,7 +28,7 @@ func (a *appState) inviteCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "type", Value: "account", Usage: "account, reset or contact"},
 					&cli.StringFlag{Name: "username", Usage: "account: fixed username; reset: the account; contact: the inviter"},
-					&cli.StringFlag{Name: "ttl", Usage: "valid for `DURATION` (default: invites.default_ttl, reset: invites.reset_ttl)"},
+					&cli.StringFlag{Name: "ttl", Usage: "valid for `DURATION` (default: invites.default_ttl, reset: invites.reset_ttl), or never where invites.allow_never_expiring"},
 					&cli.IntFlag{Name: "uses", Value: 1, Usage: "how many accounts may use it (1-1000)"},
 					&cli.StringFlag{Name: "note", Usage: "a note for yourself, shown in lists"},
 					&cli.BoolFlag{Name: "allow-admin", Usage: "allow a reset invite for an admin's account or a reserved name"},
@@ -76,11 +76,11 @@ func (a *appState) inviteCreate(c *cli.Context) error {
 		return usageErr("--uses must be between 1 and %d", invites.MaxUses)
 	}
 	if v := c.String("ttl"); v != "" {
-		d, err := invites.ParseTTL(v)
+		d, never, err := invites.ParseValidity(v)
 		if err != nil {
 			return usageErr("--%v", err)
 		}
-		r.TTL = d
+		r.TTL, r.Never = d, never
 	}
 	created, err := newService(st, cfg).Create(c.Context, r)
 	var ve *invites.ValidationError
@@ -132,7 +132,7 @@ func (a *appState) inviteList(c *cli.Context) error {
 	t := a.table(cols...)
 	for _, inv := range list {
 		line := []string{inv.ID, string(inv.Type), termText(orDash(inv.Username)),
-			fmt.Sprintf("%d/%d", inv.Uses, inv.MaxUses), rfc3339(inv.Expires), termText(inv.Creator), termText(inv.Note)}
+			fmt.Sprintf("%d/%d", inv.Uses, inv.MaxUses), expiresText(inv), termText(inv.Creator), termText(inv.Note)}
 		if all {
 			line = append(line, string(inv.State(now)))
 		}
@@ -197,7 +197,7 @@ func printInvite(w io.Writer, inv keystore.Invite, uses []keystore.Use, now time
 	fmt.Fprintf(tw, "Note:\t%s\n", termText(orDash(inv.Note)))
 	fmt.Fprintf(tw, "Allows registration:\t%t\n", inv.AllowRegister)
 	fmt.Fprintf(tw, "Created:\t%s\n", rfc3339(inv.Created))
-	fmt.Fprintf(tw, "Expires:\t%s\n", rfc3339(inv.Expires))
+	fmt.Fprintf(tw, "Expires:\t%s\n", expiresText(inv))
 	fmt.Fprintf(tw, "Uses:\t%d/%d\n", inv.Uses, inv.MaxUses)
 	fmt.Fprintf(tw, "Revoked:\t%s\n", rfc3339OrDash(inv.Revoked))
 	for _, u := range uses {
@@ -222,6 +222,15 @@ func termText(s string) string {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// expiresText is an invite's expiry in text output: "never" for an invite
+// that never expires (not its stored year 9999).
+func expiresText(inv keystore.Invite) string {
+	if inv.NeverExpires() {
+		return "never"
+	}
+	return rfc3339(inv.Expires)
+}
 
 func rfc3339OrDash(t time.Time) string {
 	if t.IsZero() {
@@ -253,5 +262,6 @@ func newService(st *keystore.Store, cfg Config) *invites.Service {
 		AllowUserInvites: cfg.AllowUserInvites, UserInvitesPerDay: cfg.UserInvitesPerDay,
 		PasswordMinLength: cfg.PasswordMinLength, Timing: cfg.Timing, Admins: cfg.Admins,
 		ReservedUsernames: cfg.ReservedUsernames, ComponentJID: cfg.ComponentJID,
+		AllowNeverExpiring: cfg.AllowNeverExpiring,
 	}, nil)
 }
