@@ -26,6 +26,7 @@ import (
 
 	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
 	"xmpp-invites/metrics"
 )
 
@@ -73,6 +74,15 @@ func (c Config) LogValue() slog.Value {
 type Minter interface {
 	// CreateFor creates an invite for a person under their rights.
 	CreateFor(ctx context.Context, p invites.Person, r invites.Request) (invites.Created, error)
+	// ListFor lists the invites a person may see (admins: all; others:
+	// their own).
+	ListFor(ctx context.Context, p invites.Person, o keystore.ListOptions) ([]keystore.Invite, error)
+	// RevokeFor revokes an invite by ID for a person (their own; admins:
+	// any); others' invites are keystore.ErrNotFound.
+	RevokeFor(ctx context.Context, p invites.Person, id string) (keystore.Invite, error)
+	// Config returns the invite rules (max_ttl for the validities the
+	// forms offer).
+	Config() invites.Config
 	// SignInLink makes a sign-in link for the portal (the chat word
 	// login); over the per-address limit the error is a
 	// *keystore.LimitError.

@@ -15,20 +15,7 @@ import (
 
 	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
-	"xmpp-invites/keystore"
 )
-
-// XEP-0401 command nodes offered by the component.
-const (
-	nodeInvite        = "urn:xmpp:invite#invite"
-	nodeCreateAccount = "urn:xmpp:invite#create-account"
-)
-
-// commandNames are the human names of the commands, by node.
-var commandNames = map[string]i18n.Message{
-	nodeInvite:        i18n.Msg("xmpp_command_invite", "Invite someone to chat with you"),
-	nodeCreateAccount: i18n.Msg("xmpp_command_create_account", "Create an account invite"),
-}
 
 // handler receives every stanza of one link. It runs on the Serve
 // goroutine, so it answers only what needs no round trip to the server;
@@ -224,13 +211,15 @@ func (c *Component) discoInfo(iq stanza.IQ, loc *i18n.Localizer, node string) xm
 		}
 	case nsCommands:
 		parts = []xml.TokenReader{identity("automation", "command-list", loc.T("xmpp_command_list", "Commands"))}
-	case nodeInvite, nodeCreateAccount:
+	default:
+		cmd := commandByNode(node)
+		if cmd == nil {
+			return iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound})
+		}
 		parts = []xml.TokenReader{
-			identity("automation", "command-node", loc.M(commandNames[node])),
+			identity("automation", "command-node", loc.M(cmd.name)),
 			feature(nsCommands), feature(nsData),
 		}
-	default:
-		return iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound})
 	}
 	var attrs []xml.Attr
 	if node != "" {
@@ -240,22 +229,18 @@ func (c *Component) discoInfo(iq stanza.IQ, loc *i18n.Localizer, node string) xm
 }
 
 // discoItems answers disco#items: the commands node lists what the
-// requester may run (create-account for admins only), named in loc's
-// language.
+// requester may run (the XEP-0401 invite for users of the domain, the
+// others for admins only), named in loc's language.
 func (c *Component) discoItems(iq stanza.IQ, loc *i18n.Localizer, node string) xml.TokenReader {
 	var items []xml.TokenReader
 	switch node {
 	case "":
 	case nsCommands:
 		r := c.who(iq.From)
-		item := func(n string) xml.TokenReader {
-			return el(name("", "item"), []xml.Attr{attr("jid", iq.To.String()), attr("node", n), attr("name", loc.M(commandNames[n]))})
-		}
-		if r.local {
-			items = append(items, item(nodeInvite))
-		}
-		if r.local && r.admin {
-			items = append(items, item(nodeCreateAccount))
+		for _, cmd := range commands {
+			if cmd.may(r) {
+				items = append(items, el(name("", "item"), []xml.Attr{attr("jid", iq.To.String()), attr("node", cmd.node), attr("name", loc.M(cmd.name))}))
+			}
 		}
 	default:
 		return iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound})
@@ -265,82 +250,6 @@ func (c *Component) discoItems(iq stanza.IQ, loc *i18n.Localizer, node string) x
 		attrs = []xml.Attr{attr("node", node)}
 	}
 	return iq.Result(el(name(nsDiscoItems, "query"), attrs, items...))
-}
-
-// command handles an XEP-0050 request. It returns an immediate answer, or
-// nil when a goroutine will answer. Its texts speak loc's language.
-func (h *handler) command(iq stanza.IQ, loc *i18n.Localizer, cmd *element) xml.TokenReader {
-	c := h.c
-	node, action, sid := cmd.attr("node"), cmd.attr("action"), cmd.attr("sessionid")
-	if _, ok := commandNames[node]; !ok {
-		return iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound})
-	}
-	if sid == "" {
-		sid = newID()
-	}
-	switch action {
-	case "cancel":
-		return iq.Result(commandEl(node, sid, "canceled"))
-	case "", "execute", "complete", "next":
-	default:
-		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest,
-			Text: map[string]string{loc.Lang(): loc.T("xmpp_command_one_step", "This command has one step: execute or cancel it.")}})
-	}
-	r := c.who(iq.From)
-	if !r.local {
-		return iq.Error(forbidden(loc, loc.T("xmpp_only_users", "Only users of {{.Domain}} can create invites here.", "Domain", c.domain.String())))
-	}
-	if node == nodeCreateAccount && !r.admin {
-		return iq.Error(forbidden(loc, loc.T("xmpp_only_admins", "Only admins of {{.Domain}} can create account invites.", "Domain", c.domain.String())))
-	}
-	req := invites.Request{Type: keystore.TypeContact}
-	if node == nodeCreateAccount {
-		req = invites.Request{Type: keystore.TypeAccount}
-	}
-	l := h.l
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		ctx, cancel := context.WithTimeout(l.ctx, mintTimeout)
-		defer cancel()
-		reply := c.commandResult(ctx, iq, loc, node, sid, r, req)
-		if err := l.s.Send(ctx, reply); err != nil && l.ctx.Err() == nil {
-			c.log.Warn("could not send a command result", "node", node, "to", iq.From.String(), "err", err)
-		}
-	}()
-	return nil
-}
-
-// commandResult mints the invite and builds the command's answer in loc's
-// language. The form's values (links, the expiry) are for machines and
-// stay as XEP-0401 writes them.
-func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, loc *i18n.Localizer, node, sid string, r requester, req invites.Request) xml.TokenReader {
-	created, err := c.mint(ctx, r, req)
-	var verr *invites.ValidationError
-	switch {
-	case errors.Is(err, invites.ErrQuota):
-		return iq.Result(commandEl(node, sid, "completed",
-			el(name("", "note"), []xml.Attr{attr("type", "error")}, text(c.quotaText(loc, err)))))
-	case errors.As(err, &verr):
-		// The API's words, in English, and marked so.
-		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: map[string]string{i18n.Source: verr.Error()}})
-	case errors.Is(err, invites.ErrProtected):
-		return iq.Error(forbidden(loc, loc.T("xmpp_protected", "A reset invite for an admin or a reserved account can only be made with the command line.")))
-	case err != nil:
-		c.log.Error("could not create an invite", "node", node, "requester", r.bare.String(), "err", err)
-		return iq.Error(stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError,
-			Text: map[string]string{loc.Lang(): loc.T("xmpp_invite_failed", "The invite could not be created. Please try again later.")}})
-	}
-	title := loc.T("xmpp_contact_invite_created", "Contact invite created")
-	if req.Type == keystore.TypeAccount {
-		title = loc.T("xmpp_account_invite_created", "Account invite created")
-	}
-	form := dataForm("result", title,
-		formField{Var: "landing-url", Type: "text-single", Label: loc.T("xmpp_field_link", "Invite link"), Values: []string{created.LandingURL}},
-		formField{Var: "uri", Type: "text-single", Label: loc.T("xmpp_field_uri", "Invite URI"), Values: []string{created.URI}},
-		formField{Var: "expire", Type: "text-single", Label: loc.T("xmpp_field_expires", "Expires"), Values: []string{formatExpire(created.Invite.Expires)}},
-	)
-	return iq.Result(commandEl(node, sid, "completed", form))
 }
 
 // commandEl returns an ad-hoc <command/> element.
@@ -448,44 +357,6 @@ func (h *handler) message(e *element) {
 			c.log.Warn("could not answer a chat message", "to", from.String(), "err", err)
 		}
 	}()
-}
-
-// chatAnswer is the component's answer to a chat message, in loc's
-// language. The command words stay English (SPEC §6).
-func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r requester, body string) string {
-	if strings.EqualFold(body, "login") && (r.local || r.admin) {
-		return c.chatSignIn(ctx, loc, r)
-	}
-	if !r.local {
-		return loc.T("xmpp_chat_strangers", "This service creates invites for users of {{.Domain}} only.", "Domain", c.domain.String())
-	}
-	if !strings.EqualFold(body, "invite") {
-		return c.helpText(loc, r)
-	}
-	created, err := c.mint(ctx, r, invites.Request{Type: keystore.TypeContact})
-	switch {
-	case errors.Is(err, invites.ErrQuota):
-		return c.quotaText(loc, err)
-	case err != nil:
-		c.log.Error("could not create an invite", "source", "chat", "requester", r.bare.String(), "err", err)
-		return loc.T("xmpp_chat_failed", "Sorry, the invite could not be created. Please try again later.")
-	}
-	if answer, ok := neverChatInvite(loc, created); ok {
-		return answer
-	}
-	return loc.T("xmpp_chat_invite", "Here is your invite link. Send it to the person you want to chat with; it works once and expires on {{.Expires}}.\n{{.Link}}\n\nIf they already have an XMPP app: {{.URI}}",
-		"Expires", loc.Date(created.Invite.Expires), "Link", created.LandingURL, "URI", created.URI)
-}
-
-func (c *Component) helpText(loc *i18n.Localizer, r requester) string {
-	help := loc.T("xmpp_help", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}.",
-		"Domain", c.domain.String())
-	if r.admin {
-		help = loc.T("xmpp_help_admin", "Send \"invite\" and I answer with a link that invites someone to chat with you on {{.Domain}}. As an admin you can also create account invites with the ad-hoc command \"{{.Command}}\".",
-			"Domain", c.domain.String(), "Command", loc.M(commandNames[nodeCreateAccount]))
-	}
-	return help + "\n\n" + loc.T("xmpp_signin_help", "Send \"login\" and I answer with a link that signs you in to the web pages of {{.Site}}, where you can create and manage invites.",
-		"Site", c.siteName())
 }
 
 // siteName is the name of the site: SiteName, else the domain.

@@ -101,7 +101,7 @@ func TestDiscoPingVersion(t *testing.T) {
 		want []string
 	}{
 		{alice, []string{nodeInvite}},
-		{admin, []string{nodeInvite, nodeCreateAccount}},
+		{admin, []string{nodeInvite, nodeCreateAccount, nodeAdminCreate, nodeAdminList, nodeAdminRevoke, nodeAdminReset}},
 		{stranger, nil},
 	} {
 		t.Run("command list for "+tc.from, func(t *testing.T) {
@@ -194,6 +194,7 @@ func TestCommands(t *testing.T) {
 	t.Run("user invite", func(t *testing.T) {
 		f := resultForm(t, execute(t, fc, alice, "a1", nodeInvite, "execute"))
 		want := map[string]string{
+			"FORM_TYPE":   nsInvitation,
 			"landing-url": "https://example.test/invite?TOKEN0123456789abcdefghi",
 			"uri":         "xmpp:alice@example.test?roster;preauth=TOKEN0123456789abcdefghi",
 			"expire":      "2030-01-02T03:04:05Z",
@@ -220,7 +221,7 @@ func TestCommands(t *testing.T) {
 		}
 	})
 	t.Run("admin creates account invite", func(t *testing.T) {
-		f := resultForm(t, execute(t, fc, admin, "a4", nodeCreateAccount, "execute"))
+		f := resultForm(t, execute(t, fc, admin, "a4", nodeCreateAccount, "complete"))
 		if f["uri"] != "xmpp:example.test?register;preauth=TOKEN0123456789abcdefghi" || f["landing-url"] == "" {
 			t.Errorf("form %q", f)
 		}
@@ -310,7 +311,7 @@ func TestChat(t *testing.T) {
 	if got := chat(t, fc, alice, "chat", "help"); !strings.Contains(got, `Send "invite"`) {
 		t.Errorf("help: %q", got)
 	}
-	if got := chat(t, fc, admin, "chat", "what?"); !strings.Contains(got, "account invites") {
+	if got := chat(t, fc, admin, "chat", "what?"); !strings.Contains(got, "reset USER") || !strings.Contains(got, "ad-hoc commands") {
 		t.Errorf("admin help: %q", got)
 	}
 	if got := chat(t, fc, stranger, "chat", "invite"); !strings.Contains(got, "users of example.test only") {
@@ -490,7 +491,7 @@ func TestConcurrentCommandResults(t *testing.T) {
 	_, fc := connect(t, fs, nil, nil)
 	const n = 300
 	for i := 0; i < n; i++ {
-		fc.send(fmt.Sprintf("<iq type='set' from='%s' to='%s' id='c%d'><command xmlns='%s' node='%s' action='execute'/></iq>",
+		fc.send(fmt.Sprintf("<iq type='set' from='%s' to='%s' id='c%d'><command xmlns='%s' node='%s' action='complete'/></iq>",
 			admin, fs.jid, i, nsCommands, nodeCreateAccount))
 	}
 	seen := map[string]bool{}

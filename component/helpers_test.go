@@ -56,6 +56,9 @@ type fakeMinter struct {
 	persons []invites.Person // who each CreateFor was for
 	err     error
 	signIns []string
+
+	stored   []keystore.Invite // for ListFor and RevokeFor
+	listOpts []keystore.ListOptions
 }
 
 // CreateFor records who asked; the rules themselves are invites'
@@ -114,7 +117,7 @@ func (f *fakeMinter) Create(_ context.Context, r invites.Request) (invites.Creat
 	}
 	return invites.Created{
 		Invite: keystore.Invite{ID: "inv12345", Type: r.Type, Username: r.Username, Creator: r.Creator,
-			Expires: testExpiry, MaxUses: 1},
+			Expires: testExpiry, MaxUses: max(r.Uses, 1)},
 		Token: token, URI: uri, LandingURL: "https://example.test/invite?" + token,
 	}, nil
 }
@@ -218,4 +221,59 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// testConfig is the fake's invite rules.
+var testConfig = invites.Config{Domain: "example.test", DefaultTTL: 168 * time.Hour, MaxTTL: 720 * time.Hour, ResetTTL: 24 * time.Hour}
+
+func (f *fakeMinter) Config() invites.Config { return testConfig }
+
+// ListFor returns the fake's invites that p may see (the rule is
+// invites'; invites/manage_test.go tests it) and records the options.
+func (f *fakeMinter) ListFor(_ context.Context, p invites.Person, o keystore.ListOptions) ([]keystore.Invite, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.persons = append(f.persons, p)
+	f.listOpts = append(f.listOpts, o)
+	if f.err != nil {
+		return nil, f.err
+	}
+	var out []keystore.Invite
+	for _, inv := range f.stored {
+		if (p.Admin || inv.Creator == "xmpp:"+p.JID) && inv.Revoked.IsZero() {
+			out = append(out, inv)
+		}
+	}
+	if o.Limit > 0 && len(out) > o.Limit {
+		out = out[:o.Limit]
+	}
+	return out, nil
+}
+
+// RevokeFor revokes one of the fake's invites as invites.Service does.
+func (f *fakeMinter) RevokeFor(_ context.Context, p invites.Person, id string) (keystore.Invite, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.persons = append(f.persons, p)
+	if f.err != nil {
+		return keystore.Invite{}, f.err
+	}
+	for i, inv := range f.stored {
+		if inv.ID != id || (!p.Admin && inv.Creator != "xmpp:"+p.JID) {
+			continue
+		}
+		if !inv.Revoked.IsZero() {
+			return keystore.Invite{}, keystore.ErrRevoked
+		}
+		f.stored[i].Revoked = time.Now()
+		return f.stored[i], nil
+	}
+	return keystore.Invite{}, keystore.ErrNotFound
+}
+
+// store gives the fake invites to list and revoke.
+func (f *fakeMinter) store(invs ...keystore.Invite) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stored = append(f.stored, invs...)
 }

@@ -52,8 +52,11 @@ func TestChatLogin(t *testing.T) {
 	if got := strings.Join(m.signInRequests(), ","); got != want {
 		t.Errorf("sign-in links asked for %q, want %q (bare JIDs, unbound, none for the stranger)", got, want)
 	}
-	// Another word, or login with more words, gets the help, which names login.
-	if got := chat(t, fc, admin, "chat", "login please"); !strings.Contains(got, `Send "login"`) || strings.Contains(got, testSignInLink) {
+	// login with more words gets its usage; the help names login.
+	if got := chat(t, fc, admin, "chat", "login please"); !strings.Contains(got, `Usage: login`) || strings.Contains(got, testSignInLink) {
+		t.Errorf("usage: %q", got)
+	}
+	if got := chat(t, fc, admin, "chat", "hello"); !strings.Contains(got, `Send "login"`) || strings.Contains(got, testSignInLink) {
 		t.Errorf("help: %q", got)
 	}
 

@@ -279,7 +279,12 @@ func textEl(local, s string) xml.TokenReader { return el(name("", local), nil, t
 type formField struct {
 	Var, Type, Label string
 	Values           []string
+	Options          []formOption // list-single choices
+	Required         bool
 }
+
+// formOption is one choice of a list field.
+type formOption struct{ Label, Value string }
 
 // dataForm returns <x xmlns='jabber:x:data' type=typ> with a title (may be
 // empty) and fields.
@@ -297,12 +302,40 @@ func dataForm(typ, title string, fields ...formField) xml.TokenReader {
 			attrs = append(attrs, attr("label", f.Label))
 		}
 		var vals []xml.TokenReader
+		if f.Required {
+			vals = append(vals, el(name("", "required"), nil))
+		}
 		for _, v := range f.Values {
 			vals = append(vals, textEl("value", v))
+		}
+		for _, o := range f.Options {
+			vals = append(vals, el(name("", "option"), []xml.Attr{attr("label", o.Label)}, textEl("value", o.Value)))
 		}
 		parts = append(parts, el(name("", "field"), attrs, vals...))
 	}
 	return el(name(nsData, "x"), []xml.Attr{attr("type", typ)}, parts...)
+}
+
+// reportForm returns a result form listing rows under the columns cols
+// (XEP-0004 <reported/> and <item/>s): each row has one value per column.
+func reportForm(title string, cols []formField, rows [][]string) xml.TokenReader {
+	var parts []xml.TokenReader
+	if title != "" {
+		parts = append(parts, textEl("title", title))
+	}
+	var reported []xml.TokenReader
+	for _, c := range cols {
+		reported = append(reported, el(name("", "field"), []xml.Attr{attr("var", c.Var), attr("label", c.Label), attr("type", "text-single")}))
+	}
+	parts = append(parts, el(name("", "reported"), nil, reported...))
+	for _, row := range rows {
+		var fields []xml.TokenReader
+		for i, v := range row {
+			fields = append(fields, el(name("", "field"), []xml.Attr{attr("var", cols[i].Var)}, textEl("value", v)))
+		}
+		parts = append(parts, el(name("", "item"), nil, fields...))
+	}
+	return el(name(nsData, "x"), []xml.Attr{attr("type", "result")}, parts...)
 }
 
 // formValues returns the values of field v in a data form element.
