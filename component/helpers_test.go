@@ -59,6 +59,7 @@ type fakeMinter struct {
 
 	stored   []keystore.Invite // for ListFor and RevokeFor
 	listOpts []keystore.ListOptions
+	expires  time.Time // of created invites; zero: testExpiry
 }
 
 // CreateFor records who asked; the rules themselves are invites'
@@ -111,13 +112,17 @@ func (f *fakeMinter) Create(_ context.Context, r invites.Request) (invites.Creat
 		return invites.Created{}, f.err
 	}
 	const token = "TOKEN0123456789abcdefghi"
+	expires := testExpiry
+	if !f.expires.IsZero() {
+		expires = f.expires
+	}
 	uri := "xmpp:example.test?register;preauth=" + token
 	if r.Type == keystore.TypeContact {
 		uri = "xmpp:" + r.Username + "@example.test?roster;preauth=" + token
 	}
 	return invites.Created{
 		Invite: keystore.Invite{ID: "inv12345", Type: r.Type, Username: r.Username, Creator: r.Creator,
-			Expires: testExpiry, MaxUses: max(r.Uses, 1)},
+			Expires: expires, MaxUses: max(r.Uses, 1)},
 		Token: token, URI: uri, LandingURL: "https://example.test/invite?" + token,
 	}, nil
 }
