@@ -85,7 +85,7 @@ func integration(t *testing.T, kind string) {
 		for _, tc := range []struct {
 			who  *client
 			want []string
-		}{{adminC, []string{nodeInvite, nodeCreateAccount}}, {aliceC, []string{nodeInvite}}} {
+		}{{adminC, []string{nodeInvite, nodeCreateAccount, nodeAdminCreate, nodeAdminList, nodeAdminRevoke, nodeAdminReset}}, {aliceC, []string{nodeInvite}}} {
 			items, err := tc.who.iq(ctx, stanza.GetIQ, compJID, el(name(nsDiscoItems, "query"), []xml.Attr{attr("node", nsCommands)}))
 			if err != nil {
 				t.Fatal(err)
@@ -108,10 +108,73 @@ func integration(t *testing.T, kind string) {
 	})
 
 	t.Run("admin creates an account invite", func(t *testing.T) {
-		f := clientCommand(t, adminC, compJID, nodeCreateAccount)
-		if !strings.HasPrefix(f["landing-url"], "https://chat.example.test/invite?") ||
-			!strings.HasPrefix(f["uri"], "xmpp:example.test?register;preauth=") || !strings.HasSuffix(f["expire"], "Z") {
+		// XEP-0401 0.6.0: execute answers the form, complete creates the
+		// invite. The exchange is logged as a transcript.
+		first := rawCommand(t, adminC, kind, "ca1", "<command xmlns='"+nsCommands+"' node='"+nodeCreateAccount+"' action='execute'/>")
+		cmd := first.child(nsCommands, "command")
+		if first.attr("type") != "result" || cmd.attr("status") != "executing" || cmd.child(nsData, "x") == nil {
+			t.Fatalf("first step: %s", dumpElement(first))
+		}
+		reply := rawCommand(t, adminC, kind, "ca2", "<command xmlns='"+nsCommands+"' node='"+nodeCreateAccount+"' sessionid='"+cmd.attr("sessionid")+
+			"' action='complete'><x xmlns='jabber:x:data' type='submit'><field var='username'><value>juliet</value></field>"+
+			"<field var='roster-subscription'><value>0</value></field></x></command>")
+		f := resultForm(t, reply)
+		if f["FORM_TYPE"] != nsInvitation || !strings.HasPrefix(f["landing-url"], "https://chat.example.test/invite?") ||
+			!strings.HasPrefix(f["uri"], "xmpp:juliet@example.test?register;preauth=") || !strings.HasSuffix(f["expire"], "Z") {
 			t.Errorf("result form %q", f)
+		}
+		// A client that completes at once gets an invite too.
+		f = resultForm(t, rawCommand(t, adminC, "", "ca3", "<command xmlns='"+nsCommands+"' node='"+nodeCreateAccount+"' action='complete'/>"))
+		if !strings.HasPrefix(f["uri"], "xmpp:example.test?register;preauth=") {
+			t.Errorf("result form %q", f)
+		}
+	})
+
+	t.Run("admin commands", func(t *testing.T) {
+		first := rawCommand(t, adminC, "", "ac1", "<command xmlns='"+nsCommands+"' node='"+nodeAdminCreate+"' action='execute'/>")
+		if first.child(nsCommands, "command").attr("status") != "executing" {
+			t.Fatalf("create: first step %s", dumpElement(first))
+		}
+		f := resultForm(t, rawCommand(t, adminC, "", "ac2", "<command xmlns='"+nsCommands+"' node='"+nodeAdminCreate+"' action='complete'>"+
+			"<x xmlns='jabber:x:data' type='submit'><field var='type'><value>account</value></field><field var='validity'><value>3d</value></field>"+
+			"<field var='uses'><value>4</value></field><field var='note'><value>team</value></field></x></command>"))
+		id := f["id"]
+		inv, err := st.GetInvite(ctx, id)
+		if err != nil || inv.MaxUses != 4 || inv.Note != "team" || inv.Type != keystore.TypeAccount ||
+			inv.Expires.Sub(inv.Created) != 72*time.Hour || inv.Creator != "xmpp:admin@example.test" {
+			t.Fatalf("created invite %+v, %v; want an account invite for 4 uses and 3 days", inv, err)
+		}
+		list := rawCommand(t, adminC, "", "ac3", "<command xmlns='"+nsCommands+"' node='"+nodeAdminList+"' action='execute'/>")
+		x := list.child(nsCommands, "command").child(nsData, "x")
+		found := false
+		for _, it := range x.children("", "item") {
+			found = found || formValues(it, "id")[0] == id
+		}
+		if !found {
+			t.Errorf("list lacks %s: %s", id, dumpElement(list))
+		}
+		rev := rawCommand(t, adminC, "", "ac4", "<command xmlns='"+nsCommands+"' node='"+nodeAdminRevoke+"' action='complete'>"+
+			"<x xmlns='jabber:x:data' type='submit'><field var='id'><value>"+id+"</value></field></x></command>")
+		if n := rev.child(nsCommands, "command").child("", "note"); n == nil || n.attr("type") != "info" {
+			t.Errorf("revoke: %s", dumpElement(rev))
+		}
+		if inv, _ := st.GetInvite(ctx, id); inv.Revoked.IsZero() {
+			t.Error("the invite is not revoked")
+		}
+		f = resultForm(t, rawCommand(t, adminC, "", "ac5", "<command xmlns='"+nsCommands+"' node='"+nodeAdminReset+"' action='complete'>"+
+			"<x xmlns='jabber:x:data' type='submit'><field var='username'><value>alice</value></field></x></command>"))
+		if inv, err := st.GetInvite(ctx, f["id"]); err != nil || inv.Type != keystore.TypeReset || inv.Username != "alice" {
+			t.Errorf("reset invite %+v, %v", inv, err)
+		}
+		// The server is asked whether the account exists.
+		e := rawCommand(t, adminC, "", "ac6", "<command xmlns='"+nsCommands+"' node='"+nodeAdminReset+"' action='complete'>"+
+			"<x xmlns='jabber:x:data' type='submit'><field var='username'><value>nosuchuser</value></field></x></command>")
+		if e.attr("type") != "error" || stanzaError(e).Condition != stanza.BadRequest {
+			t.Errorf("reset for a missing account: %s", dumpElement(e))
+		}
+		_, err = aliceC.iq(ctx, stanza.SetIQ, compJID, el(name(nsCommands, "command"), []xml.Attr{attr("node", nodeAdminList), attr("action", "execute")}))
+		if !isCondition(err, stanza.Forbidden) {
+			t.Errorf("admin list as a user: %v, want forbidden", err)
 		}
 	})
 
@@ -180,6 +243,51 @@ func integration(t *testing.T, kind string) {
 		if n == nil || n.attr("type") != "error" || !strings.Contains(n.Text, "limit") {
 			t.Errorf("fourth invite: %s", dumpElement(reply))
 		}
+	})
+
+	t.Run("chat words", func(t *testing.T) {
+		// A user with a fresh daily quota, and the admin, each with a
+		// real client; the exchange is logged as a transcript.
+		if err := c.CreateAccount(ctx, "dora", "dora password 1"); err != nil {
+			t.Fatal(err)
+		}
+		dora := srv.Receive(t, ctx, "dora", "dora password 1")
+		adm := srv.Receive(t, ctx, "admin", adminPW)
+		say := func(in *xmpptest.Inbox, body string) string {
+			t.Helper()
+			if err := in.Send(ctx, srv.ComponentJID, body); err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			answer, err := in.Next(wctx, srv.ComponentJID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s chat transcript: %s → %q\n%s ← %q", kind, in.JID().Bare(), body, in.JID().Bare(), answer)
+			return answer
+		}
+		want := func(answer string, parts ...string) {
+			t.Helper()
+			for _, p := range parts {
+				if !strings.Contains(answer, p) {
+					t.Errorf("answer %q lacks %q", answer, p)
+				}
+			}
+		}
+		want(say(dora, "help"), `"list" (your pending invites)`, `Send "login"`)
+		want(say(dora, "invite 2 3d"), "works 2 times", "https://chat.example.test/invite?", "xmpp:dora@example.test?roster;preauth=")
+		list := say(dora, "List")
+		want(list, "1 pending invite:", "contact  0/2")
+		id, _, _ := strings.Cut(strings.SplitN(list, "\n", 3)[1], " ")
+		want(say(adm, "revoke "+id), id+" is revoked")
+		want(say(dora, "revoke "+id), "already revoked")
+		want(say(dora, "invite soon"), "Usage: invite [USES] [VALIDITY]")
+		want(say(dora, "reset alice"), "Only admins")
+		want(say(adm, "reset alice"), "new password for alice@example.test", "https://chat.example.test/invite?")
+		want(say(adm, "reset nosuchuser"), "there is no account nosuchuser@example.test")
+		want(say(adm, "list"), "pending invites:", "xmpp:admin@example.test")
+		want(say(adm, "help"), `"reset USER"`, "ad-hoc commands of "+srv.ComponentJID)
 	})
 
 	t.Run("add-user creates an account that logs in", func(t *testing.T) {
@@ -555,4 +663,18 @@ func hasFeature(q *element, v string) bool {
 		}
 	}
 	return false
+}
+
+// rawCommand sends an ad-hoc command request written as XML from cl to the
+// component and returns the answer, whatever its type. With a kind it logs
+// the request and the answer as that server's form transcript.
+func rawCommand(t *testing.T, cl *client, kind, id, command string) *element {
+	t.Helper()
+	req := fmt.Sprintf("<iq type='set' to='invites.%s' id='%s'>%s</iq>", xmpptest.Domain, id, command)
+	writeRaw(t, cl, req)
+	e := cl.awaitIQ(t, id)
+	if kind != "" {
+		t.Logf("%s form transcript: %s →\n%s\n%s ←\n%s", kind, cl.name, req, cl.name, dumpElement(e))
+	}
+	return e
 }
