@@ -61,14 +61,16 @@ func (c *xmppClient) close() {
 	c.sess.Conn().Close()
 }
 
-// execute runs the one-step create-account command at to and checks that
-// it completed with an invite.
+// execute runs the create-account command at to in one request and checks
+// that it completed with an invite. It completes at once: xmpp-invites
+// answers execute with the XEP-0401 form first, and creates the invite
+// on complete; Prosody's mod_invites_adhoc has one step for any action.
 func (c *xmppClient) execute(ctx context.Context, to jid.JID) (commandReply, error) {
 	payload := xmlstream.Wrap(nil, xml.StartElement{
 		Name: xml.Name{Space: nsCommands, Local: "command"},
 		Attr: []xml.Attr{
 			{Name: xml.Name{Local: "node"}, Value: nodeCreateAccount},
-			{Name: xml.Name{Local: "action"}, Value: "execute"},
+			{Name: xml.Name{Local: "action"}, Value: "complete"},
 		},
 	})
 	var r commandReply
