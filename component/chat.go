@@ -94,16 +94,16 @@ func (c *Component) chatInvite(ctx context.Context, loc *i18n.Localizer, r reque
 		if !ok {
 			return usage(loc, "invite")
 		}
-		if never {
-			return neverRefused(loc).Error()
-		}
-		req.TTL = d
+		req.TTL, req.Never = d, never
 		args = args[1:]
 	}
 	if len(args) > 0 {
 		return usage(loc, "invite")
 	}
 	created, err := c.mint(ctx, r, req)
+	if msg, ok := neverRefusal(loc, req, err); ok {
+		return msg
+	}
 	if err != nil {
 		return c.chatRefusal(loc, r, err)
 	}

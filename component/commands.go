@@ -237,7 +237,7 @@ func (c *Component) refusal(loc *i18n.Localizer, err error) refusal {
 	case errors.As(err, &verr):
 		switch verr.Field {
 		case "ttl":
-			if max := c.maxTTL(); max > 0 {
+			if max := c.maxTTL(); max > 0 && strings.Contains(verr.Msg, "exceed") {
 				return refusal{typ: stanza.Modify, cond: stanza.BadRequest,
 					text: loc.T("xmpp_ttl_too_long", "An invite can be valid for at most {{.Max}}.", "Max", validityLabel(loc, max))}
 			}
@@ -370,7 +370,8 @@ func adminCreateForm(c *Component, loc *i18n.Localizer, _ requester) xml.TokenRe
 var validityCandidates = []string{"1h", "12h", "1d", "3d", "1w", "2w", "4w"}
 
 // validityField is the form field of a validity: the candidates up to
-// max_ttl and max_ttl itself; empty means the default of the invite's
+// max_ttl and max_ttl itself, and never where allow_never_expiring is on
+// (the command is for admins); empty means the default of the invite's
 // type (default_ttl, reset_ttl).
 func (c *Component) validityField(loc *i18n.Localizer) formField {
 	max := c.maxTTL()
@@ -386,6 +387,9 @@ func (c *Component) validityField(loc *i18n.Localizer) formField {
 	}
 	if max > 0 && !seen[max] {
 		f.Options = append(f.Options, formOption{Label: validityLabel(loc, max), Value: formatValidity(max)})
+	}
+	if c.minter.Config().AllowNeverExpiring {
+		f.Options = append(f.Options, formOption{Label: loc.T("xmpp_validity_never", "Does not expire (not for resets)"), Value: "never"})
 	}
 	return f
 }
@@ -404,10 +408,7 @@ func runAdminCreate(ctx context.Context, c *Component, loc *i18n.Localizer, r re
 		if !ok {
 			return nil, &inputError{loc.T("xmpp_bad_validity", "The validity must be a number of hours, days or weeks such as 12h, 3d or 2w.")}
 		}
-		if never {
-			return nil, neverRefused(loc)
-		}
-		req.TTL = d
+		req.TTL, req.Never = d, never
 	}
 	if s := v.get("uses"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -420,16 +421,32 @@ func runAdminCreate(ctx context.Context, c *Component, loc *i18n.Localizer, r re
 		req.Accounts = c
 	}
 	created, err := c.mint(ctx, r, req)
+	if msg, ok := neverRefusal(loc, req, err); ok {
+		return nil, &inputError{msg}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return invitationForm(loc, created, true), nil
 }
 
-// neverRefused answers a request for an invite that does not expire,
-// which needs allow_never_expiring (and is never made for resets).
-func neverRefused(loc *i18n.Localizer) error {
-	return &inputError{loc.T("xmpp_never_unavailable", "Invites that do not expire are not available here.")}
+// neverRefusal words the refusal of a request for an invite that does not
+// expire: invites.Service refuses it unless allow_never_expiring is on,
+// for people who are not admins, and always for resets. ok is false when
+// err is not such a refusal.
+func neverRefusal(loc *i18n.Localizer, req invites.Request, err error) (msg string, ok bool) {
+	var verr *invites.ValidationError
+	switch {
+	case !req.Never || err == nil:
+		return "", false
+	case errors.Is(err, invites.ErrNotAllowed):
+		return loc.T("xmpp_never_admins", "Only admins can create invites that do not expire."), true
+	case errors.As(err, &verr) && verr.Field == "ttl" && req.Type == keystore.TypeReset:
+		return loc.T("xmpp_never_reset", "A password reset invite always expires."), true
+	case errors.As(err, &verr) && verr.Field == "ttl":
+		return loc.T("xmpp_never_unavailable", "Invites that do not expire are not available here."), true
+	}
+	return "", false
 }
 
 // runAdminList: the pending invites, newest first, as a form with one item

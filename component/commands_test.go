@@ -207,12 +207,17 @@ func TestAdminCommands(t *testing.T) {
 			{"uses", "0"},
 			{"uses", "1001"},
 			{"uses", "many"},
-			{"validity", "never"}, // allow_never_expiring is not on
 		} {
 			wantCondition(t, submit(t, fc, admin, fmt.Sprintf("ac-bad%d", i), nodeAdminCreate, "complete", fields...), "bad-request")
 		}
 		if len(m.requests()) != n {
 			t.Error("an invite was created from bad input")
+		}
+		// allow_never_expiring is off: the rules refuse it.
+		e := submit(t, fc, admin, "ac-never", nodeAdminCreate, "complete", "validity", "never")
+		wantCondition(t, e, "bad-request")
+		if txt, _ := errorText(t, e); !strings.Contains(txt, "do not expire are not available") {
+			t.Errorf("never: %q", txt)
 		}
 	})
 	t.Run("create: refusals of the rules", func(t *testing.T) {
@@ -367,7 +372,6 @@ func TestChatWords(t *testing.T) {
 			"invite 0":         "between 1 and 1000",
 			"invite 5000":      "between 1 and 1000",
 			"invite -1":        "Usage: invite",
-			"invite never":     "do not expire are not available",
 		} {
 			if got := say(alice, body); !strings.Contains(got, want) {
 				t.Errorf("%q: answer %q, want %q", body, got, want)
@@ -375,6 +379,13 @@ func TestChatWords(t *testing.T) {
 		}
 		if len(m.requests()) != n {
 			t.Error("an invite was created from bad grammar")
+		}
+		// Refused by the rules: admins only, and allow_never_expiring is off.
+		if got := say(alice, "invite never"); !strings.Contains(got, "Only admins can create invites that do not expire") {
+			t.Errorf("alice: invite never: %q", got)
+		}
+		if got := say(admin, "invite never"); !strings.Contains(got, "do not expire are not available") {
+			t.Errorf("admin: invite never: %q", got)
 		}
 	})
 	t.Run("invite: validity over max_ttl", func(t *testing.T) {
@@ -479,4 +490,54 @@ func TestChatWords(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Never-expiring invites (allow_never_expiring): admins ask for them with
+// the validity never, in the admin form and in a chat; resets always
+// expire; the XEP-0401 form then has no expire field.
+func TestNeverExpiring(t *testing.T) {
+	fs := newFakeServer(t)
+	m := &fakeMinter{allowNever: true}
+	var minutes atomic.Int64
+	_, fc := connect(t, fs, m, func(c *Component) {
+		c.replies.now = func() time.Time { return time.Unix(minutes.Add(60), 0) }
+	})
+
+	f := formStep(t, execute(t, fc, admin, "n1", nodeAdminCreate, "execute"))
+	opts := f["validity"].children("", "option")
+	if last := opts[len(opts)-1]; last.child("", "value").Text != "never" {
+		t.Errorf("validity options end with %s, want never", dumpElement(last))
+	}
+	rf := resultForm(t, submit(t, fc, admin, "n2", nodeAdminCreate, "complete", "type", "account", "validity", "never"))
+	if _, ok := rf["expire"]; ok || rf["uri"] == "" {
+		t.Errorf("result form %q: want no expire", rf)
+	}
+	if r := lastRequest(t, m); !r.Never || r.TTL != 0 {
+		t.Errorf("request %+v, want Never", r)
+	}
+	e := submit(t, fc, admin, "n3", nodeAdminCreate, "complete", "type", "reset", "username", "bob", "validity", "never")
+	wantCondition(t, e, "bad-request")
+	if txt, _ := errorText(t, e); !strings.Contains(txt, "always expires") {
+		t.Errorf("reset never: %q", txt)
+	}
+
+	if got := chat(t, fc, admin, "chat", "invite 3 NEVER"); !strings.Contains(got, "works 3 times and does not expire") {
+		t.Errorf("admin's never invite: %q", got)
+	}
+	if r := lastRequest(t, m); !r.Never || r.Uses != 3 || r.Type != keystore.TypeContact {
+		t.Errorf("request %+v", r)
+	}
+	if got := chat(t, fc, alice, "chat", "invite never"); !strings.Contains(got, "Only admins can create invites that do not expire") {
+		t.Errorf("alice's never invite: %q", got)
+	}
+
+	m.mu.Lock()
+	m.allowNever = false
+	m.mu.Unlock()
+	f = formStep(t, execute(t, fc, admin, "n4", nodeAdminCreate, "execute"))
+	for _, o := range f["validity"].children("", "option") {
+		if o.child("", "value").Text == "never" {
+			t.Error("never offered where allow_never_expiring is off")
+		}
+	}
 }

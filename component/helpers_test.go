@@ -60,6 +60,9 @@ type fakeMinter struct {
 	stored   []keystore.Invite // for ListFor and RevokeFor
 	listOpts []keystore.ListOptions
 	expires  time.Time // of created invites; zero: testExpiry
+	// allowNever is allow_never_expiring; Create and CreateFor refuse
+	// never-expiring invites as invites.Service does (invites/never_test.go).
+	allowNever bool
 }
 
 // CreateFor records who asked; the rules themselves are invites'
@@ -69,6 +72,9 @@ func (f *fakeMinter) CreateFor(ctx context.Context, p invites.Person, r invites.
 	f.persons = append(f.persons, p)
 	f.mu.Unlock()
 	r.Creator = "xmpp:" + p.JID
+	if r.Never && !p.Admin {
+		return invites.Created{}, &invites.NotAllowedError{Rule: invites.RuleAdminOnly}
+	}
 	if r.Type == keystore.TypeContact && r.Username == "" {
 		r.Username, _, _ = strings.Cut(p.JID, "@")
 	}
@@ -115,6 +121,15 @@ func (f *fakeMinter) Create(_ context.Context, r invites.Request) (invites.Creat
 	expires := testExpiry
 	if !f.expires.IsZero() {
 		expires = f.expires
+	}
+	if r.Never {
+		switch {
+		case !f.allowNever:
+			return invites.Created{}, &invites.ValidationError{Field: "ttl", Msg: "never-expiring invites are off: [invites] allow_never_expiring = false"}
+		case r.Type == keystore.TypeReset:
+			return invites.Created{}, &invites.ValidationError{Field: "ttl", Msg: "a reset invite always expires"}
+		}
+		expires = keystore.Never
 	}
 	uri := "xmpp:example.test?register;preauth=" + token
 	if r.Type == keystore.TypeContact {
@@ -231,7 +246,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // testConfig is the fake's invite rules.
 var testConfig = invites.Config{Domain: "example.test", DefaultTTL: 168 * time.Hour, MaxTTL: 720 * time.Hour, ResetTTL: 24 * time.Hour}
 
-func (f *fakeMinter) Config() invites.Config { return testConfig }
+func (f *fakeMinter) Config() invites.Config {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cfg := testConfig
+	cfg.AllowNeverExpiring = f.allowNever
+	return cfg
+}
 
 // ListFor returns the fake's invites that p may see (the rule is
 // invites'; invites/manage_test.go tests it) and records the options.
