@@ -333,13 +333,7 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 	}
 	p.s.metrics.InviteCreated("portal", string(c.Invite.Type))
 	p.s.log.Info("invite created", "invite", c.Invite.ID, "type", c.Invite.Type, "creator", req.Creator, "via", "portal")
-	if admin {
-		expires := i18n.ISO(c.Invite.Expires)
-		if c.Invite.NeverExpires() {
-			expires = "never"
-		}
-		p.audit(r.Context(), v, "invite.create", c.Invite.ID, string(c.Invite.Type)+" uses="+strconv.Itoa(c.Invite.MaxUses)+" expires="+expires)
-	}
+	// CreateFor records admins' invites in the audit log.
 	qr, err := p.qr.svg(c.LandingURL, l.T("landing_qr_alt", "QR code of this invite's link"))
 	if err != nil {
 		return "", err
@@ -381,26 +375,16 @@ func (p *pages) revoke(r *http.Request, v viewer, admin bool) error {
 	if len(id) > 64 {
 		return errPageNoInvite
 	}
-	inv, err := p.s.store.GetInvite(r.Context(), id)
-	if errors.Is(err, keystore.ErrNotFound) || (err == nil && inv.ID != id) {
+	// RevokeFor: own invites only on /my; any on /admin, recorded in the
+	// audit log.
+	inv, err := p.s.svc.RevokeFor(r.Context(), invites.Person{JID: v.JID, Admin: admin}, id)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
 		return errPageNoInvite
-	}
-	if err != nil {
-		return err
-	}
-	if !admin && inv.Creator != "xmpp:"+v.JID {
-		return errPageNoInvite
-	}
-	if _, err := p.s.store.RevokeInvite(r.Context(), inv.ID); err != nil && !errors.Is(err, keystore.ErrRevoked) {
-		if errors.Is(err, keystore.ErrNotFound) {
-			return errPageNoInvite
-		}
+	case err != nil && !errors.Is(err, keystore.ErrRevoked) && !errors.Is(err, keystore.ErrUsedUp) && !errors.Is(err, keystore.ErrExpired):
 		return err
 	}
 	p.s.log.Info("invite revoked", "invite", inv.ID, "by", v.JID, "via", "portal")
-	if admin {
-		p.audit(r.Context(), v, "invite.revoke", inv.ID, string(inv.Type))
-	}
 	return nil
 }
 

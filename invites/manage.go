@@ -37,5 +37,9 @@ func (s *Service) RevokeFor(ctx context.Context, p Person, id string) (keystore.
 	if !p.Admin && inv.Creator != "xmpp:"+p.JID {
 		return keystore.Invite{}, fmt.Errorf("invite: %w", keystore.ErrNotFound)
 	}
-	return s.store.RevokeInvite(ctx, inv.ID)
+	revoked, err := s.store.RevokeInvite(ctx, inv.ID)
+	if err == nil && p.Admin {
+		s.audit(ctx, p, "invite.revoke", inv.ID, string(inv.Type))
+	}
+	return revoked, err
 }

@@ -3,6 +3,7 @@ package invites
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -91,7 +92,22 @@ func (s *Service) CreateFor(ctx context.Context, p Person, r Request) (Created, 
 	if !p.Admin && s.cfg.UserInvitesPerDay > 0 {
 		r.Limit = keystore.Limit{Max: s.cfg.UserInvitesPerDay, Since: s.now().Add(-UserQuotaWindow)}
 	}
-	return s.Create(ctx, r)
+	c, err := s.Create(ctx, r)
+	if err == nil && p.Admin {
+		expires := c.Invite.Expires.UTC().Format(time.RFC3339)
+		if c.Invite.NeverExpires() {
+			expires = "never"
+		}
+		s.audit(ctx, p, "invite.create", c.Invite.ID, fmt.Sprintf("%s uses=%d expires=%s", c.Invite.Type, c.Invite.MaxUses, expires))
+	}
+	return c, err
+}
+
+// audit records an admin's action, wherever it was taken (chat, ad-hoc
+// command, portal). The action is done: a failure to record it is logged
+// by the store's caller only as far as the store reports it.
+func (s *Service) audit(ctx context.Context, p Person, action, target, detail string) {
+	_ = s.store.Audit(ctx, p.JID, action, target, detail)
 }
 
 // QuotaNext is when a person who reached user_invites_per_day may create

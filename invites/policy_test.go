@@ -71,3 +71,30 @@ func TestCreateFor(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminActionsAudited: what admins do as themselves (in a chat, an
+// ad-hoc command or the portal) is in the audit log; people's own
+// invites are not admin actions.
+func TestAdminActionsAudited(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	admin := Person{JID: "boss@example.com", Admin: true}
+	if _, err := s.CreateFor(ctx, Person{JID: "alice@example.com"}, Request{Type: keystore.TypeContact}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateFor(ctx, admin, Request{Type: keystore.TypeAccount, Uses: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeFor(ctx, admin, c.Invite.ID); err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.store.AuditLog(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 2 || log[0].Action != "invite.revoke" || log[1].Action != "invite.create" ||
+		log[1].Actor != admin.JID || log[1].Target != c.Invite.ID || log[1].Detail == "" {
+		t.Errorf("audit log %+v, want the admin's create and revoke only", log)
+	}
+}
