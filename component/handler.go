@@ -324,6 +324,8 @@ func (c *Component) commandResult(ctx context.Context, iq stanza.IQ, loc *i18n.L
 	case errors.As(err, &verr):
 		// The API's words, in English, and marked so.
 		return iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest, Text: map[string]string{i18n.Source: verr.Error()}})
+	case errors.Is(err, invites.ErrNotAllowed):
+		return iq.Error(forbidden(loc, c.notAllowedText(loc, err)))
 	case errors.Is(err, invites.ErrProtected):
 		return iq.Error(forbidden(loc, loc.T("xmpp_protected", "A reset invite for an admin or a reserved account can only be made with the command line.")))
 	case err != nil:
@@ -466,6 +468,8 @@ func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r reque
 	switch {
 	case errors.Is(err, invites.ErrQuota):
 		return c.quotaText(loc, err)
+	case errors.Is(err, invites.ErrNotAllowed):
+		return c.notAllowedText(loc, err)
 	case err != nil:
 		c.log.Error("could not create an invite", "source", "chat", "requester", r.bare.String(), "err", err)
 		return loc.T("xmpp_chat_failed", "Sorry, the invite could not be created. Please try again later.")
