@@ -79,7 +79,7 @@ func TestNotifyWatchers(t *testing.T) {
 	wantLang(t, got["alice@example.test"], "de")
 	fc.quiet(t, 200*time.Millisecond)
 
-	for creator, want := range map[string]string{"xmpp:bob@example.test": "of bob@example.test", "cli": "of the command line"} {
+	for creator, want := range map[string]string{"xmpp:bob@example.test": "created by bob@example.test", "cli": "created by the command line"} {
 		c.NotifyWatchers(ctxT(t, time.Second), []string{"eve@elsewhere.test"}, invites.Registered{JID: "x@example.test", InviteID: "i", Creator: creator, At: at})
 		e := fc.await(t, "watcher message", func(e *element) bool { return e.XMLName.Local == "message" })
 		if body := e.child("", "body").Text; !strings.Contains(body, want) {

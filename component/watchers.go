@@ -22,7 +22,7 @@ func (c *Component) NotifyWatchers(ctx context.Context, watchers []string, n inv
 		j, err := jid.Parse(w)
 		if err == nil {
 			loc := c.localizerFor(j.Bare().String())
-			body := loc.T("xmpp_watch_registered", "New account {{.JID}}, made with the invite {{.Invite}} of {{.Creator}} on {{.Time}}.",
+			body := loc.T("xmpp_watch_registered", "New account {{.JID}} on {{.Time}}: invite {{.Invite}}, created by {{.Creator}}.",
 				"JID", n.JID, "Invite", n.InviteID, "Creator", creatorText(loc, n.Creator), "Time", loc.Date(n.At))
 			err = c.notify(ctx, j.Bare(), loc.Lang(), body)
 		}
