@@ -231,7 +231,8 @@ func (c *Component) refusal(loc *i18n.Localizer, err error) refusal {
 		case invites.RuleAdminOnly:
 			msg = loc.T("xmpp_admin_only", "Only admins can create reset invites or invites for a fixed username.")
 		default:
-			msg = loc.T("xmpp_not_allowed", "You may not create this invite ({{.Rule}}).", "Rule", na.Rule)
+			// The chain limits, and anything else CreateFor refuses.
+			msg = c.notAllowedText(loc, err)
 		}
 		return refusal{typ: stanza.Auth, cond: stanza.Forbidden, text: msg}
 	case errors.As(err, &verr):

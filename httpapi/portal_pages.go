@@ -254,7 +254,24 @@ func readCreate(r *http.Request) createForm {
 // person's language.
 func createErrorText(h i18n.HTML, err error) template.HTML {
 	var ve *invites.ValidationError
+	var na *invites.NotAllowedError
 	switch {
+	case errors.As(err, &na) && na.Rule == invites.RuleTreeFull:
+		return h.N("create_chain_tree_full", na.Limit,
+			"Your invite tree has reached its limit of {{.Count}} account, so you cannot create invites for new accounts. You can still invite people who already have an address.",
+			"Your invite tree has reached its limit of {{.Count}} accounts, so you cannot create invites for new accounts. You can still invite people who already have an address.")
+	case errors.As(err, &na) && na.Rule == invites.RuleTooNew && na.Age%time.Hour == 0:
+		return h.N("create_chain_too_new_hours", int(na.Age/time.Hour),
+			"Your account is new: accounts made with an invite can create invites for new accounts when they are {{.Count}} hour old. Yours can from {{.Next}}.",
+			"Your account is new: accounts made with an invite can create invites for new accounts when they are {{.Count}} hours old. Yours can from {{.Next}}.",
+			"Next", h.Date(na.Next))
+	case errors.As(err, &na) && na.Rule == invites.RuleTooNew:
+		return h.N("create_chain_too_new_minutes", int((na.Age+time.Minute-1)/time.Minute),
+			"Your account is new: accounts made with an invite can create invites for new accounts when they are {{.Count}} minute old. Yours can from {{.Next}}.",
+			"Your account is new: accounts made with an invite can create invites for new accounts when they are {{.Count}} minutes old. Yours can from {{.Next}}.",
+			"Next", h.Date(na.Next))
+	case errors.Is(err, invites.ErrNotAllowed):
+		return createErrorText(h, &invites.ValidationError{Field: "type"})
 	case errors.Is(err, invites.ErrProtected):
 		return h.T("create_protected", "A reset invite for an admin or a reserved account can only be made with the command line.")
 	case errors.As(err, &ve):
@@ -318,7 +335,7 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 		return h.N("create_quota", cfg.UserInvitesPerDay, "You have created {{.Count}} invite in the last 24 hours, your limit. You can create the next one on {{.Next}}.",
 			"You have created {{.Count}} invites in the last 24 hours, your limit. You can create the next one on {{.Next}}.", "Next", l.Date(invites.QuotaNext(err))), nil
 	case errors.Is(err, invites.ErrNotAllowed):
-		return createErrorText(h, &invites.ValidationError{Field: "type"}), nil
+		return createErrorText(h, err), nil
 	case errors.Is(err, invites.ErrProtected):
 		return createErrorText(h, err), nil
 	case err != nil:

@@ -43,6 +43,16 @@ type Config struct {
 	// ComponentJID is the component's address; its first label is a
 	// reserved username. Empty: none.
 	ComponentJID string
+	// MaxInviteTree (max_invite_tree) bounds the accounts of an invite
+	// tree whose members may still create invites that register; 0: no
+	// limit. MinAccountAge (min_account_age) is how old an account made
+	// through an invite must be before it may; 0: no minimum. Admins are
+	// exempt from both (docs/chains.md).
+	MaxInviteTree int
+	MinAccountAge time.Duration
+	// RegistrationWatchers (registration_watchers) are the bare JIDs told
+	// of every account made through an invite.
+	RegistrationWatchers []string
 }
 
 // Limits on request values.

@@ -28,6 +28,12 @@ const UserQuotaWindow = 24 * time.Hour
 // the rule, for the pages and chats to say it in the person's language.
 type NotAllowedError struct {
 	Rule string
+	// Limit is max_invite_tree for RuleTreeFull.
+	Limit int
+	// Age is min_account_age and Next the time the person's account
+	// reaches it, for RuleTooNew.
+	Age  time.Duration
+	Next time.Time
 }
 
 // Rules a person's request can break.
@@ -35,6 +41,8 @@ const (
 	RuleOtherDomain = "other_domain" // contact invites: only for accounts of the domain
 	RuleUserInvites = "user_invites" // account invites: admins only unless allow_user_invites
 	RuleAdminOnly   = "admin_only"   // resets and fixed usernames: admins only
+	RuleTreeFull    = "tree_full"    // invites that register: the invite tree has max_invite_tree accounts
+	RuleTooNew      = "too_new"      // invites that register: the account is younger than min_account_age
 )
 
 func (e *NotAllowedError) Error() string { return "not allowed: " + e.Rule }
@@ -53,7 +61,10 @@ func (e *NotAllowedError) Is(target error) bool { return target == ErrNotAllowed
 //     only admins fix a username or make reset invites (never for an
 //     admin's or a reserved account: that stays with the CLI);
 //   - people who are not admins create at most user_invites_per_day in
-//     any 24 hours (ErrQuota, with the store's *keystore.LimitError).
+//     any 24 hours (ErrQuota, with the store's *keystore.LimitError);
+//   - people who are not admins create invites that let someone register
+//     only while their invite tree has room and their account is old
+//     enough (checkChain, docs/chains.md).
 //
 // r.Creator, r.Limit and r.AllowAdmin are set here. Refusals are
 // *NotAllowedError, or Create's errors.
@@ -91,6 +102,9 @@ func (s *Service) CreateFor(ctx context.Context, p Person, r Request) (Created, 
 	}
 	if !p.Admin && s.cfg.UserInvitesPerDay > 0 {
 		r.Limit = keystore.Limit{Max: s.cfg.UserInvitesPerDay, Since: s.now().Add(-UserQuotaWindow)}
+	}
+	if err := s.checkChain(ctx, p, r); err != nil {
+		return Created{}, err
 	}
 	c, err := s.Create(ctx, r)
 	if err == nil && p.Admin {

@@ -110,9 +110,11 @@ func (s *Service) Check(inv keystore.Invite, reg Registration) (string, error) {
 	return username, nil
 }
 
-// followUp makes contact invites' parties contacts and tells an XMPP
-// inviter that their invite was used. Failures are reported in red only.
+// followUp tells the registration watchers, makes contact invites'
+// parties contacts and tells an XMPP inviter that their invite was used.
+// Failures are reported in red only.
 func (s *Service) followUp(ctx context.Context, red *Redemption, acc Accounts) {
+	s.notifyWatchers(ctx, red, acc)
 	f, ok := acc.(Followups)
 	if !ok {
 		return

@@ -38,6 +38,8 @@ type fileConfig struct {
 
 	ReservedUsernames []string `toml:"reserved_usernames"`
 
+	RegistrationWatchers []string `toml:"registration_watchers"`
+
 	Component struct {
 		JID          string `toml:"jid"`
 		Server       string `toml:"server"`
@@ -68,6 +70,8 @@ type fileConfig struct {
 		CheckTimeout      string           `toml:"check_timeout"`
 		ReservationLease  string           `toml:"reservation_lease"`
 		ResolveInterval   string           `toml:"resolve_interval"`
+		MaxInviteTree     int              `toml:"max_invite_tree"`
+		MinAccountAge     string           `toml:"min_account_age"`
 		Clients           []httpapi.Client `toml:"clients" env:"-"`
 
 		AllowNeverExpiring bool `toml:"allow_never_expiring"`
@@ -108,6 +112,9 @@ func defaultFileConfig() fileConfig {
 	c.Invites.CheckTimeout = invites.DefaultCheckTimeout.String()
 	c.Invites.ReservationLease = invites.DefaultLease.String()
 	c.Invites.ResolveInterval = invites.DefaultResolveEvery.String()
+	c.Invites.MaxInviteTree = 1000
+	c.Invites.MinAccountAge = "24h"
+	c.RegistrationWatchers = []string{}
 	return c
 }
 
@@ -136,6 +143,10 @@ type Config struct {
 	// (PRECIS); the built-in ones are added by the invites package.
 	ReservedUsernames []string
 
+	// RegistrationWatchers are bare JIDs told of each account made through
+	// an invite.
+	RegistrationWatchers []string
+
 	ComponentJID    string
 	ComponentServer string
 	ComponentSecret string // empty: component disabled
@@ -163,6 +174,10 @@ type Config struct {
 	Clients           []httpapi.Client
 
 	AllowNeverExpiring bool // admins and manage keys may create invites that never expire
+	// MaxInviteTree (0: no limit) and MinAccountAge (0: off) are the
+	// invite-chain limits (docs/chains.md).
+	MaxInviteTree int
+	MinAccountAge time.Duration
 }
 
 // configError names the option that is wrong; it exits with status 2.
@@ -392,6 +407,13 @@ func (fc fileConfig) validate() (Config, error) {
 		}
 		c.ReservedUsernames = append(c.ReservedUsernames, u)
 	}
+	for _, w := range fc.RegistrationWatchers {
+		j, err := jid.Parse(w)
+		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
+			return Config{}, optErr("registration_watchers", "%q is not a bare JID such as admin@%s", w, c.Domain)
+		}
+		c.RegistrationWatchers = append(c.RegistrationWatchers, j.String())
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -525,6 +547,12 @@ func (fc fileConfig) validate() (Config, error) {
 	}
 	if c.PasswordMinLength < 1 || c.PasswordMinLength > 1024 {
 		return Config{}, optErr("invites.password_min_length", "must be between 1 and 1024")
+	}
+	if c.MaxInviteTree = fc.Invites.MaxInviteTree; c.MaxInviteTree < 0 {
+		return Config{}, optErr("invites.max_invite_tree", "must not be negative (0: no limit)")
+	}
+	if c.MinAccountAge, err = parseDuration("invites.min_account_age", fc.Invites.MinAccountAge, true); err != nil {
+		return Config{}, err
 	}
 	if err := fc.validateBranding(&c); err != nil {
 		return Config{}, err

@@ -55,7 +55,8 @@ jid = "invites.example.com"`), mapEnv(nil), overrides{})
 		ex.ResetTTL != min.ResetTTL || ex.Retention != min.Retention || ex.Listen != min.Listen || ex.AdminListen != min.AdminListen ||
 		ex.ComponentServer != min.ComponentServer || ex.PingInterval != min.PingInterval ||
 		ex.UserInvitesPerDay != min.UserInvitesPerDay || ex.MaxAuthFailures != min.MaxAuthFailures ||
-		strings.Join(ex.CORSOrigins, ",") != strings.Join(min.CORSOrigins, ",") || ex.LogLevel != min.LogLevel {
+		strings.Join(ex.CORSOrigins, ",") != strings.Join(min.CORSOrigins, ",") || ex.LogLevel != min.LogLevel ||
+		ex.MaxInviteTree != min.MaxInviteTree || ex.MinAccountAge != min.MinAccountAge || len(ex.RegistrationWatchers) != len(min.RegistrationWatchers) {
 		t.Fatalf("example config and built-in defaults differ:\nexample  %+v\ndefaults %+v", ex, min)
 	}
 }
@@ -124,6 +125,12 @@ func TestBadConfigNamesOption(t *testing.T) {
 		{"bad env admin_listen", minimalConfig, map[string]string{"XMPP_INVITES_HTTP_ADMIN_LISTEN": "localhost"}, "http.admin_listen"},
 		{"bad env int", minimalConfig, map[string]string{"XMPP_INVITES_HTTP_MAX_AUTH_FAILURES": "x"}, "http.max_auth_failures"},
 		{"bad env bool", minimalConfig, map[string]string{"XMPP_INVITES_INVITES_ALLOW_USER_INVITES": "perhaps"}, "invites.allow_user_invites"},
+		{"negative max_invite_tree", minimalConfig + "[invites]\nmax_invite_tree = -1\n", nil, "invites.max_invite_tree"},
+		{"bad min_account_age", minimalConfig + "[invites]\nmin_account_age = \"a day\"\n", nil, "invites.min_account_age"},
+		{"negative min_account_age", minimalConfig + "[invites]\nmin_account_age = \"-1h\"\n", nil, "invites.min_account_age"},
+		{"watcher without localpart", "registration_watchers = [\"example.com\"]\n" + minimalConfig, nil, "registration_watchers"},
+		{"watcher with resource", "registration_watchers = [\"a@example.com/phone\"]\n" + minimalConfig, nil, "registration_watchers"},
+		{"bad env watcher", minimalConfig, map[string]string{"XMPP_INVITES_REGISTRATION_WATCHERS": "a@example.com, @@"}, "registration_watchers"},
 		{"bad toml", "domain = \n", nil, "domain"},
 		{"bad toml syntax", "[http\n", nil, ""},
 	} {
@@ -137,6 +144,29 @@ func TestBadConfigNamesOption(t *testing.T) {
 				t.Fatalf("error %q names option %q, want %q", err, ce.option, tc.option)
 			}
 		})
+	}
+}
+
+// TestChainKeys reads the invite-chain keys and the registration watchers:
+// the defaults, values that turn the limits off, and watchers normalised.
+func TestChainKeys(t *testing.T) {
+	def, err := loadConfig(writeFile(t, "c.toml", minimalConfig), mapEnv(nil), overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.MaxInviteTree != 1000 || def.MinAccountAge != 24*time.Hour || len(def.RegistrationWatchers) != 0 {
+		t.Errorf("defaults: max_invite_tree %d, min_account_age %s, watchers %v; want 1000, 24h, none", def.MaxInviteTree, def.MinAccountAge, def.RegistrationWatchers)
+	}
+	cfg, err := loadConfig(writeFile(t, "c.toml", "registration_watchers = [\"Admin@Example.com\", \"ops@elsewhere.example\"]\n"+minimalConfig+
+		"[invites]\nmax_invite_tree = 0\nmin_account_age = \"0s\"\n"), mapEnv(nil), overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxInviteTree != 0 || cfg.MinAccountAge != 0 || strings.Join(cfg.RegistrationWatchers, " ") != "admin@example.com ops@elsewhere.example" {
+		t.Errorf("max_invite_tree %d, min_account_age %s, watchers %v; want 0, 0s, both normalised", cfg.MaxInviteTree, cfg.MinAccountAge, cfg.RegistrationWatchers)
+	}
+	if svc := newService(nil, cfg).Config(); svc.MaxInviteTree != 0 || len(svc.RegistrationWatchers) != 2 {
+		t.Errorf("the invite service got %+v", svc)
 	}
 }
 

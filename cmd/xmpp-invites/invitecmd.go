@@ -263,5 +263,6 @@ func newService(st *keystore.Store, cfg Config) *invites.Service {
 		PasswordMinLength: cfg.PasswordMinLength, Timing: cfg.Timing, Admins: cfg.Admins,
 		ReservedUsernames: cfg.ReservedUsernames, ComponentJID: cfg.ComponentJID,
 		AllowNeverExpiring: cfg.AllowNeverExpiring,
+		MaxInviteTree:      cfg.MaxInviteTree, MinAccountAge: cfg.MinAccountAge, RegistrationWatchers: cfg.RegistrationWatchers,
 	}, nil)
 }
