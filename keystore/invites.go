@@ -49,6 +49,11 @@ type Invite struct {
 	MaxUses       int
 	Uses          int
 	Revoked       time.Time // zero: not revoked
+	// Rooms are bare JIDs of group chats (MUC rooms) the account made
+	// with the invite is invited to; Circle is the circle it joins ("":
+	// none). See docs/presets.md.
+	Rooms  []string
+	Circle string
 
 	seq int64
 }
@@ -103,6 +108,8 @@ type InviteParams struct {
 	AllowRegister bool
 	Expires       time.Time
 	MaxUses       int
+	Rooms         []string // bare JIDs, at most MaxRooms
+	Circle        string   // a circle's name; "": none
 	// Limit, when Max > 0, refuses the invite with ErrLimit if Creator has
 	// already created Max invites since Limit.Since. Checked in the same
 	// transaction as the insert, so concurrent requests cannot overshoot.
@@ -149,6 +156,19 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 	if p.Creator == "" {
 		return Invite{}, "", errors.New("create invite: creator is required")
 	}
+	if len(p.Rooms) > MaxRooms {
+		return Invite{}, "", fmt.Errorf("create invite: at most %d rooms", MaxRooms)
+	}
+	for _, r := range p.Rooms {
+		if err := checkJID(r); err != nil {
+			return Invite{}, "", fmt.Errorf("create invite: room: %w", err)
+		}
+	}
+	if p.Circle != "" {
+		if err := CheckCircleName(p.Circle); err != nil {
+			return Invite{}, "", fmt.Errorf("create invite: %w", err)
+		}
+	}
 	now := s.now().UTC().Truncate(time.Second)
 	if !p.Expires.After(now) {
 		return Invite{}, "", errors.New("create invite: expiry must be in the future")
@@ -156,7 +176,7 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 	inv := Invite{
 		Type: p.Type, Username: p.Username, Creator: p.Creator, Note: p.Note,
 		AllowRegister: p.AllowRegister, Created: now, Expires: p.Expires.UTC().Truncate(time.Second),
-		MaxUses: p.MaxUses,
+		MaxUses: p.MaxUses, Rooms: append([]string(nil), p.Rooms...), Circle: p.Circle,
 	}
 	// The token, its hash and the ID are made here, in the caller's
 	// goroutine: the writer goroutine is the serial part of every write.
@@ -185,7 +205,8 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		}
 		for attempt := 0; ; attempt++ {
 			stmt, args := s.insertInvite, []any{inv.ID, tokenHash, string(inv.Type), inv.Username,
-				inv.Creator, inv.Note, inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses}
+				inv.Creator, inv.Note, inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses,
+				strings.Join(inv.Rooms, " "), inv.Circle}
 			if byKey {
 				stmt, args = s.insertKeyInvite, append(args, keyID)
 			}
@@ -247,13 +268,13 @@ func inviteID(tokenHash []byte) string {
 // Statements prepared once (see Store.prepare).
 const (
 	insertInviteSQL = `INSERT INTO invites
-		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// insertKeyInviteSQL inserts nothing when the key (the last parameter)
 	// no longer exists.
 	insertKeyInviteSQL = `INSERT INTO invites
-		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
+		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
 	// limitOldestSQL finds the creator's N-th newest invite in the window
 	// (OFFSET N-1): there is one exactly when N invites are in it.
@@ -265,7 +286,7 @@ const (
 	inviteByIDSQL = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ?`
 )
 
-const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at`
+const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at, rooms, circle`
 
 func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 	return scanInviteExtra(row)
@@ -278,9 +299,10 @@ func scanInviteExtra(row interface{ Scan(...any) error }, extra ...any) (Invite,
 		typ              string
 		created, expires int64
 		revoked          sql.NullInt64
+		rooms            string
 	)
 	dest := append([]any{&inv.seq, &inv.ID, &typ, &inv.Username, &inv.Creator, &inv.Note, &inv.AllowRegister,
-		&created, &expires, &inv.MaxUses, &inv.Uses, &revoked}, extra...)
+		&created, &expires, &inv.MaxUses, &inv.Uses, &revoked, &rooms, &inv.Circle}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return Invite{}, err
 	}
@@ -288,6 +310,9 @@ func scanInviteExtra(row interface{ Scan(...any) error }, extra ...any) (Invite,
 	inv.Created = time.Unix(created, 0).UTC()
 	inv.Expires = time.Unix(expires, 0).UTC()
 	inv.Revoked = fromUnix(revoked)
+	if rooms != "" {
+		inv.Rooms = strings.Split(rooms, " ")
+	}
 	return inv, nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -672,7 +674,9 @@ func TestMigrateFrom10(t *testing.T) {
 	saved := migrations
 	t.Cleanup(func() { migrations = saved })
 	migrations = nil
-	s, c, path := openTest(t)
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db := create10(t, path)
 	if v := pragma(t, path, "user_version"); v != baseVersion {
 		t.Fatalf("1.0 database at schema %d, want %d", v, baseVersion)
 	}
@@ -691,11 +695,8 @@ func TestMigrateFrom10(t *testing.T) {
 	for i := range seeds {
 		seeds[i].Created, seeds[i].Expires = t0, t0.Add(time.Hour)
 	}
-	_, tokens, err := s.Seed(ctx, seeds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	tokens := seed10(t, db, seeds)
+	db.Close()
 
 	migrations = saved
 	if _, err := Open(ctx, path, Options{}); !errors.Is(err, ErrNeedsMigrate) {
@@ -744,4 +745,61 @@ func TestMigrateFrom10(t *testing.T) {
 	if _, err := s2.w.Exec(`INSERT INTO audit (at, actor, action) VALUES ('soon', 'cli', 'x')`); err == nil {
 		t.Error("audit accepted a text time: not a STRICT table")
 	}
+}
+
+// create10 makes a database of the 1.0 schema at path, as the 1.0 binary
+// did (migrations must be nil), and returns a plain connection to it: the
+// store's statements name columns of later schemas.
+func create10(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := create(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// seed10 writes seeds into a 1.0 database as the 1.0 binary did, and
+// returns their tokens.
+func seed10(t *testing.T, db *sql.DB, seeds []SeedInvite) []string {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var tokens []string
+	for _, p := range seeds {
+		token, tokenHash := newInviteToken()
+		inv := Invite{ID: inviteID(tokenHash)}
+		res, err := tx.ExecContext(ctx, `INSERT INTO invites
+			(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, inv.ID, tokenHash, string(p.Type), p.Username, p.Creator,
+			p.Note, p.AllowRegister, unix(p.Created), unix(p.Expires), p.MaxUses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.seq, err = res.LastInsertId(); err != nil {
+			t.Fatal(err)
+		}
+		if err := seedState(ctx, tx, &inv, p); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, token)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return tokens
 }

@@ -45,7 +45,7 @@ func (s *Store) Seed(ctx context.Context, seeds []SeedInvite) ([]Invite, []strin
 				token, tokenHash := newInviteToken()
 				inv.ID = inviteID(tokenHash)
 				res, err := insert.ExecContext(ctx, inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator,
-					inv.Note, inv.AllowRegister, unix(inv.Created), unix(inv.Expires), inv.MaxUses)
+					inv.Note, inv.AllowRegister, unix(inv.Created), unix(inv.Expires), inv.MaxUses, "", "")
 				if err == nil {
 					tokens[i] = token
 					inv.seq, err = res.LastInsertId()

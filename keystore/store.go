@@ -54,6 +54,9 @@ var schema10 string
 //go:embed schema101.sql
 var schema101 string
 
+//go:embed schema102.sql
+var schema102 string
+
 // Schema identity. A database made by xmpp-invites carries applicationID
 // (PRAGMA application_id) and its schema version (PRAGMA user_version):
 // baseVersion is the 1.0 schema, each later migration adds one.
@@ -72,6 +75,7 @@ type migration struct {
 // change: a new version appends one.
 var migrations = []migration{
 	{version: 101, sql: schema101}, // the portal: sign-in links, sessions, accounts, audit
+	{version: 102, sql: schema102}, // presets: invites' rooms and circle, circles
 }
 
 // SchemaVersion is the schema version this binary writes.
