@@ -82,6 +82,7 @@ func (s *Server) registerAPI(mux routes) error {
 		apiMethods{http.MethodGet: a.list, http.MethodPost: a.v1Create}))
 	mux.Handle("/api/v1/invites/{id}", a.endpoint(a.v1, "GET, DELETE, OPTIONS",
 		apiMethods{http.MethodGet: a.show, http.MethodDelete: a.revoke}))
+	a.registerCircles(mux)
 	mux.Handle("/api/v1/", a.endpoint(a.v1, "", nil))
 	return nil
 }
@@ -214,19 +215,33 @@ type createJSON struct {
 	Username jsonParam `json:"username"`
 	Uses     jsonParam `json:"uses"`
 	Note     jsonParam `json:"note"`
+	// Presets (manage keys only): group chats and a circle.
+	Rooms  []string  `json:"rooms"`
+	Circle jsonParam `json:"circle"`
 }
 
 func (c createJSON) addTo(p createParams) error {
 	for _, f := range []struct {
 		name string
 		v    jsonParam
-	}{{"ttl", c.TTL}, {"type", c.Type}, {"username", c.Username}, {"uses", c.Uses}, {"note", c.Note}} {
+	}{{"ttl", c.TTL}, {"type", c.Type}, {"username", c.Username}, {"uses", c.Uses}, {"note", c.Note}, {"circle", c.Circle}} {
 		if !f.v.set {
 			continue
 		}
 		if err := p.set(f.name, f.v.v); err != nil {
 			return err
 		}
+	}
+	if c.Rooms != nil {
+		if len(c.Rooms) > keystore.MaxRooms {
+			return newAPIError(http.StatusBadRequest, fmt.Sprintf("rooms: at most %d", keystore.MaxRooms))
+		}
+		for _, room := range c.Rooms {
+			if room == "" || strings.ContainsAny(room, "\n") {
+				return newAPIError(http.StatusBadRequest, "rooms: each must be a group chat address such as room@conference.example.org")
+			}
+		}
+		return p.set("rooms", strings.Join(c.Rooms, "\n"))
 	}
 	return nil
 }
@@ -501,11 +516,18 @@ func (a *api) create(r *http.Request, key keystore.Key, p createParams) (invites
 	}
 	req.Username = p["username"]
 	req.Note = p["note"]
+	if v, ok := p["rooms"]; ok && v != "" {
+		req.Rooms = strings.Split(v, "\n")
+	}
+	req.Circle = p["circle"]
 	if err := mayCreate(key, req.Type); err != nil {
 		return invites.Created{}, err
 	}
 	if req.Never && key.Scope != keystore.ScopeManage {
 		return invites.Created{}, newAPIError(http.StatusForbidden, "ttl: only a manage key may create invites that never expire")
+	}
+	if (len(req.Rooms) > 0 || req.Circle != "") && key.Scope != keystore.ScopeManage {
+		return invites.Created{}, newAPIError(http.StatusForbidden, "only a manage key may give an invite rooms or a circle")
 	}
 	req.Creator = key.Creator()
 	// A manage key acts for the operator: its contact invites may register

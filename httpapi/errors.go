@@ -87,6 +87,10 @@ func apiErrorOf(err error, now time.Time) (e *apiError, unexpected bool) {
 		return errUnauthorized(), false
 	case errors.Is(err, keystore.ErrNotFound):
 		return newAPIError(http.StatusNotFound, "not found"), false
+	case errors.Is(err, keystore.ErrExists):
+		return newAPIError(http.StatusConflict, "already exists"), false
+	case errors.Is(err, keystore.ErrLimit):
+		return newAPIError(http.StatusConflict, "the circle is full (invites.max_circle_size)"), false
 	case errors.Is(err, keystore.ErrRevoked):
 		return newAPIError(http.StatusConflict, "invite is already revoked"), false
 	case errors.Is(err, keystore.ErrUsedUp):

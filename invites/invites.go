@@ -53,7 +53,15 @@ type Config struct {
 	// RegistrationWatchers (registration_watchers) are the bare JIDs told
 	// of every account made through an invite.
 	RegistrationWatchers []string
+	// MUCDomains are the group chat services an invite's rooms may be on
+	// (muc_domains); empty: invites carry no rooms.
+	MUCDomains []string
+	// MaxCircleSize caps a circle's members (max_circle_size); 0: 100.
+	MaxCircleSize int
 }
+
+// DefaultMaxCircleSize is max_circle_size's default.
+const DefaultMaxCircleSize = 100
 
 // Limits on request values.
 const (
@@ -80,6 +88,9 @@ func New(store *keystore.Store, cfg Config, now func() time.Time) *Service {
 		cfg.SiteName = cfg.Domain
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
+	if cfg.MaxCircleSize <= 0 {
+		cfg.MaxCircleSize = DefaultMaxCircleSize
+	}
 	return &Service{store: store, cfg: cfg, now: now, once: newOnce(cfg.Timing), reserved: reservedSet(cfg)}
 }
 
@@ -156,6 +167,12 @@ type Request struct {
 	// AllowAdmin lets a reset invite name an admin's or a reserved account
 	// (the CLI's --allow-admin); otherwise that is ErrProtected.
 	AllowAdmin bool
+	// Rooms are group chats (bare JIDs of MUC rooms on MUCDomains, at most
+	// keystore.MaxRooms) the new account is invited to; Circle is an
+	// existing circle it joins. Only admins and manage keys set them (see
+	// CreateFor); reset invites take neither.
+	Rooms  []string
+	Circle string
 	// Accounts, when set, is asked whether a reset invite's account exists,
 	// so that an invite for a missing account is refused now rather than
 	// at redemption. When it cannot say (link down), the invite is made.
@@ -260,6 +277,9 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 	if r.Creator == "" {
 		return Created{}, invalid("creator", "is required")
 	}
+	if err := s.checkPresets(ctx, &r); err != nil {
+		return Created{}, err
+	}
 	if r.Type == keystore.TypeReset && r.Accounts != nil {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.CheckTimeout)
 		exists, err := r.Accounts.AccountExists(cctx, r.Username)
@@ -275,6 +295,7 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 	inv, token, err := s.store.CreateInvite(ctx, keystore.InviteParams{
 		Type: r.Type, Username: r.Username, Creator: r.Creator, Note: r.Note,
 		AllowRegister: r.AllowRegister, Expires: expires, MaxUses: r.Uses, Limit: r.Limit,
+		Rooms: r.Rooms, Circle: r.Circle,
 	})
 	if errors.Is(err, keystore.ErrLimit) {
 		// Keep the store's error in the chain: its *keystore.LimitError

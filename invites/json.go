@@ -21,13 +21,16 @@ type JSON struct {
 	Uses     int     `json:"uses"`
 	State    string  `json:"state"`
 	Revoked  *string `json:"revoked"` // null: not revoked
+	// Presets, present when set: group chats and a circle.
+	Rooms  []string `json:"rooms,omitempty"`
+	Circle string   `json:"circle,omitempty"`
 }
 
 // ToJSON describes inv as of now.
 func ToJSON(inv keystore.Invite, now time.Time) JSON {
 	j := JSON{ID: inv.ID, Type: string(inv.Type), Username: inv.Username, Creator: inv.Creator,
 		Note: inv.Note, Created: jsonTime(inv.Created), Expires: JSONExpires(inv),
-		MaxUses: inv.MaxUses, Uses: inv.Uses, State: string(inv.State(now))}
+		MaxUses: inv.MaxUses, Uses: inv.Uses, State: string(inv.State(now)), Rooms: inv.Rooms, Circle: inv.Circle}
 	if !inv.Revoked.IsZero() {
 		t := jsonTime(inv.Revoked)
 		j.Revoked = &t

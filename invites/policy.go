@@ -60,6 +60,7 @@ func (e *NotAllowedError) Is(target error) bool { return target == ErrNotAllowed
 //   - account invites need allow_user_invites unless p is an admin;
 //     only admins fix a username or make reset invites (never for an
 //     admin's or a reserved account: that stays with the CLI);
+//   - only admins give an invite rooms or a circle (presets);
 //   - people who are not admins create at most user_invites_per_day in
 //     any 24 hours (ErrQuota, with the store's *keystore.LimitError);
 //   - people who are not admins create invites that let someone register
@@ -99,6 +100,9 @@ func (s *Service) CreateFor(ctx context.Context, p Person, r Request) (Created, 
 	}
 	if r.Never && !p.Admin {
 		return Created{}, &NotAllowedError{Rule: RuleAdminOnly} // never-expiring invites: admins only
+	}
+	if !p.Admin && (len(r.Rooms) > 0 || r.Circle != "") {
+		return Created{}, &NotAllowedError{Rule: RuleAdminOnly} // presets: admins only
 	}
 	if !p.Admin && s.cfg.UserInvitesPerDay > 0 {
 		r.Limit = keystore.Limit{Max: s.cfg.UserInvitesPerDay, Since: s.now().Add(-UserQuotaWindow)}

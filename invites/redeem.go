@@ -3,6 +3,7 @@ package invites
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -49,6 +50,14 @@ type Followups interface {
 	NotifyJoined(ctx context.Context, inviter, account string) error
 }
 
+// RoomInviter is what an Accounts may also do for invites with rooms.
+type RoomInviter interface {
+	// InviteToRoom gives account (a bare JID) the member affiliation of
+	// room where it may, then sends it a XEP-0249 direct invitation to
+	// room. The error is the invitation's.
+	InviteToRoom(ctx context.Context, room, account string) error
+}
+
 // Redemption is the outcome of a successful redemption.
 type Redemption struct {
 	Invite   keystore.Invite
@@ -58,6 +67,18 @@ type Redemption struct {
 	Contact string
 	// Befriended reports that the new user and Contact are now mutual contacts.
 	Befriended bool
+	// Rooms are the group chats the new account was sent an invitation to.
+	Rooms []string
+	// Circle is the circle the new account joined; CircleMembers are its
+	// other members, and CircleBefriended reports that the new account and
+	// every one of them are now mutual contacts (else the success page
+	// asks to add them).
+	Circle           string
+	CircleMembers    []string
+	CircleBefriended bool
+	// PresetErr is what went wrong with the rooms and the circle (best
+	// effort: the account stays), for the log.
+	PresetErr error
 	// Unrecorded is the store's error when the account was created but the
 	// use could not be recorded yet; the resolver records it later, and the
 	// reservation keeps the use taken meanwhile.
@@ -126,11 +147,74 @@ func (s *Service) followUp(ctx context.Context, red *Redemption, acc Accounts) {
 		red.Befriended = f.AddMutualContacts(cctx, red.Contact, red.JID) == nil
 		cancel()
 	}
+	if red.Invite.Type != keystore.TypeReset {
+		s.presets(ctx, red, acc, f)
+	}
 	if isXMPP && red.Invite.Type != keystore.TypeReset {
 		nctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.AccountTimeout)
 		_ = f.NotifyJoined(nctx, inviter, red.JID)
 		cancel()
 	}
+}
+
+// presets invites the new account to the invite's rooms and puts it into
+// the invite's circle, making it and every other member mutual contacts.
+// All best effort: what fails is in red.PresetErr.
+func (s *Service) presets(ctx context.Context, red *Redemption, acc Accounts, f Followups) {
+	var errs []error
+	if ri, ok := acc.(RoomInviter); ok {
+		for _, room := range red.Invite.Rooms {
+			rctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.AccountTimeout)
+			err := ri.InviteToRoom(rctx, room, red.JID)
+			cancel()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			red.Rooms = append(red.Rooms, room)
+		}
+	} else if len(red.Invite.Rooms) > 0 {
+		errs = append(errs, fmt.Errorf("group chat invitations: %w", ErrUnsupported))
+	}
+	if name := red.Invite.Circle; name != "" {
+		if err := s.joinCircle(ctx, red, name, f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	red.PresetErr = errors.Join(errs...)
+}
+
+// joinCircle adds the new account to circle name and makes it a contact of
+// every other member.
+func (s *Service) joinCircle(ctx context.Context, red *Redemption, name string, f Followups) error {
+	members, err := s.store.CircleMembers(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := s.store.AddCircleMember(ctx, name, red.JID, s.cfg.MaxCircleSize); err != nil {
+		return err
+	}
+	red.Circle = name
+	for _, m := range members {
+		if m.JID != red.JID {
+			red.CircleMembers = append(red.CircleMembers, m.JID)
+		}
+	}
+	red.CircleBefriended = true
+	var errs []error
+	for _, m := range red.CircleMembers {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Timing.AccountTimeout)
+		err := f.AddMutualContacts(cctx, m, red.JID)
+		cancel()
+		if err != nil {
+			red.CircleBefriended = false
+			errs = append(errs, err)
+			if errors.Is(err, ErrUnsupported) || errors.Is(err, ErrLinkDown) {
+				break // the same for every member
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // hasControl reports whether s holds a C0 or C1 control character or DEL,

@@ -75,6 +75,9 @@ type fileConfig struct {
 		Clients           []httpapi.Client `toml:"clients" env:"-"`
 
 		AllowNeverExpiring bool `toml:"allow_never_expiring"`
+
+		MUCDomains    []string `toml:"muc_domains"`
+		MaxCircleSize int      `toml:"max_circle_size"`
 	} `toml:"invites"`
 
 	Branding struct {
@@ -108,6 +111,8 @@ func defaultFileConfig() fileConfig {
 	c.Invites.Retention = "720h"
 	c.Invites.UserInvitesPerDay = 10
 	c.Invites.PasswordMinLength = 8
+	c.Invites.MUCDomains = []string{}
+	c.Invites.MaxCircleSize = 100
 	c.Invites.AccountTimeout = invites.DefaultAccountTimeout.String()
 	c.Invites.CheckTimeout = invites.DefaultCheckTimeout.String()
 	c.Invites.ReservationLease = invites.DefaultLease.String()
@@ -178,6 +183,9 @@ type Config struct {
 	// invite-chain limits (docs/chains.md).
 	MaxInviteTree int
 	MinAccountAge time.Duration
+
+	MUCDomains    []string // where invites' rooms may be; empty: rooms are off
+	MaxCircleSize int
 }
 
 // configError names the option that is wrong; it exits with status 2.
@@ -357,6 +365,7 @@ func (fc fileConfig) validate() (Config, error) {
 		MaxConns: fc.HTTP.MaxConns, MaxConnsPerAddr: fc.HTTP.MaxConnsPerAddr,
 		AllowUserInvites: fc.Invites.AllowUserInvites, UserInvitesPerDay: fc.Invites.UserInvitesPerDay,
 		PasswordMinLength: fc.Invites.PasswordMinLength, Clients: fc.Invites.Clients,
+		MaxCircleSize: fc.Invites.MaxCircleSize,
 	}
 	c.AllowNeverExpiring = fc.Invites.AllowNeverExpiring
 	if c.Domain == "" {
@@ -553,6 +562,16 @@ func (fc fileConfig) validate() (Config, error) {
 	}
 	if c.MinAccountAge, err = parseDuration("invites.min_account_age", fc.Invites.MinAccountAge, true); err != nil {
 		return Config{}, err
+	}
+	for _, d := range fc.Invites.MUCDomains {
+		j, err := jid.Parse(strings.TrimSpace(d))
+		if err != nil || d == "" || j.Localpart() != "" || j.Resourcepart() != "" {
+			return Config{}, optErr("invites.muc_domains", "%q is not a domain such as conference.%s", d, c.Domain)
+		}
+		c.MUCDomains = append(c.MUCDomains, j.String())
+	}
+	if c.MaxCircleSize < 1 || c.MaxCircleSize > 10000 {
+		return Config{}, optErr("invites.max_circle_size", "must be between 1 and 10000")
 	}
 	if err := fc.validateBranding(&c); err != nil {
 		return Config{}, err

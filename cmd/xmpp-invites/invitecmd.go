@@ -264,5 +264,6 @@ func newService(st *keystore.Store, cfg Config) *invites.Service {
 		ReservedUsernames: cfg.ReservedUsernames, ComponentJID: cfg.ComponentJID,
 		AllowNeverExpiring: cfg.AllowNeverExpiring,
 		MaxInviteTree:      cfg.MaxInviteTree, MinAccountAge: cfg.MinAccountAge, RegistrationWatchers: cfg.RegistrationWatchers,
+		MUCDomains: cfg.MUCDomains, MaxCircleSize: cfg.MaxCircleSize,
 	}, nil)
 }
