@@ -78,6 +78,19 @@ type successData struct {
 	ContactURI template.URL
 	Client     *Client
 	Apps       template.HTML // the client list, when no client was chosen
+	// Presets: the group chats the account was invited to, and the circle
+	// it joined with its other members; CircleManual asks to add them by
+	// hand (the server gave no roster permission).
+	Rooms        []string
+	Circle       string
+	CircleOK     bool
+	CircleManual []circleContact
+}
+
+// circleContact is a circle member to add by hand.
+type circleContact struct {
+	JID string
+	URI template.URL
 }
 
 // JIDStrong is the new address, stressed.
@@ -182,6 +195,10 @@ func (p *pages) register(w http.ResponseWriter, r *http.Request, l *i18n.Localiz
 	typ := string(red.Invite.Type)
 	p.s.metrics.InviteUsed(typ)
 	p.s.log.Info("invite redeemed", "invite", red.Invite.ID, "type", typ, "jid", red.JID, "befriended", red.Befriended)
+	if red.PresetErr != nil {
+		p.s.log.Warn("group chats or circle of the invite only partly done; the account is created (docs/presets.md)",
+			"invite", red.Invite.ID, "jid", red.JID, "rooms", red.Rooms, "circle", red.Circle, "err", red.PresetErr)
+	}
 	return p.success(w, r, l, inv, in, red)
 }
 
@@ -244,6 +261,15 @@ func (p *pages) success(w http.ResponseWriter, r *http.Request, l *i18n.Localize
 			d.Contact = inv.Username + "@" + cfg.Domain
 		}
 		d.ContactURI = template.URL(invites.XMPPURI(d.Contact, "roster"))
+	}
+	d.Rooms, d.Circle = red.Rooms, red.Circle
+	if red.Circle != "" && len(red.CircleMembers) > 0 {
+		d.CircleOK = red.CircleBefriended
+		if !red.CircleBefriended {
+			for _, m := range red.CircleMembers {
+				d.CircleManual = append(d.CircleManual, circleContact{JID: m, URI: template.URL(invites.XMPPURI(m, "roster"))})
+			}
+		}
 	}
 	if c, ok := p.clientByID(in.Client); ok {
 		c = localClients([]Client{c}, l.Lang())[0]

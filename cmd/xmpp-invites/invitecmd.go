@@ -32,6 +32,8 @@ func (a *appState) inviteCommand() *cli.Command {
 					&cli.IntFlag{Name: "uses", Value: 1, Usage: "how many accounts may use it (1-1000)"},
 					&cli.StringFlag{Name: "note", Usage: "a note for yourself, shown in lists"},
 					&cli.BoolFlag{Name: "allow-admin", Usage: "allow a reset invite for an admin's account or a reserved name"},
+					&cli.StringSliceFlag{Name: "room", Usage: "invite the new account to the group chat `JID` (repeatable; on invites.muc_domains)"},
+					&cli.StringFlag{Name: "circle", Usage: "the new account joins circle `NAME` (see circle create)"},
 				},
 				Action: a.inviteCreate,
 			},
@@ -62,7 +64,7 @@ func (a *appState) inviteCommand() *cli.Command {
 }
 
 func (a *appState) inviteCreate(c *cli.Context) error {
-	cfg, st, _, err := a.hostStore(c, 1, 1, "[--type T] [--username U] [--ttl DUR] [--uses N] [--note TEXT] [--allow-admin] HOST")
+	cfg, st, _, err := a.hostStore(c, 1, 1, "[--type T] [--username U] [--ttl DUR] [--uses N] [--note TEXT] [--allow-admin] [--room JID]... [--circle NAME] HOST")
 	if err != nil {
 		return err
 	}
@@ -71,6 +73,7 @@ func (a *appState) inviteCreate(c *cli.Context) error {
 		Type: keystore.Type(c.String("type")), Username: c.String("username"),
 		Uses: c.Int("uses"), Note: c.String("note"), Creator: "cli",
 		AllowRegister: true, AllowAdmin: c.Bool("allow-admin"),
+		Rooms: c.StringSlice("room"), Circle: c.String("circle"),
 	}
 	if c.Int("uses") == 0 {
 		return usageErr("--uses must be between 1 and %d", invites.MaxUses)

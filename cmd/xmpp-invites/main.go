@@ -122,6 +122,7 @@ func newApp(a *appState) *cli.App {
 			a.serveCommand(),
 			a.keyCommand(),
 			a.inviteCommand(),
+			a.circleCommand(),
 			a.checkCommand(),
 			a.migrateCommand(),
 		},

@@ -37,7 +37,12 @@ func attach(t *testing.T, kind string) *attached { return attachWith(t, kind, ""
 // [component].
 func attachWith(t *testing.T, kind, extra string) *attached {
 	t.Helper()
-	srv := xmpptest.Start(t, kind, xmpptest.Options{Admins: []string{"admin@" + xmpptest.Domain}, Privilege: true})
+	return attachServer(t, xmpptest.Start(t, kind, xmpptest.Options{Admins: []string{"admin@" + xmpptest.Domain}, Privilege: true}), extra)
+}
+
+// attachServer is attachWith for a server already started.
+func attachServer(t *testing.T, srv *xmpptest.Server, extra string) *attached {
+	t.Helper()
 	in := newInstanceFor(t, srv.Domain, fmt.Sprintf(`admins = ["admin@%s"]
 `+extra+`
 [component]

@@ -20,12 +20,17 @@ type Message struct {
 	From string // as the server stamped it: "invites.example.test", "alice@example.test/res"
 	Type string // "chat" or "normal"
 	Body string // the first <body>
+	// Room is the room of a XEP-0249 direct invitation (<x
+	// xmlns='jabber:x:conference' jid='room@…'/>), else "". Invitations
+	// come without a body: only WaitForInvitation takes them.
+	Room string
 }
 
 // Inbox is a logged-in XMPP client, as a person's app would be: it has sent
 // its initial presence and collects the chat and normal messages with a
-// body that it receives (error, groupchat and headline messages, and
-// messages without a body such as chat states, are dropped). Tests wait for
+// body that it receives, and XEP-0249 direct invitations (error,
+// groupchat and headline messages, and other messages without a body such
+// as chat states, are dropped). Tests wait for
 // them with Next or WaitFor, and send with Send.
 type Inbox struct {
 	sess *xmpp.Session
@@ -90,6 +95,9 @@ func (in *Inbox) handle(r xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		From   string   `xml:"from,attr"`
 		Type   string   `xml:"type,attr"`
 		Bodies []string `xml:"body"`
+		Rooms  []struct {
+			JID string `xml:"jid,attr"`
+		} `xml:"jabber:x:conference x"`
 	}
 	// The decoder must see the start element itself: it checks that the
 	// end element the reader ends with matches one it has read.
@@ -100,10 +108,16 @@ func (in *Inbox) handle(r xmlstream.TokenReadEncoder, start *xml.StartElement) e
 	if m.Type == "" {
 		m.Type = string(stanza.NormalMessage)
 	}
-	if (m.Type != string(stanza.ChatMessage) && m.Type != string(stanza.NormalMessage)) || len(m.Bodies) == 0 {
+	if (m.Type != string(stanza.ChatMessage) && m.Type != string(stanza.NormalMessage)) || (len(m.Bodies) == 0 && len(m.Rooms) == 0) {
 		return nil
 	}
-	msg := Message{From: m.From, Type: m.Type, Body: m.Bodies[0]}
+	msg := Message{From: m.From, Type: m.Type}
+	if len(m.Bodies) > 0 {
+		msg.Body = m.Bodies[0]
+	}
+	if len(m.Rooms) > 0 {
+		msg.Room = m.Rooms[0].JID
+	}
 	in.mu.Lock()
 	in.msgs = append(in.msgs, msg)
 	in.seen = append(in.seen, msg)
@@ -149,10 +163,25 @@ func (in *Inbox) Next(ctx context.Context, from string) (string, error) {
 // match(from, body) is true, waiting for one until ctx ends or the session
 // ends. The error lists the messages received so far.
 func (in *Inbox) WaitFor(ctx context.Context, match func(from, body string) bool) (Message, error) {
+	// An invitation without a body is WaitForInvitation's.
+	return in.waitFor(ctx, func(m Message) bool { return (m.Room == "" || m.Body != "") && match(m.From, m.Body) })
+}
+
+// WaitForInvitation returns, and takes, the oldest XEP-0249 direct
+// invitation not yet taken from the address from (as Next matches it),
+// waiting for one until ctx ends or the session ends.
+func (in *Inbox) WaitForInvitation(ctx context.Context, from string) (Message, error) {
+	return in.waitFor(ctx, func(m Message) bool {
+		return m.Room != "" && (from == "" || m.From == from || (!strings.Contains(from, "/") && strings.HasPrefix(m.From, from+"/")))
+	})
+}
+
+// waitFor is WaitFor over whole messages.
+func (in *Inbox) waitFor(ctx context.Context, match func(Message) bool) (Message, error) {
 	for {
 		in.mu.Lock()
 		for i, m := range in.msgs {
-			if match(m.From, m.Body) {
+			if match(m) {
 				in.msgs = append(in.msgs[:i:i], in.msgs[i+1:]...)
 				in.mu.Unlock()
 				return m, nil
@@ -186,6 +215,9 @@ func (in *Inbox) received() string {
 	parts := make([]string, len(in.seen))
 	for i, m := range in.seen {
 		parts[i] = fmt.Sprintf("%s %s %q", m.From, m.Type, m.Body)
+		if m.Room != "" {
+			parts[i] += " invitation to " + m.Room
+		}
 	}
 	return strings.Join(parts, "; ")
 }

@@ -113,6 +113,17 @@ Component {{q .Component}}
 {{- if .Privilege}}
 	modules_enabled = { "privilege" }
 {{- end}}
+
+-- Group chats (XEP-0045), for invites' rooms. The component is an admin of
+-- the service, hence an owner of every room (component_admins_as_room_owners).
+-- Rooms open at once (no locking) and stay when empty.
+Component {{q .MUC}} "muc"
+	admins = { {{q .Component}} }
+	muc_room_locking = false
+	muc_room_default_persistent = true
+{{- range .MUCConfig}}
+	{{.}}
+{{- end}}
 `))
 
 // newProsody writes a Prosody configuration into dir for free loopback
@@ -130,6 +141,7 @@ func newProsody(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.MUCDomain = "conference." + s.Domain
 	s.startTimeout = 20 * time.Second
 	httpPort := 0
 	if opts.HTTP {
@@ -159,6 +171,8 @@ func newProsody(dir string, opts Options) (*Server, error) {
 		"C2SPort":       ports[0],
 		"ComponentPort": ports[1],
 		"HTTPPort":      httpPort,
+		"MUC":           s.MUCDomain,
+		"MUCConfig":     opts.MUCConfig,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)

@@ -84,6 +84,10 @@ type Server struct {
 	C2SAddr       string // "127.0.0.1:PORT" for client connections
 	ComponentAddr string // "127.0.0.1:PORT" for the XEP-0114 component
 	HTTPAddr      string // "127.0.0.1:PORT" of Prosody's HTTP server with Options.HTTP, else ""
+	// MUCDomain is Prosody's group chat service (XEP-0045),
+	// "conference.example.test", of which the component is an admin; ""
+	// on ejabberd.
+	MUCDomain string
 
 	dir          string        // private root directory
 	logs         []string      // log files shown on failure, most useful first
@@ -123,6 +127,10 @@ type Options struct {
 	// Config are further lines of global configuration, after the
 	// harness's own: a line that sets an option again wins.
 	Config []string
+	// MUCConfig are further lines of the group chat service's
+	// configuration (MUCDomain), such as
+	// "muc_room_default_members_only = true".
+	MUCConfig []string
 }
 
 // Start starts a private server of the given kind ("prosody" or "ejabberd");
