@@ -257,6 +257,7 @@ func (p *pages) tryPortal(r *http.Request, l *i18n.Localizer) error {
 		{"created", createdData{portalPage: pp("my"), Link: "https://example.org/invite?x", Expires: l.Date(now), Uses: 2}},
 		{"admin_invites", myData{portalPage: pp("invites"), Types: []string{"account"}, Invites: rows, Error: "sample"}},
 		{"admin_keys", keysData{portalPage: pp("keys"), Keys: []keyRow{{ID: "k", Scope: "manage"}}, Credential: "k/s", NewKey: "k", Error: "sample"}},
+		{"admin_circles", circlesData{portalPage: pp("circles"), Circles: []circleRow{{Name: "family", Members: []string{"user@example.org"}}}, Error: "sample"}},
 		{"admin_registrations", registrationsData{portalPage: pp("registrations"), Accounts: []accountRow{{JID: "user@example.org"}}, NextBefore: "1"}},
 		{"admin_audit", auditData{portalPage: pp("audit"), Entries: []auditRow{{Action: "sample"}}, NextBefore: "1"}},
 	} {

@@ -30,7 +30,7 @@ var pageNames = []string{"landing", "register", "success", "error"}
 
 // portalPageNames are the portal's pages (portal.go), with the pieces of
 // portal_partials.html.
-var portalPageNames = []string{"login", "confirm", "my", "created", "admin_invites", "admin_keys", "admin_registrations", "admin_audit"}
+var portalPageNames = []string{"login", "confirm", "my", "created", "admin_invites", "admin_keys", "admin_circles", "admin_registrations", "admin_audit"}
 
 // pages serves the landing page and web registration. It keeps what is
 // built once at start: the parsed templates, the stylesheet with its CSP

@@ -30,6 +30,14 @@ func (p *pages) adminInvitesData(r *http.Request, l *i18n.Localizer, v viewer) (
 		Types: []string{"account", "contact", "reset"}, MaxUses: invites.MaxUses}
 	d.TTLs = p.ttlOptions(l, "", true)
 	d.Form.Uses = 1
+	d.MUC = len(p.s.svc.Config().MUCDomains) > 0
+	circles, err := p.s.store.Circles(r.Context())
+	if err != nil {
+		return d, err
+	}
+	for _, c := range circles {
+		d.Circles = append(d.Circles, c.Name)
+	}
 	o := keystore.ListOptions{All: true, Newest: true, Limit: pageSize + 1}
 	switch st := keystore.State(q.Get("state")); st {
 	case keystore.StatePending, keystore.StateUsed, keystore.StateExpired, keystore.StateRevoked:

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
@@ -48,6 +49,11 @@ func (p *pages) registerPortal(mux routes) {
 	mux.Handle("GET /admin/keys", p.handlePortal(p.adminOnly(p.adminKeys)))
 	mux.Handle("POST /admin/keys", p.handlePortal(p.adminOnly(p.adminKeyCreate)))
 	mux.Handle("POST /admin/keys/{id}/delete", p.handlePortal(p.adminOnly(p.adminKeyDelete)))
+	mux.Handle("GET /admin/circles", p.handlePortal(p.adminOnly(p.adminCircles)))
+	mux.Handle("POST /admin/circles", p.handlePortal(p.adminOnly(p.adminCircleCreate)))
+	mux.Handle("POST /admin/circles/{name}/delete", p.handlePortal(p.adminOnly(p.adminCircleDelete)))
+	mux.Handle("POST /admin/circles/{name}/add", p.handlePortal(p.adminOnly(p.adminCircleAdd)))
+	mux.Handle("POST /admin/circles/{name}/remove", p.handlePortal(p.adminOnly(p.adminCircleRemove)))
 	mux.Handle("GET /admin/registrations", p.handlePortal(p.adminOnly(p.adminRegistrations)))
 	mux.Handle("POST /admin/registrations/forget", p.handlePortal(p.adminOnly(p.adminForget)))
 	mux.Handle("GET /admin/audit", p.handlePortal(p.adminOnly(p.adminAudit)))
@@ -82,6 +88,7 @@ type ttlOption struct {
 type createForm struct {
 	Type, Username, TTL, Note string
 	Uses                      int
+	Rooms, Circle             string // admins: group chats (separated by spaces or commas) and a circle
 }
 
 // myData is /my and /admin/invites.
@@ -98,6 +105,9 @@ type myData struct {
 	NextBefore string // the next page's before=
 	// Filters of the admin list.
 	State, Type, Creator string
+	// Presets on the admin form: whether rooms are on, and the circles.
+	MUC     bool
+	Circles []string
 }
 
 // createdData is the page that shows a new invite's link once.
@@ -243,7 +253,8 @@ func (p *pages) my(w http.ResponseWriter, r *http.Request, l *i18n.Localizer, v 
 // readCreate reads the invite creation form.
 func readCreate(r *http.Request) createForm {
 	f := createForm{Type: r.PostForm.Get("type"), Username: strings.TrimSpace(r.PostForm.Get("username")),
-		TTL: r.PostForm.Get("ttl"), Note: r.PostForm.Get("note"), Uses: -1}
+		TTL: r.PostForm.Get("ttl"), Note: r.PostForm.Get("note"), Uses: -1,
+		Rooms: strings.TrimSpace(r.PostForm.Get("rooms")), Circle: r.PostForm.Get("circle")}
 	if n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("uses"))); err == nil {
 		f.Uses = n
 	}
@@ -292,6 +303,11 @@ func createErrorText(h i18n.HTML, err error) template.HTML {
 			return h.T("create_bad_username", "This username cannot be used here: check it, or leave it empty where it is optional.")
 		case "type":
 			return h.T("create_bad_type", "Choose a kind of invite from the list.")
+		case "rooms":
+			return h.N("create_bad_rooms", keystore.MaxRooms, "Group chats: at most {{.Count}} address of a group chat service of this site, such as room@{{.Service}}; resets take none.",
+				"Group chats: at most {{.Count}} addresses on a group chat service of this site, such as room@{{.Service}}; resets take none.", "Service", ve.Value)
+		case "circle":
+			return h.T("create_bad_circle", "Choose a circle from the list; a full circle takes no more invites.")
 		}
 	}
 	return h.T("create_failed", "The invite could not be created. Please try again.")
@@ -316,6 +332,8 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 	}
 	if admin {
 		req.Username = f.Username
+		req.Rooms = strings.FieldsFunc(f.Rooms, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+		req.Circle = f.Circle
 		if req.Type == keystore.TypeReset && p.s.link.State() == "up" {
 			req.Accounts = p.s.link
 		}
@@ -343,6 +361,12 @@ func (p *pages) create(w http.ResponseWriter, r *http.Request, l *i18n.Localizer
 		if errors.As(err, &ve) {
 			if ve.Field == "username" {
 				ve.Value = f.Username + "@" + cfg.Domain
+			}
+			if ve.Field == "rooms" {
+				ve.Value = "conference." + cfg.Domain
+				if len(cfg.MUCDomains) > 0 {
+					ve.Value = cfg.MUCDomains[0]
+				}
 			}
 			return createErrorText(h, err), nil
 		}
