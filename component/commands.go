@@ -242,6 +242,15 @@ func (c *Component) refusal(loc *i18n.Localizer, err error) refusal {
 				return refusal{typ: stanza.Modify, cond: stanza.BadRequest,
 					text: loc.T("xmpp_ttl_too_long", "An invite can be valid for at most {{.Max}}.", "Max", validityLabel(loc, max))}
 			}
+		case "username":
+			switch verr.Code {
+			case invites.CodeNoAccount:
+				return refusal{typ: stanza.Cancel, cond: stanza.ItemNotFound,
+					text: loc.T("create_no_account", "There is no account {{.JID}} on the chat server.", "JID", verr.Value)}
+			case invites.CodeReserved:
+				return refusal{typ: stanza.Modify, cond: stanza.NotAcceptable,
+					text: loc.T("xmpp_username_reserved", "The username {{.Username}} is reserved.", "Username", verr.Value)}
+			}
 		case "uses":
 			if strings.Contains(verr.Msg, "between") {
 				return refusal{typ: stanza.Modify, cond: stanza.BadRequest,

@@ -169,7 +169,7 @@ func integration(t *testing.T, kind string) {
 		// The server is asked whether the account exists.
 		e := rawCommand(t, adminC, "", "ac6", "<command xmlns='"+nsCommands+"' node='"+nodeAdminReset+"' action='complete'>"+
 			"<x xmlns='jabber:x:data' type='submit'><field var='username'><value>nosuchuser</value></field></x></command>")
-		if e.attr("type") != "error" || stanzaError(e).Condition != stanza.BadRequest {
+		if e.attr("type") != "error" || stanzaError(e).Condition != stanza.ItemNotFound {
 			t.Errorf("reset for a missing account: %s", dumpElement(e))
 		}
 		_, err = aliceC.iq(ctx, stanza.SetIQ, compJID, el(name(nsCommands, "command"), []xml.Attr{attr("node", nodeAdminList), attr("action", "execute")}))
@@ -289,7 +289,7 @@ func integration(t *testing.T, kind string) {
 		want(say(ali, "invite never"), "Only admins can create invites that do not expire")
 		want(say(adm, "invite never"), "do not expire are not available") // allow_never_expiring is off
 		want(say(adm, "reset alice"), "new password for alice@example.test", "https://chat.example.test/invite?")
-		want(say(adm, "reset nosuchuser"), "there is no account nosuchuser@example.test")
+		want(say(adm, "reset nosuchuser"), "There is no account nosuchuser@example.test on the chat server.")
 		want(say(adm, "list"), "pending invites:", "xmpp:admin@example.test")
 		want(say(adm, "help"), `"reset USER"`, "ad-hoc commands of "+srv.ComponentJID)
 	})

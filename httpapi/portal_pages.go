@@ -294,11 +294,11 @@ func createErrorText(h i18n.HTML, err error) template.HTML {
 		case "note":
 			return h.N("create_bad_note", invites.MaxNoteLen, "The note must be plain text of at most {{.Count}} byte.", "The note must be plain text of at most {{.Count}} bytes.")
 		case "username":
+			if ve.Code == invites.CodeNoAccount {
+				return h.T("create_no_account", "There is no account {{.JID}} on the chat server.", "JID", strong(ve.Value))
+			}
 			if ve.Code != "" {
 				return validationText(h, ve)
-			}
-			if strings.Contains(ve.Msg, "no account") {
-				return h.T("create_no_account", "There is no account {{.JID}} on the chat server.", "JID", strong(ve.Value))
 			}
 			return h.T("create_bad_username", "This username cannot be used here: check it, or leave it empty where it is optional.")
 		case "type":

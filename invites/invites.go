@@ -126,6 +126,9 @@ const (
 	CodePasswordLong     = "password_long"
 	CodePasswordUser     = "password_user"
 	CodePasswordMismatch = "password_mismatch"
+	// CodeNoAccount: a reset invite for an account the server does not
+	// have; Value is its address.
+	CodeNoAccount = "no_account"
 )
 
 // coded gives a validation error the code of its rule.
@@ -285,7 +288,8 @@ func (s *Service) Create(ctx context.Context, r Request) (Created, error) {
 		exists, err := r.Accounts.AccountExists(cctx, r.Username)
 		cancel()
 		if err == nil && !exists {
-			return Created{}, invalid("username", "there is no account %s@%s on the server", r.Username, s.cfg.Domain)
+			return Created{}, coded(invalid("username", "there is no account %s@%s on the server", r.Username, s.cfg.Domain),
+				CodeNoAccount, r.Username+"@"+s.cfg.Domain, 0)
 		}
 	}
 	expires := s.now().Add(ttl)
