@@ -74,22 +74,7 @@ func (s *Store) CreateCircle(ctx context.Context, name string) (Circle, error) {
 // DeleteCircle deletes a circle and its list of members (the members stay
 // each other's contacts). ErrNotFound when there is none.
 func (s *Store) DeleteCircle(ctx context.Context, name string) error {
-	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM circles WHERE name = ?`, name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete circle %s: %w", name, err)
-	}
-	return nil
+	return s.deleteOne(ctx, "delete circle "+name, `DELETE FROM circles WHERE name = ?`, name)
 }
 
 const circleSQL = `SELECT c.name, c.created_at, (SELECT count(*) FROM circle_members m WHERE m.circle = c.name) FROM circles c`
@@ -215,20 +200,5 @@ func (s *Store) AddCircleMember(ctx context.Context, name, jid string, max int) 
 // RemoveCircleMember removes jid from a circle (it stays a contact of the
 // others). ErrNotFound when it is not a member, or there is no circle.
 func (s *Store) RemoveCircleMember(ctx context.Context, name, jid string) error {
-	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM circle_members WHERE circle = ? AND jid = ?`, name, jid)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("remove %s from circle %s: %w", jid, name, err)
-	}
-	return nil
+	return s.deleteOne(ctx, "remove "+jid+" from circle "+name, `DELETE FROM circle_members WHERE circle = ? AND jid = ?`, name, jid)
 }

@@ -450,22 +450,7 @@ func (s *Store) Accounts(ctx context.Context, o AccountOptions) (_ []AccountRow,
 // (an admin's choice, for example after the account was deleted).
 // ErrNotFound when there is none.
 func (s *Store) ForgetAccount(ctx context.Context, jid string) error {
-	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE jid = ?`, jid)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("forget account: %w", err)
-	}
-	return nil
+	return s.deleteOne(ctx, "forget account", `DELETE FROM accounts WHERE jid = ?`, jid)
 }
 
 // AuditEntry is one admin action.
@@ -635,4 +620,25 @@ func clip(s string, n int) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// deleteOne runs a DELETE that must remove a row: ErrNotFound when it
+// removed none. what names it in errors.
+func (s *Store) deleteOne(ctx context.Context, what, query string, args ...any) error {
+	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
