@@ -39,6 +39,9 @@ command -v objdump >/dev/null 2>&1 || need+=(binutils)      # packaging/deb.sh r
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)    # the connection flood test lowers the descriptor limit
 [ -x /usr/sbin/nginx ] || need+=(nginx)                    # the proxy test runs docs/proxy.md's examples
 [ -x /usr/bin/caddy ] || need+=(caddy)
+# The PostgreSQL engine's tests start private clusters (internal/pgtest); installing the
+# package may start Debian's own cluster on 5432, which is left alone.
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
 dpkg -s fonts-noto-core >/dev/null 2>&1 || need+=(fonts-noto-core) # the browser test renders Arabic
 dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)   # and Japanese
 
