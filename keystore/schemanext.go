@@ -7,5 +7,6 @@ package keystore
 // schema, under load, to check that migrating loses nothing.
 func init() {
 	migrations = append(migrations, migration{version: baseVersion + len(migrations) + 1,
-		sql: `ALTER TABLE invites ADD COLUMN schemanext_test INTEGER NOT NULL DEFAULT 0`})
+		sql: `ALTER TABLE invites ADD COLUMN schemanext_test INTEGER NOT NULL DEFAULT 0`,
+		pg:  `ALTER TABLE invites ADD COLUMN schemanext_test BIGINT NOT NULL DEFAULT 0`})
 }

@@ -10,7 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	_ "embed"
+	"embed"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -48,14 +48,24 @@ var (
 	ErrClosed  = errors.New("store closed")
 )
 
-//go:embed schema.sql
-var schema10 string
+// The schema of each engine, side by side: schema/sqlite/N.sql and
+// schema/postgres/N.sql bring the schema to version N (100 is the 1.0
+// schema, each later file one migration).
+//
+//go:embed schema
+var schemaFS embed.FS
 
-//go:embed schema101.sql
-var schema101 string
+// schemaSQL returns the file of version v for engine ("sqlite" or
+// "postgres").
+func schemaSQL(engine string, v int) string {
+	b, err := schemaFS.ReadFile(fmt.Sprintf("schema/%s/%d.sql", engine, v))
+	if err != nil {
+		panic(err) // embedded: a missing file is a build mistake
+	}
+	return string(b)
+}
 
-//go:embed schema102.sql
-var schema102 string
+var schema10 = schemaSQL("sqlite", baseVersion)
 
 // Schema identity. A database made by xmpp-invites carries applicationID
 // (PRAGMA application_id) and its schema version (PRAGMA user_version):
@@ -65,17 +75,19 @@ const (
 	baseVersion   = 100
 )
 
-// migration brings the schema from version-1 to version.
+// migration brings the schema from version-1 to version, on SQLite (sql)
+// and on PostgreSQL (pg).
 type migration struct {
 	version int
 	sql     string
+	pg      string
 }
 
 // migrations after the 1.0 schema, in order. Released entries never
 // change: a new version appends one.
 var migrations = []migration{
-	{version: 101, sql: schema101}, // the portal: sign-in links, sessions, accounts, audit
-	{version: 102, sql: schema102}, // presets: invites' rooms and circle, circles
+	{version: 101, sql: schemaSQL("sqlite", 101), pg: schemaSQL("postgres", 101)}, // the portal: sign-in links, sessions, accounts, audit
+	{version: 102, sql: schemaSQL("sqlite", 102), pg: schemaSQL("postgres", 102)}, // presets: invites' rooms and circle, circles
 }
 
 // SchemaVersion is the schema version this binary writes.
