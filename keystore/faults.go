@@ -28,6 +28,7 @@ const (
 	FaultBusy     = "busy"     // SQLITE_BUSY or SQLITE_LOCKED after the busy timeout
 	FaultCorrupt  = "corrupt"  // SQLITE_CORRUPT or SQLITE_NOTADB
 	FaultTimeout  = "timeout"  // the write probe did not finish in time
+	FaultConn     = "conn"     // PostgreSQL: no connection, server shutting down or out of resources
 )
 
 // UnavailableError is a storage fault: Kind names it (one of the Fault…
@@ -62,7 +63,7 @@ func FaultKind(err error) string {
 func faultKind(err error) string {
 	var se sqlite3.Error
 	if !errors.As(err, &se) {
-		return ""
+		return pgFaultKind(err)
 	}
 	switch se.Code {
 	case sqlite3.ErrFull:
@@ -163,7 +164,7 @@ func (s *Store) Writable(ctx context.Context) error {
 
 // runProbe writes the heartbeat and records the outcome.
 func (s *Store) runProbe(done chan struct{}) {
-	op := &writeOp{ctx: context.Background(), fn: heartbeat, single: true, errc: make(chan error, 1)}
+	op := &writeOp{ctx: context.Background(), fn: s.heartbeat, single: true, errc: make(chan error, 1)}
 	t := time.NewTimer(probeTimeout)
 	defer t.Stop()
 	var err error
@@ -190,7 +191,14 @@ func (s *Store) runProbe(done chan struct{}) {
 // heartbeat is the probe's write: it sets user_version to the value it has,
 // which changes nothing but still writes the database header page, so the
 // commit goes to disk like any other (no table is needed for it).
-func heartbeat(tx *sql.Tx) error {
+func (s *Store) heartbeat(tx *sql.Tx) error {
+	if s.pg {
+		// The same no-op write, to the schema table.
+		if _, err := tx.ExecContext(context.Background(), "UPDATE xmpp_invites_schema SET version = version"); err != nil {
+			return fmt.Errorf("write probe: %w", err)
+		}
+		return nil
+	}
 	ctx := context.Background()
 	var v int
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {

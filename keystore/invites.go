@@ -210,18 +210,13 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 			if byKey {
 				stmt, args = s.insertKeyInvite, append(args, keyID)
 			}
-			res, err := tx.StmtContext(bg, stmt).ExecContext(bg, args...)
+			err := tx.StmtContext(bg, stmt).QueryRowContext(bg, args...).Scan(&inv.seq)
+			if byKey && errors.Is(err, sql.ErrNoRows) {
+				keyGone = true
+				return ErrUnauthorized
+			}
 			if err == nil {
-				if byKey {
-					if n, err := res.RowsAffected(); err != nil {
-						return err
-					} else if n == 0 {
-						keyGone = true
-						return ErrUnauthorized
-					}
-				}
-				inv.seq, err = res.LastInsertId()
-				return err
+				return nil
 			}
 			if !isUnique(err) || attempt == 3 {
 				return err
@@ -269,12 +264,15 @@ func inviteID(tokenHash []byte) string {
 const (
 	insertInviteSQL = `INSERT INTO invites
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`
 	// insertKeyInviteSQL inserts nothing when the key (the last parameter)
-	// no longer exists.
+	// no longer exists. The casts tell PostgreSQL the types of values that
+	// reach their columns through a SELECT.
 	insertKeyInviteSQL = `INSERT INTO invites
 		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)`
+		SELECT CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
+			CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT)
+		WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?) RETURNING seq`
 	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
 	// limitOldestSQL finds the creator's N-th newest invite in the window
 	// (OFFSET N-1): there is one exactly when N invites are in it.

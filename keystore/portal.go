@@ -395,6 +395,13 @@ type AccountOptions struct {
 const recordAccountSQL = `INSERT OR REPLACE INTO accounts (jid, created_at, invite_id, invite_type, inviter)
 	SELECT ?1, ?2, id, type, creator FROM invites WHERE seq = ?3`
 
+// pgRecordAccountSQL is recordAccountSQL on PostgreSQL: the upsert takes a
+// new seq, as SQLite's REPLACE does.
+const pgRecordAccountSQL = `INSERT INTO accounts (jid, created_at, invite_id, invite_type, inviter)
+	SELECT CAST(?1 AS TEXT), CAST(?2 AS BIGINT), id, type, creator FROM invites WHERE seq = ?3
+	ON CONFLICT (jid) DO UPDATE SET seq = DEFAULT, created_at = excluded.created_at,
+		invite_id = excluded.invite_id, invite_type = excluded.invite_type, inviter = excluded.inviter`
+
 const accountsSQL = `SELECT seq, jid, created_at, invite_id, invite_type, inviter FROM accounts`
 
 // accountsQuery is Accounts' statement for o.

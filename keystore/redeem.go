@@ -55,29 +55,27 @@ func (s *Store) ReserveUse(ctx context.Context, token string, h Hold) (Reservati
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO uses (invite_seq, jid, reserved_at, owner, lease_until)
-			SELECT seq, ?3, ?1, ?4, ?5 FROM invites i
+		err = tx.QueryRowContext(ctx, `INSERT INTO uses (invite_seq, jid, reserved_at, owner, lease_until)
+			SELECT seq, CAST(?3 AS TEXT), CAST(?1 AS BIGINT), CAST(?4 AS TEXT), CAST(?5 AS BIGINT) FROM invites i
 			WHERE seq = ?2 AND revoked_at IS NULL AND expires_at > ?1
 			  AND uses + (SELECT count(*) FROM uses u
-			              WHERE u.invite_seq = i.seq AND u.used_at IS NULL) < max_uses`,
-			unix(now), inv.seq, h.JID, h.Owner, unix(now.Add(h.Lease)))
+			              WHERE u.invite_seq = i.seq AND u.used_at IS NULL) < max_uses
+			RETURNING id`,
+			unix(now), inv.seq, h.JID, h.Owner, unix(now.Add(h.Lease))).Scan(&r.ID)
 		if isUniqueViolation(err) {
 			return ErrAccountHeld
 		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		if errors.Is(err, sql.ErrNoRows) {
 			if err := inv.Err(now); err != nil {
 				return err
 			}
 			return ErrInUse
 		}
+		if err != nil {
+			return err
+		}
 		r.Invite = inv
-		r.ID, err = res.LastInsertId()
-		return err
+		return nil
 	})
 	if err != nil {
 		return Reservation{}, fmt.Errorf("reserve: %w", err)
@@ -86,6 +84,9 @@ func (s *Store) ReserveUse(ctx context.Context, token string, h Hold) (Reservati
 }
 
 func isUniqueViolation(err error) bool {
+	if pgUnique(err) {
+		return true
+	}
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
 }
@@ -117,7 +118,11 @@ func (s *Store) ConfirmUse(ctx context.Context, r Reservation) error {
 		if Type(typ) == TypeReset {
 			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ?`, jid)
 		} else {
-			_, err = tx.ExecContext(ctx, recordAccountSQL, jid, now, seq)
+			q := recordAccountSQL
+			if s.pg {
+				q = pgRecordAccountSQL
+			}
+			_, err = tx.ExecContext(ctx, q, jid, now, seq)
 		}
 		return err
 	})

@@ -44,11 +44,10 @@ func (s *Store) Seed(ctx context.Context, seeds []SeedInvite) ([]Invite, []strin
 			for attempt := 0; ; attempt++ {
 				token, tokenHash := newInviteToken()
 				inv.ID = inviteID(tokenHash)
-				res, err := insert.ExecContext(ctx, inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator,
-					inv.Note, inv.AllowRegister, unix(inv.Created), unix(inv.Expires), inv.MaxUses, "", "")
+				err := insert.QueryRowContext(ctx, inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator,
+					inv.Note, inv.AllowRegister, unix(inv.Created), unix(inv.Expires), inv.MaxUses, "", "").Scan(&inv.seq)
 				if err == nil {
 					tokens[i] = token
-					inv.seq, err = res.LastInsertId()
 				}
 				if err == nil || !isUnique(err) || attempt == 3 {
 					if err != nil {

@@ -119,7 +119,8 @@ type Options struct {
 // concurrent callers share transactions (group commit): each caller is
 // answered only after the transaction holding its write has committed.
 type Store struct {
-	path      string  // the database file, named in storage errors
+	path      string  // the database file, or the redacted URL, named in errors
+	pg        bool    // PostgreSQL (postgres.go); SQLite otherwise
 	w         *sql.DB // one connection, used only by the writer goroutine
 	r         *sql.DB // readers
 	now       func() time.Time
@@ -163,9 +164,15 @@ type writeOp struct {
 // Open opens (creating if needed) the database at path and migrates it. A
 // new database file is created with mode 0600, and so are its -wal and -shm
 // files; an existing file keeps its mode.
+//
+// A postgres:// or postgresql:// URL opens a PostgreSQL database instead
+// (see postgres.go); its password never appears in errors.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
+	}
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, opts)
 	}
 	sync := opts.Synchronous
 	if sync == "" {
@@ -436,7 +443,11 @@ func setVersion(ctx context.Context, tx *sql.Tx, v int) error {
 // that nobody upgraded the database under it.
 func (s *Store) Schema(ctx context.Context) (int, error) {
 	var v int
-	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	q := "PRAGMA user_version"
+	if s.pg {
+		q = "SELECT version FROM xmpp_invites_schema"
+	}
+	if err := s.r.QueryRowContext(ctx, q).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return v, nil
@@ -446,8 +457,12 @@ func (s *Store) Schema(ctx context.Context) (int, error) {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
-	return errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.limitOldest.Close(), s.keyByID.Close(),
-		s.authKey.Close(), s.inviteByID.Close(), s.r.Close(), s.w.Close())
+	err := errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.limitOldest.Close(), s.keyByID.Close(),
+		s.authKey.Close(), s.inviteByID.Close(), s.r.Close())
+	if s.w != s.r {
+		err = errors.Join(err, s.w.Close())
+	}
+	return err
 }
 
 // Ping reports whether the database answers.
@@ -475,6 +490,14 @@ func (s *Store) writeSingle(ctx context.Context, fn func(tx *sql.Tx) error) erro
 
 func (s *Store) enqueue(op *writeOp) error {
 	ctx := op.ctx
+	if s.pg {
+		select {
+		case <-s.closing:
+			return ErrClosed
+		default:
+			return s.pgRun(op)
+		}
+	}
 	select {
 	case <-s.closing:
 		return ErrClosed
@@ -650,6 +673,9 @@ func hash(s string) []byte {
 }
 
 func isUnique(err error) bool {
+	if pgUnique(err) {
+		return true
+	}
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
 		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)

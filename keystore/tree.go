@@ -60,6 +60,32 @@ const treeSQL = `WITH RECURSIVE
 	)
 SELECT coalesce((SELECT jid FROM root), ''), (SELECT count(*) FROM down)`
 
+// pgTreeSQL is treeSQL on PostgreSQL: the roots from jsonb, and the limit
+// on the outer query (PostgreSQL computes only the rows of a recursive
+// query that are fetched).
+const pgTreeSQL = `WITH RECURSIVE
+	roots(jid) AS (SELECT jsonb_array_elements_text(CAST(?2 AS jsonb))),
+	up(jid) AS (
+		SELECT CAST(?1 AS TEXT)
+		UNION
+		SELECT substr(a.inviter, 6) FROM up JOIN accounts a ON a.jid = up.jid
+		WHERE a.inviter LIKE 'xmpp:%' AND up.jid NOT IN (SELECT jid FROM roots)
+	),
+	root(jid) AS (
+		SELECT jid FROM up
+		WHERE jid IN (SELECT jid FROM roots)
+		   OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.jid = up.jid AND a.inviter LIKE 'xmpp:%')
+	),
+	down(jid) AS (
+		SELECT jid FROM root
+		UNION
+		SELECT jid FROM up WHERE NOT EXISTS (SELECT 1 FROM root)
+		UNION
+		SELECT a.jid FROM down JOIN accounts a ON a.inviter = 'xmpp:' || down.jid
+		WHERE a.jid NOT IN (SELECT jid FROM roots)
+	)
+SELECT coalesce((SELECT jid FROM root LIMIT 1), ''), (SELECT count(*) FROM (SELECT jid FROM down LIMIT ?3) AS d)`
+
 // InviteTree returns the tree jid belongs to, with roots (the admins'
 // bare JIDs) starting trees of their own, and its size counted up to max
 // (at least 1; a larger tree reports max).
@@ -76,7 +102,11 @@ func (s *Store) InviteTree(ctx context.Context, jid string, roots []string, max 
 		return Tree{}, fmt.Errorf("invite tree: %w", err)
 	}
 	var t Tree
-	if err := s.r.QueryRowContext(ctx, treeSQL, jid, string(list), max).Scan(&t.Root, &t.Size); err != nil {
+	q := treeSQL
+	if s.pg {
+		q = pgTreeSQL
+	}
+	if err := s.r.QueryRowContext(ctx, q, jid, string(list), max).Scan(&t.Root, &t.Size); err != nil {
 		return Tree{}, fmt.Errorf("invite tree: %w", err)
 	}
 	return t, nil
