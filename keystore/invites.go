@@ -434,7 +434,7 @@ func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err
 
 // listQuery is ListInvites' statement for o.
 func listQuery(o ListOptions, now time.Time) (string, []any) {
-	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1`
+	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1 = 1`
 	var args []any
 	// The states as Invite.State tells them apart.
 	switch o.State {

@@ -406,7 +406,7 @@ const accountsSQL = `SELECT seq, jid, created_at, invite_id, invite_type, invite
 
 // accountsQuery is Accounts' statement for o.
 func accountsQuery(o AccountOptions) (string, []any) {
-	q := accountsSQL + ` WHERE 1`
+	q := accountsSQL + ` WHERE 1 = 1`
 	var args []any
 	if o.Inviter != "" {
 		q += ` AND inviter = ?`

@@ -27,7 +27,7 @@ func (c *clock) Add(d time.Duration) { c.t.Add(int64(d / time.Second)) }
 func openTest(t *testing.T) (*Store, *clock, string) {
 	t.Helper()
 	c := newClock()
-	path := filepath.Join(t.TempDir(), "test.db")
+	path := testDatabase(t)
 	s, err := Open(context.Background(), path, Options{Now: c.Now})
 	if err != nil {
 		t.Fatalf("Open: %v", err)

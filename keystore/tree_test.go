@@ -16,7 +16,10 @@ func addAccounts(t *testing.T, s *Store, created time.Time, pairs ...string) {
 	t.Helper()
 	err := s.write(context.Background(), func(tx *sql.Tx) error {
 		for i := 0; i+1 < len(pairs); i += 2 {
-			if _, err := tx.Exec(`INSERT OR REPLACE INTO accounts (jid, created_at, invite_id, invite_type, inviter) VALUES (?, ?, 'AAAAAAAA', 'account', ?)`,
+			if _, err := tx.Exec(`DELETE FROM accounts WHERE jid = ?`, pairs[i]); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO accounts (jid, created_at, invite_id, invite_type, inviter) VALUES (?, ?, 'AAAAAAAA', 'account', ?)`,
 				pairs[i], created.Unix(), pairs[i+1]); err != nil {
 				return err
 			}
