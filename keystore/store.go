@@ -1,5 +1,6 @@
 // Package keystore keeps API keys, invites and their uses in one SQLite
-// database. It owns every SQL statement of the project: the schema and its
+// database, or in PostgreSQL for several instances (postgres.go, and
+// docs/scaling.md). It owns every SQL statement of the project: the schema and its
 // migrations, and the invariants of key and invite records (secrets and tokens
 // stored only as SHA-256 hashes, uses counted by guarded updates, every write
 // committed with synchronous=FULL before it is acknowledged).
