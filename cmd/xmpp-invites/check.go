@@ -35,6 +35,9 @@ func (a *appState) check(c *cli.Context) error {
 	for _, cfg := range cfgs {
 		fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
 	}
+	if err := sharedLinks(cfgs); err != nil {
+		return err
+	}
 	cfg := cfgs[0] // database, logging and [http] are the same in every domain
 	connLim, nofile, err := connLimits(cfg)
 	if err != nil {

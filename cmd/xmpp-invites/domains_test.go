@@ -1,6 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +221,91 @@ public_url = "https://chat.example/b"
 	}
 	if _, _, code := e.run("invite", "create", "c.example"); code == 0 {
 		t.Error("invite create for an unconfigured domain succeeded")
+	}
+}
+
+// newDomainsInstance configures an instance serving a.example at
+// http://localhost:PORT/a and b.example at /b on one listener; extra is
+// TOML inserted after the tables.
+func newDomainsInstance(t *testing.T, extra string) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	addr, admin := freePort(t), freePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cfg := filepath.Join(dir, "xmpp-invites.toml")
+	content := fmt.Sprintf(`database = "%s"
+[http]
+listen = "%s"
+admin_listen = "%s"
+[[domains]]
+domain = "a.example"
+public_url = "http://localhost:%s/a"
+site_name = "Site A"
+[[domains]]
+domain = "b.example"
+public_url = "http://localhost:%s/b"
+site_name = "Site B"
+%s`, filepath.Join(dir, "invites.db"), addr, admin, port, port, extra)
+	if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &instance{t: t, dir: dir, config: cfg, addr: addr, admin: admin}
+}
+
+// TestServeTwoDomains runs serve with two domains on one listener and
+// reaches each through 127.0.0.1 (no public_url host matches, so the path
+// decides): invites link to their own domain's pages, which show their own
+// site.
+func TestServeTwoDomains(t *testing.T) {
+	in := newDomainsInstance(t, "")
+	cred, errs, code := in.cli("key", "create", "b.example", "test")
+	if code != 0 {
+		t.Fatalf("key create: %d %s", code, errs)
+	}
+	in.start()
+	_, port, _ := net.SplitHostPort(in.addr)
+	for _, d := range []string{"a", "b"} {
+		req, _ := http.NewRequest("POST", "http://"+in.addr+"/"+d+"/invites_api", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(cred))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			LandingURL string `json:"landing_url"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		link := body.LandingURL
+		want := "http://localhost:" + port + "/" + d + "/invite?"
+		if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(link, want) {
+			t.Fatalf("POST /%s/invites_api: %d %q, want 201 and a link starting %s", d, resp.StatusCode, link, want)
+		}
+		code, page := httpGet(t, "http://"+in.addr+strings.TrimPrefix(link, "http://localhost:"+port))
+		if code != http.StatusOK || !strings.Contains(page, "Site "+strings.ToUpper(d)) {
+			t.Errorf("landing page of %s: %d, site name missing", d, code)
+		}
+	}
+	if code, _ := httpGet(t, "http://"+in.addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, _ := httpGet(t, "http://"+in.addr+"/invite"); code != http.StatusNotFound {
+		t.Errorf("/invite outside both domains: %d, want 404", code)
+	}
+	if code := in.stop(); code != 0 {
+		t.Errorf("serve exited %d: %s", code, in.stderr)
+	}
+}
+
+// TestServeRefusesSharedLink: one component JID for two domains is a valid
+// config, but one link serving several domains is not built yet: serve and
+// check refuse it with exit 2 before connecting.
+func TestServeRefusesSharedLink(t *testing.T) {
+	in := newDomainsInstance(t, "[component]\njid = \"invites.example.net\"\nsecret = \"s\"\n")
+	for _, cmd := range []string{"check", "serve"} {
+		_, errs, code := in.cli(cmd)
+		if code != 2 || !strings.Contains(errs, "share the component invites.example.net") {
+			t.Errorf("%s: exit %d, stderr %q; want 2 naming the shared component", cmd, code, errs)
+		}
 	}
 }
