@@ -47,7 +47,8 @@ func routePrefix(publicURL string) (string, error) {
 // the service were at the root: "GET /invite" becomes "GET /join/invite".
 type routes struct {
 	mux    *http.ServeMux
-	prefix string // from routePrefix
+	prefix string    // from routePrefix
+	seen   *[]string // if set, every pattern as written (TestRouteSegments)
 }
 
 // Handle registers h for pattern under the prefix.
@@ -57,6 +58,9 @@ func (rt routes) Handle(pattern string, h http.Handler) {
 		method, p = "", pattern
 	} else {
 		method += " "
+	}
+	if rt.seen != nil {
+		*rt.seen = append(*rt.seen, p)
 	}
 	rt.mux.Handle(method+rt.prefix+p, h)
 }

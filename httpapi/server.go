@@ -57,6 +57,8 @@ type Server struct {
 	// proxyWarning is set once a request shows an untrusted reverse proxy
 	// on this host (noteUntrustedProxy).
 	proxyWarning atomic.Pointer[string]
+	// patterns are the routes registered, without the prefix.
+	patterns []string
 }
 
 // Option changes a Server at construction.
@@ -105,7 +107,7 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 	// lives under it (prefix.go).
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	rt := routes{mux: s.mux, prefix: prefix}
+	rt := routes{mux: s.mux, prefix: prefix, seen: &s.patterns}
 	if prefix != "" {
 		s.mux.Handle(prefix, prefixRoot(prefix))
 	}

@@ -28,11 +28,17 @@ func (a *appState) check(c *cli.Context) error {
 	if _, err := positional(c, 0, 0, ""); err != nil {
 		return err
 	}
-	cfg, err := a.config(c)
+	cfgs, err := a.configs(c)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
+	for _, cfg := range cfgs {
+		fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
+	}
+	if err := sharedLinks(cfgs); err != nil {
+		return err
+	}
+	cfg := cfgs[0] // database, logging and [http] are the same in every domain
 	connLim, nofile, err := connLimits(cfg)
 	if err != nil {
 		return err
@@ -49,30 +55,51 @@ func (a *appState) check(c *cli.Context) error {
 		return failErr("database %s: %v", cfg.Database, err)
 	}
 	fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", cfg.Database, len(keys))
-	for _, f := range looseFiles(cfg) {
-		fmt.Fprintf(a.stdout, "warning: %s %s has mode %04o: group or others can access it (chmod 600 %s)\n",
-			f.option, f.path, f.mode, f.path)
+	reported := map[looseFile]bool{}
+	for _, cfg := range cfgs {
+		for _, f := range looseFiles(cfg) {
+			if !reported[f] {
+				reported[f] = true
+				fmt.Fprintf(a.stdout, "warning: %s %s has mode %04o: group or others can access it (chmod 600 %s)\n",
+					f.option, f.path, f.mode, f.path)
+			}
+		}
 	}
-	if cfg.ComponentSecret == "" {
-		fmt.Fprintln(a.stdout, "component: disabled (component.secret is empty)")
-		return nil
-	}
-	// A running serve holds the component link: a second one would
+	// A running serve holds the component links: a second one would
 	// be refused (Prosody: conflict) or silently steal it (ejabberd).
-	if le := (*keystore.LockedError)(nil); errors.As(keystore.LockHeld(cfg.Database), &le) {
+	if le := (*keystore.LockedError)(nil); errors.As(keystore.LockHeld(cfg.Database), &le) && slices.ContainsFunc(cfgs, func(c Config) bool { return c.ComponentSecret != "" }) {
 		fmt.Fprintf(a.stdout, "serve: running (pid %d) with this database; the component link is in use by it, so check does not try it: see serve's log and /readyz on the admin listener\n", le.PID)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
+	for _, cfg := range cfgs {
+		if err := a.checkComponent(c.Context, cfg, len(cfgs) > 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkComponent tries the component link of one domain and reports its
+// rights; named says which domain when there are several.
+func (a *appState) checkComponent(ctx context.Context, cfg Config, named bool) error {
+	label := "component"
+	if named {
+		label = "component of " + cfg.Domain
+	}
+	if cfg.ComponentSecret == "" {
+		fmt.Fprintf(a.stdout, "%s: disabled (component.secret is empty)\n", label)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	rep, err := component.Check(ctx, componentConfig(cfg), a.logger(cfg))
 	if errors.Is(err, component.ErrNotAuthorized) {
-		return usageErr("component: the XMPP server at %s rejected component.secret for %s", cfg.ComponentServer, cfg.ComponentJID)
+		return usageErr("%s: the XMPP server at %s rejected component.secret for %s", label, cfg.ComponentServer, cfg.ComponentJID)
 	}
 	if err != nil {
-		return failErr("component: %v", err)
+		return failErr("%s: %v", label, err)
 	}
-	fmt.Fprintf(a.stdout, "component: connected to %s as %s\n", cfg.ComponentServer, cfg.ComponentJID)
+	fmt.Fprintf(a.stdout, "%s: connected to %s as %s\n", label, cfg.ComponentServer, cfg.ComponentJID)
 	fmt.Fprintf(a.stdout, "account creation (XEP-0133 add-user): %s\n", yesNo(rep.CanCreateAccounts))
 	fmt.Fprintf(a.stdout, "password reset (XEP-0133 change-user-password): %s\n", yesNo(rep.CanChangePasswords))
 	if len(rep.Privileges) == 0 {

@@ -89,6 +89,9 @@ type fileConfig struct {
 		Notice       string `toml:"notice"`
 		TemplatesDir string `toml:"templates_dir"`
 	} `toml:"branding"`
+
+	// Domains are the [[domains]] tables, as decoded (domains.go).
+	Domains []map[string]any `toml:"domains" env:"-"`
 }
 
 func defaultFileConfig() fileConfig {
@@ -217,24 +220,47 @@ type overrides struct {
 const envPrefix = "XMPP_INVITES_"
 
 // loadConfig reads path (may be empty: defaults only), applies the
-// environment and flags, and validates the result.
+// environment and flags, and validates the result. With [[domains]] tables
+// it returns the first domain's Config (loadConfigs returns them all).
 func loadConfig(path string, env func(string) (string, bool), flags overrides) (Config, error) {
+	cfgs, err := loadConfigs(path, env, flags)
+	if err != nil {
+		return Config{}, err
+	}
+	return cfgs[0], nil
+}
+
+// loadConfigs reads path (may be empty: defaults only) and returns one
+// validated Config per domain: the top-level domain with the environment
+// and flags applied, or each [[domains]] table (domains.go), in the order
+// of the file.
+func loadConfigs(path string, env func(string) (string, bool), flags overrides) ([]Config, error) {
 	fc := defaultFileConfig()
+	raw := map[string]any{}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, &configError{msg: fmt.Sprintf("read %s: %v", path, errors.Unwrap(err))}
+			return nil, &configError{msg: fmt.Sprintf("read %s: %v", path, errors.Unwrap(err))}
 		}
 		md, err := toml.Decode(string(data), &fc)
 		if err != nil {
-			return Config{}, tomlError(path, err)
+			return nil, tomlError(path, err)
 		}
-		if und := md.Undecoded(); len(und) > 0 {
-			return Config{}, optErr(und[0].String(), "unknown option in %s", path)
+		for _, k := range md.Undecoded() {
+			// [[domains]] tables are checked one by one (domains.go).
+			if k[0] != "domains" {
+				return nil, optErr(k.String(), "unknown option in %s", path)
+			}
 		}
+		if _, err := toml.Decode(string(data), &raw); err != nil {
+			return nil, tomlError(path, err)
+		}
+		delete(raw, "domains")
 	}
-	if err := applyEnv(reflect.ValueOf(&fc).Elem(), "", env); err != nil {
-		return Config{}, err
+	if len(fc.Domains) == 0 {
+		if err := applyEnv(reflect.ValueOf(&fc).Elem(), "", env); err != nil {
+			return nil, err
+		}
 	}
 	if flags.Database != "" {
 		fc.Database = flags.Database
@@ -248,24 +274,34 @@ func loadConfig(path string, env func(string) (string, bool), flags overrides) (
 	if flags.AdminListen != nil {
 		fc.HTTP.AdminListen = *flags.AdminListen
 	}
+	if len(fc.Domains) > 0 {
+		return domainConfigs(path, fc, raw, env)
+	}
 	if err := useSecretCredential(&fc, env); err != nil {
-		return Config{}, err
+		return nil, err
 	}
 	c, err := fc.validate()
 	if err != nil {
-		return Config{}, err
+		return nil, err
 	}
-	// The parts' own rules, exactly as serve will apply them: check and
-	// serve refuse the same configs, before anything starts.
+	if err := validateParts(c); err != nil {
+		return nil, err
+	}
+	return []Config{c}, nil
+}
+
+// validateParts applies the parts' own rules, exactly as serve will apply
+// them: check and serve refuse the same configs, before anything starts.
+func validateParts(c Config) error {
 	if err := httpConfig(c).Validate(); err != nil {
-		return Config{}, &configError{msg: err.Error()}
+		return &configError{msg: err.Error()}
 	}
 	if c.ComponentSecret != "" {
 		if err := componentConfig(c).Validate(); err != nil {
-			return Config{}, &configError{msg: err.Error()}
+			return &configError{msg: err.Error()}
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // tomlError turns a decode error into one that names the option when the

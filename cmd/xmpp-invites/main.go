@@ -146,8 +146,19 @@ type appState struct {
 	terminal       bool // stdout is a terminal: list commands print a header
 }
 
-// config loads and validates the configuration named by the global flags.
+// config loads and validates the configuration named by the global flags;
+// with [[domains]] tables it is the first domain's (configs has them all).
 func (a *appState) config(c *cli.Context) (Config, error) {
+	cfgs, err := a.configs(c)
+	if err != nil {
+		return Config{}, err
+	}
+	return cfgs[0], nil
+}
+
+// configs loads and validates the configuration named by the global flags:
+// one Config per domain.
+func (a *appState) configs(c *cli.Context) ([]Config, error) {
 	path := c.String("config")
 	if path == "" {
 		if v, ok := a.env("XMPP_INVITES_CONFIG"); ok {
@@ -155,7 +166,7 @@ func (a *appState) config(c *cli.Context) (Config, error) {
 		}
 	}
 	if path == "" {
-		return Config{}, &configError{msg: "no config file: pass --config FILE or set XMPP_INVITES_CONFIG"}
+		return nil, &configError{msg: "no config file: pass --config FILE or set XMPP_INVITES_CONFIG"}
 	}
 	flags := overrides{
 		Database: c.String("database"),
@@ -166,7 +177,7 @@ func (a *appState) config(c *cli.Context) (Config, error) {
 		v := c.String("admin-listen")
 		flags.AdminListen = &v
 	}
-	return loadConfig(path, a.env, flags)
+	return loadConfigs(path, a.env, flags)
 }
 
 // logger builds the process logger from the config.
@@ -214,11 +225,12 @@ func (a *appState) hostStore(c *cli.Context, min, max int, usage string) (Config
 	if err != nil {
 		return Config{}, nil, nil, err
 	}
-	cfg, err := a.config(c)
+	cfgs, err := a.configs(c)
 	if err != nil {
 		return Config{}, nil, nil, err
 	}
-	if err := checkHost(cfg, args[0]); err != nil {
+	cfg, err := hostConfig(cfgs, args[0])
+	if err != nil {
 		return Config{}, nil, nil, err
 	}
 	st, err := openStore(c.Context, cfg, keystore.Options{})
@@ -228,10 +240,13 @@ func (a *appState) hostStore(c *cli.Context, min, max int, usage string) (Config
 	return cfg, st, args[1:], nil
 }
 
-// checkHost keeps the prosodyctl shape: HOST must be the configured domain.
-func checkHost(cfg Config, host string) error {
-	if host != cfg.Domain {
-		return failErr("please supply a valid host")
+// hostConfig keeps the prosodyctl shape: HOST must be a configured domain,
+// whose Config it returns.
+func hostConfig(cfgs []Config, host string) (Config, error) {
+	for _, cfg := range cfgs {
+		if host == cfg.Domain {
+			return cfg, nil
+		}
 	}
-	return nil
+	return Config{}, failErr("please supply a valid host")
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,17 +42,17 @@ func (a *appState) serve(c *cli.Context) error {
 	if _, err := positional(c, 0, 0, ""); err != nil {
 		return err
 	}
-	cfg, err := a.config(c)
+	cfgs, err := a.configs(c)
 	if err != nil {
 		return err
 	}
-	return serve(c.Context, cfg, a.logger(cfg))
+	return serve(c.Context, cfgs, a.logger(cfgs[0]))
 }
 
 // serve builds the server and runs it until ctx ends (SIGINT, SIGTERM) or
-// the component hits a fatal error.
-func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	s, err := newServer(ctx, cfg, log)
+// a component hits a fatal error.
+func serve(ctx context.Context, cfgs []Config, log *slog.Logger) error {
+	s, err := newServer(ctx, cfgs, log)
 	if err != nil {
 		return err
 	}
@@ -62,23 +64,31 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 // component and the HTTP handler made, the listeners bound. Nothing runs
 // until run.
 type server struct {
-	cfg     Config
+	cfg     Config // the first domain's: database, logging and [http] are everyone's
 	log     *slog.Logger
 	started time.Time
 
-	lock  *keystore.Lock
-	st    *keystore.Store
-	svc   *invites.Service
-	comp  *component.Component // nil: component.secret is empty
-	http  *http.Server
-	ln    net.Listener
-	admin http.Handler
+	lock    *keystore.Lock
+	st      *keystore.Store
+	domains []domainPart
+	http    *http.Server
+	ln      net.Listener
+	admin   http.Handler
+}
+
+// domainPart is what serve runs for one domain.
+type domainPart struct {
+	cfg  Config
+	log  *slog.Logger
+	svc  *invites.Service
+	comp *component.Component // nil: no component for this domain
 }
 
 // newServer builds everything serve needs and fails before anything runs:
 // a second serve on the database, a schema it cannot use, a bad component
 // config, a port in use.
-func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, err error) {
+func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server, err error) {
+	cfg := cfgs[0]
 	s := &server{cfg: cfg, log: log, started: time.Now()}
 	defer func() {
 		if err != nil {
@@ -103,41 +113,36 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	if err != nil {
 		return nil, storeOpenErr(err)
 	}
-	for _, f := range looseFiles(cfg) {
-		log.Warn("group or others can access this file; make it private with chmod 600",
-			"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
-	}
-	s.svc = newService(s.st, cfg)
-
-	var link httpapi.Link
-	httpOpts := []httpapi.Option{httpapi.WithMetrics(m)}
-	if cfg.ComponentSecret == "" {
-		log.Warn("component.secret is empty: the XMPP component is disabled; invites can be created but not redeemed")
-	} else {
-		s.comp, err = component.New(componentConfig(cfg), s.svc, log.With("part", "component"), m)
-		if err != nil {
-			return nil, usageErr("%v", err)
-		}
-		link = s.comp
-		comp := s.comp
-		httpOpts = append(httpOpts, httpapi.WithAccountRights(func() (bool, bool) {
-			rep, ok := comp.Rights()
-			return rep.CanCreateAccounts, ok
-		}))
-	}
-	hcfg := httpConfig(cfg)
-	if hcfg.Branding, err = readBranding(cfg); err != nil {
+	if err := sharedLinks(cfgs); err != nil {
 		return nil, err
 	}
-	h, err := httpapi.New(hcfg, s.svc, link, log.With("part", "http"), httpOpts...)
-	if err != nil {
-		var pe *httpapi.TemplateError
-		if errors.As(err, &pe) {
-			return nil, usageErr("%v", err)
+	reported := map[looseFile]bool{}
+	var sites []httpapi.Site
+	budget := time.Duration(0)
+	for _, cfg := range cfgs {
+		dlog := log
+		if len(cfgs) > 1 {
+			dlog = log.With("domain", cfg.Domain)
 		}
-		return nil, failErr("%v", err)
+		for _, f := range looseFiles(cfg) {
+			if !reported[f] {
+				reported[f] = true
+				log.Warn("group or others can access this file; make it private with chmod 600",
+					"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
+			}
+		}
+		d, h, err := newDomain(s.st, cfg, dlog, m)
+		if err != nil {
+			return nil, err
+		}
+		s.domains = append(s.domains, d)
+		if s.admin == nil {
+			s.admin = h.Admin()
+		}
+		u, _ := url.Parse(cfg.PublicURL) // validated in loadConfigs
+		sites = append(sites, httpapi.Site{Host: u.Host, Prefix: strings.TrimRight(u.Path, "/"), Handler: h})
+		budget = max(budget, cfg.Timing.Budget())
 	}
-	s.admin = h.Admin()
 
 	connLim, nofile, err := connLimits(cfg)
 	if err != nil {
@@ -151,21 +156,77 @@ func newServer(ctx context.Context, cfg Config, log *slog.Logger) (_ *server, er
 	s.ln = ln
 	log.Info("HTTP connection limits", "max_connections", connLim.Max,
 		"max_connections_per_client", connLim.PerClient, "fd_limit", nofile)
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
+	var handler http.Handler = sites[0].Handler
+	if len(sites) > 1 {
+		handler = httpapi.NewDispatcher(sites, cfg.TrustedProxies)
+	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Every registration answers within its budget (invites.RedeemTiming):
 		// the write timeout must leave room for it and for the page.
-		WriteTimeout:   max(30*time.Second, cfg.Timing.Budget()+10*time.Second),
+		WriteTimeout:   max(30*time.Second, budget+10*time.Second),
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		ConnState:      connState,
 	}
 	return s, nil
+}
+
+// newDomain builds the invite service, the component (if the domain has
+// one) and the HTTP handler of one domain.
+func newDomain(st *keystore.Store, cfg Config, log *slog.Logger, m *metrics.Metrics) (domainPart, *httpapi.Server, error) {
+	d := domainPart{cfg: cfg, log: log, svc: newService(st, cfg)}
+	var link httpapi.Link
+	httpOpts := []httpapi.Option{httpapi.WithMetrics(m)}
+	if cfg.ComponentSecret == "" {
+		log.Warn("component.secret is empty: the XMPP component is disabled; invites can be created but not redeemed")
+	} else {
+		comp, err := component.New(componentConfig(cfg), d.svc, log.With("part", "component"), m)
+		if err != nil {
+			return d, nil, usageErr("%v", err)
+		}
+		d.comp, link = comp, comp
+		httpOpts = append(httpOpts, httpapi.WithAccountRights(func() (bool, bool) {
+			rep, ok := comp.Rights()
+			return rep.CanCreateAccounts, ok
+		}))
+	}
+	hcfg := httpConfig(cfg)
+	var err error
+	if hcfg.Branding, err = readBranding(cfg); err != nil {
+		return d, nil, err
+	}
+	h, err := httpapi.New(hcfg, d.svc, link, log.With("part", "http"), httpOpts...)
+	if err != nil {
+		var pe *httpapi.TemplateError
+		if errors.As(err, &pe) {
+			return d, nil, usageErr("%v", err)
+		}
+		return d, nil, failErr("%v", err)
+	}
+	return d, h, nil
+}
+
+// sharedLinks refuses domains that name one component: the config allows
+// it (one link for several domains, SPEC §6), but a component.Component
+// serves one domain so far (docs/domains.md has the design), and two links
+// with one JID would fight over it.
+func sharedLinks(cfgs []Config) error {
+	by := map[string]string{}
+	for _, c := range cfgs {
+		if c.ComponentSecret == "" {
+			continue
+		}
+		if o, ok := by[c.ComponentJID]; ok {
+			return usageErr("domains %s and %s share the component %s: one link serving several domains is not supported yet; give each domain its own [domains.component] jid (docs/domains.md)",
+				o, c.Domain, c.ComponentJID)
+		}
+		by[c.ComponentJID] = c.Domain
+	}
+	return nil
 }
 
 // close releases what newServer took: the listener (if run did not serve
@@ -206,17 +267,28 @@ func (s *server) run(ctx context.Context) error {
 			cancel()
 		}
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", cfg.PublicURL, "domain", cfg.Domain,
-		"version", version, "startup", time.Since(s.started).Round(time.Millisecond))
+	for _, d := range s.domains {
+		log.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "public_url", d.cfg.PublicURL, "domain", d.cfg.Domain,
+			"version", version, "startup", time.Since(s.started).Round(time.Millisecond))
+	}
 
+	var fatalMu sync.Mutex
 	var fatal error
-	var compDone chan struct{}
-	if s.comp != nil {
-		compDone = make(chan struct{})
+	var fatalJID string
+	var compWG sync.WaitGroup
+	for _, d := range s.domains {
+		if d.comp == nil {
+			continue
+		}
+		compWG.Add(1)
 		go func() {
-			defer close(compDone)
-			if err := s.comp.Run(ctx); err != nil {
-				fatal = err
+			defer compWG.Done()
+			if err := d.comp.Run(ctx); err != nil {
+				fatalMu.Lock()
+				if fatal == nil {
+					fatal, fatalJID = err, d.cfg.ComponentJID
+				}
+				fatalMu.Unlock()
 				cancel()
 			}
 		}()
@@ -235,14 +307,17 @@ func (s *server) run(ctx context.Context) error {
 			cancel()
 		}
 	}()
-	if s.comp != nil {
+	for _, d := range s.domains {
+		if d.comp == nil {
+			continue
+		}
 		// Reservations whose outcome is unknown (this instance's, and those
 		// of instances that stopped) are resolved in the background: start-up
 		// never waits for them.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.svc.RunResolver(ctx, s.comp, log.With("part", "resolver"))
+			d.svc.RunResolver(ctx, d.comp, d.log.With("part", "resolver"))
 		}()
 	}
 
@@ -256,9 +331,7 @@ func (s *server) run(ctx context.Context) error {
 	if adminSrv != nil {
 		adminSrv.Shutdown(sctx)
 	}
-	if compDone != nil {
-		<-compDone
-	}
+	compWG.Wait()
 	wg.Wait()
 	select {
 	case err := <-httpErr:
@@ -269,8 +342,8 @@ func (s *server) run(ctx context.Context) error {
 	}
 	if fatal != nil {
 		if errors.Is(fatal, component.ErrNotAuthorized) {
-			log.Error("the XMPP server rejected component.secret: check that it matches the server's component password", "component", cfg.ComponentJID)
-			return usageErr("the XMPP server rejected component.secret for %s", cfg.ComponentJID)
+			log.Error("the XMPP server rejected component.secret: check that it matches the server's component password", "component", fatalJID)
+			return usageErr("the XMPP server rejected component.secret for %s", fatalJID)
 		}
 		return failErr("component: %v", fatal)
 	}
