@@ -186,8 +186,14 @@ type readiness struct {
 	Status string `json:"status"` // as on the public listener
 	// Database is "writable", or the kind of storage fault
 	// (keystore.Fault…), "closed" or "error".
-	Database  string `json:"database"`
-	Component string `json:"component"` // up, down or disabled
+	Database string `json:"database"`
+	// DatabaseEngine is sqlite or postgresql; DatabaseReachable whether
+	// its schema version could be read just now, and DatabaseSchema that
+	// version (0 when unreachable).
+	DatabaseEngine    string `json:"database_engine"`
+	DatabaseReachable bool   `json:"database_reachable"`
+	DatabaseSchema    int    `json:"database_schema"`
+	Component         string `json:"component"` // up, down or disabled
 	// AccountCreation: whether the XMPP server lets the component create
 	// accounts (XEP-0133 add-user): permitted, not permitted, or unknown
 	// until the component has connected once.
@@ -202,6 +208,10 @@ func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
 	err := s.writable(r)
 	body := readiness{Status: "ok", Database: "writable", Component: s.link.State(),
 		AccountCreation: "unknown", Warnings: s.warnings(), Version: s.cfg.Version}
+	body.DatabaseEngine = s.store.Engine()
+	if v, err := s.store.Schema(r.Context()); err == nil {
+		body.DatabaseReachable, body.DatabaseSchema = true, v
+	}
 	status := http.StatusOK
 	if err != nil {
 		body.Status, body.Database, status = "unavailable", databaseState(err), http.StatusServiceUnavailable

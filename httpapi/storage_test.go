@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -223,7 +224,7 @@ func TestAdminListener(t *testing.T) {
 		}
 		return strings.TrimSpace(rec.Body.String())
 	}
-	if got, want := body(), `{"status":"ok","database":"writable","component":"up","account_creation":"unknown","warnings":[],"version":"test"}`; got != want {
+	if got, want := body(), fmt.Sprintf(`{"status":"ok","database":"writable","database_engine":"sqlite","database_reachable":true,"database_schema":%d,"component":"up","account_creation":"unknown","warnings":[],"version":"test"}`, keystore.SchemaVersion()); got != want {
 		t.Errorf("admin /readyz:\n got %s\nwant %s", got, want)
 	}
 	known = true

@@ -72,6 +72,7 @@ var postgresSuite = []struct {
 	{"TestInviteTree", TestInviteTree},
 	{"TestInviteTreeLarge", TestInviteTreeLarge},
 	{"TestAccount", TestAccount},
+	{"TestWritableProbe", TestWritableProbe},
 }
 
 // sqliteOnly are the tests that use openTest but check what only SQLite

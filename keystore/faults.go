@@ -168,6 +168,23 @@ func (s *Store) runProbe(done chan struct{}) {
 	t := time.NewTimer(probeTimeout)
 	defer t.Stop()
 	var err error
+	if s.pg {
+		// No writer queue: the probe is a write of its own, bounded by
+		// the timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		op.ctx = ctx
+		err = s.enqueue(op)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = &UnavailableError{Kind: FaultTimeout, Err: errors.New("the write probe did not commit in time")}
+		}
+		p := &s.probe
+		p.mu.Lock()
+		p.at, p.err, p.running = s.now(), err, nil
+		p.mu.Unlock()
+		close(done)
+		return
+	}
 	select {
 	case <-s.closing:
 		err = ErrClosed

@@ -160,3 +160,12 @@ func TestClassify(t *testing.T) {
 		t.Error("classify wraps an error twice")
 	}
 }
+
+// TestWritableProbe: the write probe commits on a healthy database, on
+// either engine (PostgreSQL has no writer queue for it to wait on).
+func TestWritableProbe(t *testing.T) {
+	s, _, _ := openTest(t)
+	if err := s.Writable(context.Background()); err != nil {
+		t.Fatalf("Writable: %v", err)
+	}
+}

@@ -454,6 +454,14 @@ func (s *Store) Schema(ctx context.Context) (int, error) {
 	return v, nil
 }
 
+// Engine names the database engine: "sqlite" or "postgresql".
+func (s *Store) Engine() string {
+	if s.pg {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
 // Close waits for queued writes, then closes the database.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })

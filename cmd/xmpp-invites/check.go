@@ -52,9 +52,9 @@ func (a *appState) check(c *cli.Context) error {
 	keys, err := st.ListKeys(c.Context)
 	st.Close()
 	if err != nil {
-		return failErr("database %s: %v", cfg.Database, err)
+		return failErr("database %s: %v", keystore.Redact(cfg.Database), err)
 	}
-	fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", cfg.Database, len(keys))
+	fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", keystore.Redact(cfg.Database), len(keys))
 	reported := map[looseFile]bool{}
 	for _, cfg := range cfgs {
 		for _, f := range looseFiles(cfg) {
@@ -67,7 +67,7 @@ func (a *appState) check(c *cli.Context) error {
 	}
 	// A running serve holds the component links: a second one would
 	// be refused (Prosody: conflict) or silently steal it (ejabberd).
-	if le := (*keystore.LockedError)(nil); errors.As(keystore.LockHeld(cfg.Database), &le) && slices.ContainsFunc(cfgs, func(c Config) bool { return c.ComponentSecret != "" }) {
+	if le := (*keystore.LockedError)(nil); !keystore.IsPostgres(cfg.Database) && errors.As(keystore.LockHeld(cfg.Database), &le) && slices.ContainsFunc(cfgs, func(c Config) bool { return c.ComponentSecret != "" }) {
 		fmt.Fprintf(a.stdout, "serve: running (pid %d) with this database; the component link is in use by it, so check does not try it: see serve's log and /readyz on the admin listener\n", le.PID)
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 	"xmpp-invites/httpapi"
 	"xmpp-invites/i18n"
 	"xmpp-invites/invites"
+	"xmpp-invites/keystore"
 )
 
 // fileConfig mirrors the config file. Durations stay strings here so that an
@@ -30,6 +31,8 @@ type fileConfig struct {
 	PublicURL string `toml:"public_url"`
 	SiteName  string `toml:"site_name"`
 	Database  string `toml:"database"`
+	// DatabasePasswordFile holds the password of a postgres:// database.
+	DatabasePasswordFile string `toml:"database_password_file"`
 
 	DefaultLanguage string   `toml:"default_language"`
 	Admins          []string `toml:"admins"`
@@ -131,8 +134,11 @@ type Config struct {
 	Domain    string
 	PublicURL string
 	SiteName  string
-	Database  string
-	Admins    []string
+	// Database is the SQLite file or the PostgreSQL URL, with the password
+	// of database_password_file in it: print keystore.Redact(Database).
+	Database             string
+	DatabasePasswordFile string
+	Admins               []string
 
 	// DefaultLanguage is the pages' and in-band answers' language when the
 	// visitor's is not among Catalog's; Catalog holds every language.
@@ -438,6 +444,10 @@ func (fc fileConfig) validate() (Config, error) {
 	if c.Database == "" {
 		return Config{}, optErr("database", "must not be empty")
 	}
+	if c.Database, err = databaseURL(c.Database, fc.DatabasePasswordFile); err != nil {
+		return Config{}, err
+	}
+	c.DatabasePasswordFile = fc.DatabasePasswordFile
 	for _, a := range fc.Admins {
 		j, err := jid.Parse(a)
 		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
@@ -676,4 +686,38 @@ func (fc fileConfig) validateBranding(c *Config) error {
 	}
 	c.TemplatesDir = b.TemplatesDir
 	return nil
+}
+
+// databaseURL checks a postgres:// database and puts the password of
+// passwordFile into it (as its password parameter). Without one, libpq's
+// PGPASSFILE (default ~/.pgpass) applies, read by pgx when connecting.
+func databaseURL(database, passwordFile string) (string, error) {
+	if !keystore.IsPostgres(database) {
+		if passwordFile != "" {
+			return "", optErr("database_password_file", "is only for a postgres:// database")
+		}
+		return database, nil
+	}
+	u, err := url.Parse(database)
+	if err != nil || u.Host == "" && u.Query().Get("host") == "" {
+		return "", optErr("database", "%s is not a postgres://USER@HOST:PORT/DBNAME URL", keystore.Redact(database))
+	}
+	if passwordFile == "" {
+		return database, nil
+	}
+	if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+		return "", optErr("database_password_file", "the database URL has a password already: set one or the other")
+	}
+	data, err := os.ReadFile(passwordFile)
+	if err != nil {
+		return "", optErr("database_password_file", "%v", err)
+	}
+	pw := strings.TrimRight(string(data), "\r\n")
+	if pw == "" || strings.ContainsAny(pw, "\r\n") {
+		return "", optErr("database_password_file", "%s must hold one line, the password", passwordFile)
+	}
+	q := u.Query()
+	q.Set("password", pw)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

@@ -22,7 +22,7 @@ import (
 
 // sharedKeys may not appear in a [[domains]] table: one process has one
 // database, one log and one listener.
-var sharedKeys = []string{"database", "log_level", "log_format", "http", "domains"}
+var sharedKeys = []string{"database", "database_password_file", "log_level", "log_format", "http", "domains"}
 
 // domainConfigs builds the Config of every [[domains]] table of fc (decoded
 // from path, flags applied to its shared keys). raw is the top level as
@@ -133,6 +133,7 @@ func decodeDomain(merged map[string]any, top fileConfig, where string) (fileConf
 		return fileConfig{}, optErr(und[0].String(), "unknown option")
 	}
 	dfc.Database, dfc.LogLevel, dfc.LogFormat, dfc.HTTP = top.Database, top.LogLevel, top.LogFormat, top.HTTP
+	dfc.DatabasePasswordFile = top.DatabasePasswordFile
 	dfc.Domains = nil
 	return dfc, nil
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"xmpp-invites/internal/pgtest"
 	"xmpp-invites/keystore"
 )
 
@@ -52,7 +53,7 @@ func binary(t testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m)
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
@@ -246,7 +247,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("public /readyz: %d %q", code, body)
 	}
 	if code, body := httpGet(t, "http://"+in.admin+"/readyz"); code != http.StatusOK ||
-		!strings.Contains(body, `"database":"writable","component":"disabled","account_creation":"unknown","warnings":[]`) {
+		!strings.Contains(body, fmt.Sprintf(`"database":"writable","database_engine":"sqlite","database_reachable":true,"database_schema":%d,"component":"disabled","account_creation":"unknown","warnings":[]`, keystore.SchemaVersion())) {
 		t.Errorf("admin /readyz: %d %q", code, body)
 	}
 	code, metricsText := httpGet(t, "http://"+in.admin+"/metrics")

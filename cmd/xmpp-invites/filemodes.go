@@ -3,6 +3,8 @@ package main
 import (
 	"io/fs"
 	"os"
+
+	"xmpp-invites/keystore"
 )
 
 // looseFile is a file holding secrets that users other than its owner may
@@ -30,8 +32,13 @@ func looseFiles(cfg Config) []looseFile {
 	if cfg.ComponentSecretFile != "" {
 		check("component.secret_file", cfg.ComponentSecretFile)
 	}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		check("database", cfg.Database+suffix)
+	if cfg.DatabasePasswordFile != "" {
+		check("database_password_file", cfg.DatabasePasswordFile)
+	}
+	if !keystore.IsPostgres(cfg.Database) {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			check("database", cfg.Database+suffix)
+		}
 	}
 	return loose
 }

@@ -113,7 +113,7 @@ func newApp(a *appState) *cli.App {
 			// XMPP_INVITES_CONFIG is read in appState.config, through the
 			// injected environment, not urfave/cli's os.Getenv.
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` (TOML; env XMPP_INVITES_CONFIG)"},
-			&cli.StringFlag{Name: "database", Usage: "SQLite database `FILE` (overrides database)"},
+			&cli.StringFlag{Name: "database", Usage: "SQLite database `FILE` or postgres:// URL (overrides database)"},
 			&cli.StringFlag{Name: "listen", Usage: "HTTP listen `ADDR` (overrides http.listen)"},
 			&cli.StringFlag{Name: "admin-listen", Usage: "admin listener `ADDR` for /metrics and the /readyz detail; \"\" turns it off (overrides http.admin_listen)"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (overrides log_level)"},

@@ -40,11 +40,13 @@ func storeOpenErr(err error) error {
 func (a *appState) migrateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "migrate",
-		Usage: "upgrade the database schema to this binary's (copies the database first)",
+		Usage: "upgrade the database schema to this binary's (copies an SQLite database first)",
 		Description: `Upgrades the database written by an older xmpp-invites to this binary's schema,
-in one transaction, after copying the database next to it (VACUUM INTO; the path is printed).
-serve upgrades by itself when it starts; run migrate to upgrade first, for example before
-starting the new serve. migrate refuses while a serve runs on the database.
+in one transaction. SQLite: the file is copied next to it first (VACUUM INTO; the path is
+printed); serve upgrades by itself when it starts; run migrate to upgrade first, for example
+before starting the new serve. migrate refuses while a serve runs on the database.
+PostgreSQL (a postgres:// database): only migrate changes the schema, and it makes no copy:
+back up with pg_dump first (docs/operations.md).
 
 Example:
    xmpp-invites --config /etc/xmpp-invites/xmpp-invites.toml migrate`,
@@ -60,29 +62,40 @@ func (a *appState) migrate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	lock, err := keystore.TakeLock(cfg.Database)
-	if errors.Is(err, keystore.ErrLocked) {
-		return failErr("%v: stop it first (migrate changes the schema under it)", err)
+	name := keystore.Redact(cfg.Database)
+	pg := keystore.IsPostgres(cfg.Database)
+	if !pg {
+		// PostgreSQL: the migration's transaction locks the schema table
+		// instead; instances still running the older binary refuse the
+		// newer schema and stop.
+		lock, err := keystore.TakeLock(cfg.Database)
+		if errors.Is(err, keystore.ErrLocked) {
+			return failErr("%v: stop it first (migrate changes the schema under it)", err)
+		}
+		if err != nil {
+			return failErr("%v", err)
+		}
+		defer lock.Release()
 	}
-	if err != nil {
-		return failErr("%v", err)
-	}
-	defer lock.Release()
 	upgraded := false
 	st, err := keystore.Open(c.Context, cfg.Database, keystore.Options{Migrate: true,
 		Upgrading: func(from, to int, backup string) {
 			upgraded = true
-			fmt.Fprintf(a.stdout, "copied %s to %s\n", cfg.Database, backup)
-			fmt.Fprintf(a.stdout, "upgrading the schema from %d to %d\n", from, to)
+			if backup != "" {
+				fmt.Fprintf(a.stdout, "copied %s to %s\n", name, backup)
+			} else {
+				fmt.Fprintf(a.stdout, "%s: no copy is made of a PostgreSQL database (back it up with pg_dump first)\n", name)
+			}
+			fmt.Fprintf(a.stdout, "upgrading the schema from %d to %d in one transaction\n", from, to)
 		}})
 	if err != nil {
 		return storeOpenErr(err)
 	}
 	defer st.Close()
 	if upgraded {
-		fmt.Fprintf(a.stdout, "done: %s is at schema %d\n", cfg.Database, keystore.SchemaVersion())
+		fmt.Fprintf(a.stdout, "done: %s is at schema %d\n", name, keystore.SchemaVersion())
 	} else {
-		fmt.Fprintf(a.stdout, "%s is at schema %d already: nothing to do\n", cfg.Database, keystore.SchemaVersion())
+		fmt.Fprintf(a.stdout, "%s is at schema %d already: nothing to do\n", name, keystore.SchemaVersion())
 	}
 	return nil
 }

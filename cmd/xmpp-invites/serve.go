@@ -96,16 +96,22 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 		}
 	}()
 	m := metrics.New()
-	s.lock, err = keystore.TakeLock(cfg.Database)
-	if errors.Is(err, keystore.ErrLocked) {
-		return nil, usageErr("%v: one serve per database", err)
-	}
-	if err != nil {
-		return nil, failErr("%v", err)
+	// SQLite: one serve per file, which it upgrades (after a copy).
+	// PostgreSQL: several instances share the database, and only migrate
+	// changes its schema.
+	pg := keystore.IsPostgres(cfg.Database)
+	if !pg {
+		s.lock, err = keystore.TakeLock(cfg.Database)
+		if errors.Is(err, keystore.ErrLocked) {
+			return nil, usageErr("%v: one serve per database", err)
+		}
+		if err != nil {
+			return nil, failErr("%v", err)
+		}
 	}
 	s.st, err = keystore.Open(ctx, cfg.Database, keystore.Options{
 		Committed: m.StoreCommitted,
-		Migrate:   true,
+		Migrate:   !pg,
 		Upgrading: func(from, to int, backup string) {
 			log.Info("upgrading the database schema; the copy made first is kept", "from", from, "to", to, "copy", backup)
 		},

@@ -154,8 +154,9 @@ func New() (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, strings.TrimSpace(string(out)))
 	}
-	// Only TCP from 127.0.0.1, trusted; nothing else (no Unix socket).
-	hba := "host all all 127.0.0.1/32 trust\n"
+	// Only TCP from 127.0.0.1, trusted but for PasswordRole; nothing else
+	// (no Unix socket).
+	hba := "host all " + PasswordRole + " 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
 	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -282,6 +283,38 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 		t.Fatalf("pgtest: %v", err)
 	}
 	return url
+}
+
+// PasswordRole is the one role that must give its password (SCRAM); every
+// other role is trusted. NewPasswordDatabase creates it.
+const PasswordRole = "pgtest_password"
+
+// NewPasswordDatabase gives PasswordRole the password and a new database of
+// its own, and returns the database's URL without the password.
+func (c *Cluster) NewPasswordDatabase(t testing.TB, password string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	lit := "'" + strings.ReplaceAll(password, "'", "''") + "'"
+	for _, q := range []string{
+		`DO $$ BEGIN CREATE ROLE ` + PasswordRole + ` LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+		`ALTER ROLE ` + PasswordRole + ` PASSWORD ` + lit,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "p_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" OWNER "+PasswordRole); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
+	}
+	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", PasswordRole, c.Port, name)
 }
 
 // Stop shuts the cluster down by its PID (fast shutdown; SIGKILL to its
