@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"xmpp-invites/internal/pgtest"
 )
 
 // TestKeyCacheDeletedByAnotherProcess: the server remembers a verified key,
@@ -98,4 +100,87 @@ func countRows(t *testing.T, s *Store, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestKeyCacheNotified (PostgreSQL): a key deleted by another process with
+// the CLI's code path stops at once on a listening store, whose cache
+// forgets it when the trigger's notification arrives; and the cache is
+// flushed when the listening connection comes back after a loss.
+func TestKeyCacheNotified(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Shared(t).NewDatabase(t)
+	listened := make(chan struct{}, 8)
+	notified := make(chan string, 64)
+	server, err := Open(ctx, url, Options{Listen: true,
+		onListen: func() { listened <- struct{}{} },
+		onNotify: func(id string) { notified <- id }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	wait := func(what string, ch <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s", what)
+		}
+	}
+	wait("listening connection", listened)
+	cli, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	cached := func(cred string) bool {
+		t.Helper()
+		_, c, err := server.AuthenticateToCreate(ctx, cred)
+		if err != nil {
+			t.Fatalf("AuthenticateToCreate: %v", err)
+		}
+		return c
+	}
+	k, cred, err := cli.CreateKey(ctx, KeyParams{Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached(cred) || !cached(cred) {
+		t.Fatal("the key is not remembered after its first use")
+	}
+	if _, err := cli.DeleteKey(ctx, k.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{})
+	go func() {
+		for id := range notified {
+			if id == k.ID {
+				close(got)
+				return
+			}
+		}
+	}()
+	wait("notification of the deleted key", got)
+	if _, c, err := server.AuthenticateToCreate(ctx, cred); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("AuthenticateToCreate after another process deleted the key: cached %v, %v; want ErrUnauthorized", c, err)
+	}
+
+	// The listening connection is lost: on its return the cache starts
+	// over, since whatever was announced in between was missed.
+	_, cred2, err := cli.CreateKey(ctx, KeyParams{Name: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cached(cred2) || !cached(cred2) {
+		t.Fatal("the second key is not remembered after its first use")
+	}
+	var n int
+	if err := cli.r.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN `+pgKeysChannel+`'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("terminating the listening connection: %d, %v", n, err)
+	}
+	wait("listening connection after the loss", listened)
+	if cached(cred2) {
+		t.Error("a key remembered before the listening connection was lost is still answered from memory")
+	}
 }

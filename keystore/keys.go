@@ -234,6 +234,7 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error
 		subtle.ConstantTimeCompare(hash(cred), dummyHash)
 		return Key{}, ErrUnauthorized
 	}
+	gen := s.keys.generation()
 	k, stored, err := s.keyForAuth(id)
 	if err != nil {
 		return Key{}, fmt.Errorf("authenticate: %w", err)
@@ -262,7 +263,7 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error
 			return Key{}, fmt.Errorf("authenticate: record use: %w", err)
 		}
 	}
-	s.keys.put(k, stored, now)
+	s.keys.put(k, stored, now, gen)
 	return k, nil
 }
 
@@ -337,6 +338,12 @@ const (
 type keyCache struct {
 	mu sync.Mutex
 	m  map[string]cachedKey
+	// gen counts forgets and flushes: a key read from the database before
+	// one of them may be stale, and is not put (see generation).
+	gen uint64
+	// off: nothing is remembered (PostgreSQL, while no connection listens
+	// for other processes' key changes).
+	off bool
 }
 
 type cachedKey struct {
@@ -345,7 +352,18 @@ type cachedKey struct {
 	verified   time.Time
 }
 
-func (c *keyCache) put(k Key, secretHash []byte, now time.Time) {
+// generation returns the count of forgets and flushes so far: a caller
+// reads it before it reads a key from the database, and passes it to put.
+func (c *keyCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put remembers k, unless a key was forgotten (or the cache flushed) since
+// gen was read: k may have been read before that key's change, and the
+// change's notification has gone.
+func (c *keyCache) put(k Key, secretHash []byte, now time.Time, gen uint64) {
 	if len(secretHash) != sha256.Size {
 		return
 	}
@@ -353,6 +371,9 @@ func (c *keyCache) put(k Key, secretHash []byte, now time.Time) {
 	copy(e.secretHash[:], secretHash)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen || c.off {
+		return
+	}
 	if c.m == nil || len(c.m) >= keyCacheMax {
 		c.m = make(map[string]cachedKey)
 	}
@@ -378,5 +399,15 @@ func (c *keyCache) lookup(id string, now time.Time) (cachedKey, bool) {
 func (c *keyCache) forget(id string) {
 	c.mu.Lock()
 	delete(c.m, id)
+	c.gen++
+	c.mu.Unlock()
+}
+
+// flush forgets every key; off then says whether to remember keys again.
+func (c *keyCache) flush(off bool) {
+	c.mu.Lock()
+	c.m = nil
+	c.gen++
+	c.off = off
 	c.mu.Unlock()
 }

@@ -129,7 +129,78 @@ func openPostgres(ctx context.Context, database string, opts Options) (s *Store,
 		db.Close()
 		return nil, err
 	}
+	if opts.Listen {
+		s.startListening(cfg, secret, opts)
+	}
 	return s, nil
+}
+
+// pgKeysChannel is where the trigger of schema 103 announces the ID of a
+// key deleted or changed, by any process.
+const pgKeysChannel = "xmpp_invites_keys"
+
+// startListening runs the listener until Close. The key cache stays off
+// until the first connection listens.
+func (s *Store) startListening(cfg *pgx.ConnConfig, secret string, opts Options) {
+	s.keys.flush(true)
+	ctx, stop := context.WithCancel(context.Background())
+	s.listenStop, s.listenDone = stop, make(chan struct{})
+	lost, onListen, onNotify := opts.ListenLost, opts.onListen, opts.onNotify
+	go func() {
+		defer close(s.listenDone)
+		failures := 0
+		for {
+			listened, err := s.listenKeys(ctx, cfg, onListen, onNotify)
+			// Whatever was announced from now on is missed: remember
+			// nothing until a connection listens again.
+			s.keys.flush(true)
+			if ctx.Err() != nil {
+				return
+			}
+			if lost != nil {
+				lost(&redactErr{err: err, secret: secret})
+			}
+			if listened {
+				failures = 0
+			}
+			failures++
+			pause := min(50*time.Millisecond<<min(failures, 7), 5*time.Second)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+		}
+	}()
+}
+
+// listenKeys connects, listens on pgKeysChannel, flushes the key cache
+// (changes made while nobody listened are unknown) and turns it on, then
+// forgets each key announced until the connection fails or ctx ends.
+// listened reports whether it got as far as listening.
+func (s *Store) listenKeys(ctx context.Context, cfg *pgx.ConnConfig, onListen func(), onNotify func(string)) (listened bool, err error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("listen for key changes: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+pgKeysChannel); err != nil {
+		return false, fmt.Errorf("listen for key changes: %w", err)
+	}
+	s.keys.flush(false)
+	if onListen != nil {
+		onListen()
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return true, fmt.Errorf("listen for key changes: %w", err)
+		}
+		s.keys.forget(n.Payload)
+		if onNotify != nil {
+			onNotify(n.Payload)
+		}
+	}
 }
 
 // pgMigrate creates the schema in an empty database, or checks an existing

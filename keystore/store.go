@@ -89,6 +89,7 @@ type migration struct {
 var migrations = []migration{
 	{version: 101, sql: schemaSQL("sqlite", 101), pg: schemaSQL("postgres", 101)}, // the portal: sign-in links, sessions, accounts, audit
 	{version: 102, sql: schemaSQL("sqlite", 102), pg: schemaSQL("postgres", 102)}, // presets: invites' rooms and circle, circles
+	{version: 103, sql: schemaSQL("sqlite", 103), pg: schemaSQL("postgres", 103)}, // form signing keys; PostgreSQL: key-change notifications
 }
 
 // SchemaVersion is the schema version this binary writes.
@@ -109,6 +110,19 @@ type Options struct {
 	// is upgraded from version from to version to, with the path of the
 	// copy made first.
 	Upgrading func(from, to int, backup string)
+	// Listen, on PostgreSQL, keeps a connection listening for changes of
+	// keys made by other processes (the trigger of schema 103), which
+	// drops them from the key cache at once; the cache is flushed whenever
+	// that connection (re)connects and unused while it is down. For a
+	// long-running serve; SQLite ignores it.
+	Listen bool
+	// ListenLost, when set, is told why the listening connection failed;
+	// it reconnects by itself.
+	ListenLost func(err error)
+	// onListen and onNotify, for tests: told each (re)connection of the
+	// listener and each key announced to it.
+	onListen func()
+	onNotify func(id string)
 	// Committed, when set, is called by the writer after each write
 	// transaction with the number of writes it carried and the time from
 	// its BEGIN to the return of its COMMIT (synced under FULL). It must
@@ -137,6 +151,9 @@ type Store struct {
 	inviteByID      *sql.Stmt // on r: an invite and its token hash, by ID
 
 	keys keyCache // keys verified lately, for AuthenticateToCreate
+	// The PostgreSQL listener (Options.Listen): stopped by Close.
+	listenStop context.CancelFunc
+	listenDone chan struct{}
 	// authTrace, set by tests only, is told each step of an
 	// authentication, to check that every failure takes the same steps.
 	authTrace func(step string)
@@ -466,6 +483,10 @@ func (s *Store) Engine() string {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closing) })
 	<-s.done
+	if s.listenStop != nil {
+		s.listenStop()
+		<-s.listenDone
+	}
 	err := errors.Join(s.insertInvite.Close(), s.insertKeyInvite.Close(), s.limitOldest.Close(), s.keyByID.Close(),
 		s.authKey.Close(), s.inviteByID.Close(), s.r.Close())
 	if s.w != s.r {

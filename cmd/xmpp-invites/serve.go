@@ -112,6 +112,10 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	s.st, err = keystore.Open(ctx, cfg.Database, keystore.Options{
 		Committed: m.StoreCommitted,
 		Migrate:   !pg,
+		Listen:    true,
+		ListenLost: func(err error) {
+			log.Warn("lost the database connection listening for key changes; reconnecting (keys are checked in the database meanwhile)", "err", err)
+		},
 		Upgrading: func(from, to int, backup string) {
 			log.Info("upgrading the database schema; the copy made first is kept", "from", from, "to", to, "copy", backup)
 		},
