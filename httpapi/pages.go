@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -36,12 +35,13 @@ var portalPageNames = []string{"login", "confirm", "my", "created", "admin_invit
 // built once at start: the parsed templates, the stylesheet with its CSP
 // hash, and the key that signs registration forms.
 type pages struct {
-	s       *Server
-	cat     *i18n.Catalog
-	tmpl    map[string]*template.Template
-	css     template.CSS
-	csp     string
-	csrfKey []byte
+	s    *Server
+	cat  *i18n.Catalog
+	tmpl map[string]*template.Template
+	css  template.CSS
+	csp  string
+	// forms holds the keys that sign forms (formkeys.go).
+	forms *formKeyring
 	// portalCSS is the stylesheet of the portal's pages: the pages' own
 	// and the portal's additions, which the invitee's pages do not carry.
 	portalCSS template.CSS
@@ -165,16 +165,13 @@ func newPages(s *Server) (*pages, error) {
 		// from anywhere: the QR code is inline SVG.
 		csp: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 			"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-		csrfKey:     make([]byte, 32),
+		forms:       newFormKeyring(s.store),
 		signinLimit: newFailureLimiter(signinsPerClient-1, signinClientWindow, maxTrackedClients),
 	}
 	if pub, err := url.Parse(s.svc.Config().PublicURL); err == nil {
 		p.cookiePath = strings.TrimSuffix(pub.Path, "/") + "/"
 		p.origin = pub.Scheme + "://" + pub.Host
 		p.cookieSecure = pub.Scheme == "https"
-	}
-	if _, err := rand.Read(p.csrfKey); err != nil {
-		return nil, fmt.Errorf("pages: csrf key: %w", err)
 	}
 	if err := p.parseTemplates(); err != nil {
 		return nil, err

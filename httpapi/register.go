@@ -482,17 +482,16 @@ func (p *pages) renderForm(w http.ResponseWriter, r *http.Request, l *i18n.Local
 }
 
 // csrfToken signs a registration form: HMAC over the invite token's hash
-// and the time, with a key that lives as long as the process. It proves
-// the form came from this server recently, for this invite; a restart asks
-// people with an open form to submit it again.
+// and the time, with the form key that signs now (formkeys.go). It proves
+// the form came from a server on this database recently, for this invite.
 func (p *pages) csrfToken(token string, now time.Time) string {
 	ts := now.Unix()
-	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(p.csrfMAC(token, ts))
+	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(csrfMAC(p.forms.signing(now), token, ts))
 }
 
-func (p *pages) csrfMAC(token string, ts int64) []byte {
+func csrfMAC(key []byte, token string, ts int64) []byte {
 	th := sha256.Sum256([]byte(token))
-	m := hmac.New(sha256.New, p.csrfKey)
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("xmpp-invites register form\x00"))
 	m.Write(th[:])
 	m.Write(binary.BigEndian.AppendUint64(nil, uint64(ts)))
@@ -515,7 +514,12 @@ func (p *pages) csrfValid(token, v string, now time.Time) bool {
 	if age := now.Sub(time.Unix(ts, 0)); age < -csrfSkew || age > csrfMaxAge {
 		return false
 	}
-	return hmac.Equal(mac, p.csrfMAC(token, ts))
+	for _, key := range p.forms.checking(now) {
+		if hmac.Equal(mac, csrfMAC(key, token, ts)) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOrigin refuses submissions that browsers mark as coming from another

@@ -73,6 +73,7 @@ var postgresSuite = []struct {
 	{"TestInviteTreeLarge", TestInviteTreeLarge},
 	{"TestAccount", TestAccount},
 	{"TestWritableProbe", TestWritableProbe},
+	{"TestFormKeys", TestFormKeys},
 }
 
 // sqliteOnly are the tests that use openTest but check what only SQLite

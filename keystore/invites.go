@@ -575,7 +575,18 @@ const purgeSQL = `DELETE FROM invites WHERE seq IN
 // then) and the sessions past their maximum age; the records of accounts
 // and the audit log are kept. It works in chunks of purgeChunk rows and
 // reports how many invites it deleted.
+//
+// On PostgreSQL one instance purges at a time: Purge holds an advisory lock
+// while it works, and returns ErrPurgeElsewhere at once when another
+// process holds it.
 func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
+	if s.pg {
+		unlock, err := s.pgTryLock(ctx, pgPurgeLock)
+		if err != nil {
+			return 0, fmt.Errorf("purge: %w", err)
+		}
+		defer unlock()
+	}
 	total := 0
 	for {
 		var n int64

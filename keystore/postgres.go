@@ -511,3 +511,39 @@ func rebind(query string) string {
 	rebound.Store(query, out)
 	return out
 }
+
+// pgPurgeLock is the advisory lock that Purge holds (pgCreate's, an
+// xact lock, is applicationID).
+const pgPurgeLock = int64(applicationID)<<8 | 1
+
+// ErrPurgeElsewhere is Purge's answer while another process purges the
+// same PostgreSQL database.
+var ErrPurgeElsewhere = errors.New("another instance is purging")
+
+// pgTryLock takes the session advisory lock key on a connection of its own,
+// or returns ErrPurgeElsewhere when another session holds it. unlock
+// releases it and the connection; a process that dies releases it with its
+// connection.
+func (s *Store) pgTryLock(ctx context.Context, key int64) (unlock func(), err error) {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?)`, key).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, s.classify(err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, ErrPurgeElsewhere
+	}
+	return func() {
+		// If the unlock fails the connection is not fit for reuse: drop it,
+		// which releases the lock.
+		if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?)`, key); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}, nil
+}

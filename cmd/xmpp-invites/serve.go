@@ -443,6 +443,8 @@ func purgeLoop(ctx context.Context, st *keystore.Store, retention time.Duration,
 		}
 		n, err := st.Purge(ctx, time.Now().Add(-retention))
 		switch {
+		case errors.Is(err, keystore.ErrPurgeElsewhere):
+			log.Debug("another instance is purging the database; skipped")
 		case err != nil && ctx.Err() == nil:
 			log.Warn("purge failed", "err", err)
 		case n > 0:
