@@ -547,3 +547,43 @@ func (s *Store) pgTryLock(ctx context.Context, key int64) (unlock func(), err er
 		conn.Close()
 	}, nil
 }
+
+// ErrNameHeld is HoldName's answer when another session holds the name.
+var ErrNameHeld = errors.New("held by another process")
+
+// HoldName takes, on PostgreSQL, a session advisory lock on name for as long
+// as the caller runs (release gives it back; a process that dies loses it
+// with its connection), or returns ErrNameHeld when another process holds
+// it. serve holds its component JIDs so, since two instances with one JID
+// would take each other's replies. With keep false it only tests whether
+// the name is held (check does). On SQLite it holds nothing: the file lock
+// already allows one serve.
+func (s *Store) HoldName(ctx context.Context, name string, keep bool) (release func(), err error) {
+	if !s.pg {
+		return func() {}, nil
+	}
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(?, hashtext(?))`, int32(applicationID), name).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, s.classify(err)
+	}
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("%s: %w", name, ErrNameHeld)
+	}
+	release = func() {
+		if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(?, hashtext(?))`, int32(applicationID), name); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}
+	if !keep {
+		release()
+		return func() {}, nil
+	}
+	return release, nil
+}

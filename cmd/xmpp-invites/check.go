@@ -72,11 +72,27 @@ func (a *appState) check(c *cli.Context) error {
 		return nil
 	}
 	for _, cfg := range cfgs {
+		if cfg.ComponentSecret != "" && keystore.IsPostgres(cfg.Database) && componentHeld(c.Context, cfg) {
+			fmt.Fprintf(a.stdout, "serve: running with this database and the component %s, which it holds, so check does not try it: see that serve's log and /readyz on its admin listener\n", cfg.ComponentJID)
+			continue
+		}
 		if err := a.checkComponent(c.Context, cfg, len(cfgs) > 1); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// componentHeld reports whether a serve on cfg's PostgreSQL database holds
+// cfg's component JID.
+func componentHeld(ctx context.Context, cfg Config) bool {
+	st, err := keystore.Open(ctx, cfg.Database, keystore.Options{})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	_, err = st.HoldName(ctx, "component:"+cfg.ComponentJID, false)
+	return errors.Is(err, keystore.ErrNameHeld)
 }
 
 // checkComponent tries the component link of one domain and reports its

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -152,17 +154,34 @@ func TestPostgresCommands(t *testing.T) {
 
 // TestPostgresServe: two serves on one PostgreSQL database (no file lock),
 // each reporting the database on its admin /readyz, neither logging the
-// password.
+// password. A third with the component JID of one of them is refused, and
+// check does not try a component that a serve holds.
 func TestPostgresServe(t *testing.T) {
 	cl := pgtest.Shared(t)
 	pw := pgSecret(t)
 	db := withPassword(t, cl.NewPasswordDatabase(t, pw), pw)
+	// A component server that refuses connections: serve keeps trying.
+	component := func(n int) string {
+		return fmt.Sprintf("[component]\njid = \"invites%d.example.com\"\nserver = \"127.0.0.1:1\"\nsecret = \"s\"\n", n)
+	}
 	var ins []*instance
-	for range 2 {
-		in := newInstance(t, "")
+	for i := range 2 {
+		in := newInstance(t, component(i))
 		usePostgres(t, in, db)
 		in.start()
 		ins = append(ins, in)
+	}
+	third := newInstance(t, component(1))
+	usePostgres(t, third, db)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "--config", third.config, "serve")
+	errs, _ := cmd.CombinedOutput() // a serve that runs is killed at the timeout
+	if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(errs), "another serve on this database uses the component invites1.example.com") {
+		t.Errorf("a second serve with one component JID: exit %d: %s", code, errs)
+	}
+	if out, errs, code := ins[0].cli("check"); code != 0 || !strings.Contains(out, "serve: running with this database and the component invites0.example.com") {
+		t.Errorf("check beside a running serve: exit %d: %s%s", code, out, errs)
 	}
 	want := fmt.Sprintf(`"database":"writable","database_engine":"postgresql","database_reachable":true,"database_schema":%d`, keystore.SchemaVersion())
 	for i, in := range ins {

@@ -69,6 +69,7 @@ type server struct {
 	started time.Time
 
 	lock    *keystore.Lock
+	held    []func() // PostgreSQL: the component JIDs held (HoldName)
 	st      *keystore.Store
 	domains []domainPart
 	http    *http.Server
@@ -125,6 +126,22 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	}
 	if err := sharedLinks(cfgs); err != nil {
 		return nil, err
+	}
+	// PostgreSQL: instances share the database, and each needs its own
+	// component JID (XMPP servers route a JID's stanzas to one of its
+	// links, not to the instance that asked).
+	for _, c := range cfgs {
+		if c.ComponentSecret == "" || !pg {
+			continue
+		}
+		release, err := s.st.HoldName(ctx, "component:"+c.ComponentJID, true)
+		if errors.Is(err, keystore.ErrNameHeld) {
+			return nil, usageErr("another serve on this database uses the component %s: give each instance its own component jid (docs/scaling.md)", c.ComponentJID)
+		}
+		if err != nil {
+			return nil, failErr("%v", err)
+		}
+		s.held = append(s.held, release)
 	}
 	reported := map[looseFile]bool{}
 	var sites []httpapi.Site
@@ -244,6 +261,9 @@ func sharedLinks(cfgs []Config) error {
 func (s *server) close() {
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	for _, release := range s.held {
+		release()
 	}
 	if s.st != nil {
 		s.st.Close()
