@@ -16,7 +16,7 @@ import (
 
 // TestFormFromAnotherInstance: a registration form rendered by one server
 // posts to another on the same database (they share nothing else), also
-// across a rotation of the form keys.
+// across a rotation of the form keys; not to another domain's server.
 func TestFormFromAnotherInstance(t *testing.T) {
 	a := newPageEnv(t, pagePublic)
 	b, err := httpapi.New(httpapi.Config{}, a.svc, a.link, slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.WithClock(a.clock.Now))
@@ -59,6 +59,18 @@ func TestFormFromAnotherInstance(t *testing.T) {
 	}
 	if code := postTo(b, c.Token, early, "erin"); code != http.StatusForbidden {
 		t.Errorf("form older than its maximum age: %d, want 403", code)
+	}
+	// The keys are shared by every domain on the database; a form stays
+	// bound to its own.
+	icfg := a.svc.Config()
+	icfg.Domain = "other.example"
+	otherDomain, err := httpapi.New(httpapi.Config{}, invites.New(a.store, icfg, a.clock.Now), a.link,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), httpapi.WithClock(a.clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := postTo(otherDomain, c.Token, a.csrf(c.Token), "frank"); code != http.StatusForbidden {
+		t.Errorf("form of one domain posted to another domain's server: %d, want 403", code)
 	}
 	if got := a.link.createdAccounts(); len(got) != 3 {
 		t.Errorf("accounts created: %v, want bob, carol, dave", got)

@@ -483,16 +483,18 @@ func (p *pages) renderForm(w http.ResponseWriter, r *http.Request, l *i18n.Local
 
 // csrfToken signs a registration form: HMAC over the invite token's hash
 // and the time, with the form key that signs now (formkeys.go). It proves
-// the form came from a server on this database recently, for this invite.
+// the form came from a server on this database recently, for this invite,
+// on this domain (the keys are shared by the domains of one database).
 func (p *pages) csrfToken(token string, now time.Time) string {
 	ts := now.Unix()
-	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(csrfMAC(p.forms.signing(now), token, ts))
+	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(p.csrfMAC(p.forms.signing(now), token, ts))
 }
 
-func csrfMAC(key []byte, token string, ts int64) []byte {
+func (p *pages) csrfMAC(key []byte, token string, ts int64) []byte {
 	th := sha256.Sum256([]byte(token))
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("xmpp-invites register form\x00"))
+	m.Write([]byte(p.s.svc.Config().Domain + "\x00"))
 	m.Write(th[:])
 	m.Write(binary.BigEndian.AppendUint64(nil, uint64(ts)))
 	return m.Sum(nil)
@@ -515,7 +517,7 @@ func (p *pages) csrfValid(token, v string, now time.Time) bool {
 		return false
 	}
 	for _, key := range p.forms.checking(now) {
-		if hmac.Equal(mac, csrfMAC(key, token, ts)) {
+		if hmac.Equal(mac, p.csrfMAC(key, token, ts)) {
 			return true
 		}
 	}
