@@ -169,14 +169,23 @@ func (s *Store) runProbe(done chan struct{}) {
 	defer t.Stop()
 	var err error
 	if s.pg {
-		// No writer queue: the probe is a write of its own, bounded by
-		// the timeout.
-		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-		op.ctx = ctx
-		err = s.enqueue(op)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = &UnavailableError{Kind: FaultTimeout, Err: errors.New("the write probe did not commit in time")}
+		// No writer queue: the probe is a write of its own. A write runs
+		// to its end whatever its context, so it is waited for here with
+		// the timeout, and no second one starts while it hangs.
+		timeout := &UnavailableError{Kind: FaultTimeout, Err: errors.New("the write probe did not commit in time")}
+		if s.pgProbing.CompareAndSwap(false, true) {
+			errc := make(chan error, 1)
+			go func() {
+				defer s.pgProbing.Store(false)
+				errc <- s.enqueue(op)
+			}()
+			select {
+			case err = <-errc:
+			case <-t.C:
+				err = timeout
+			}
+		} else {
+			err = timeout
 		}
 		p := &s.probe
 		p.mu.Lock()

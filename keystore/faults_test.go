@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"xmpp-invites/internal/diskfault"
+	"xmpp-invites/internal/pgtest"
 )
 
 func wantFault(t *testing.T, what string, err error, kind string) {
@@ -168,4 +169,38 @@ func TestWritableProbe(t *testing.T) {
 	if err := s.Writable(context.Background()); err != nil {
 		t.Fatalf("Writable: %v", err)
 	}
+}
+
+// TestWritableProbeTimesOutOnPostgres: with the server hung (every process
+// of a private cluster stopped), the write probe answers "timeout" instead
+// of waiting for the server, and a second probe does not start another
+// write beside the hung one.
+func TestWritableProbeTimesOutOnPostgres(t *testing.T) {
+	cl := pgtest.Start(t)
+	ctx := context.Background()
+	url, err := cl.CreateDatabase(ctx, "hung")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClock()
+	s, err := Open(ctx, url, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Writable(ctx); err != nil {
+		t.Fatalf("Writable: %v", err)
+	}
+	if err := cl.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		c.Add(time.Minute) // past the result's reuse
+		if err := s.Writable(ctx); FaultKind(err) != FaultTimeout {
+			t.Fatalf("probe %d on a hung server: %v, want %s", i, err, FaultTimeout)
+		}
+	}
+	if err := cl.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -159,6 +160,8 @@ type Store struct {
 	authTrace func(step string)
 
 	probe probe // the last write probe, for Writable
+	// pgProbing: a PostgreSQL write probe is under way (runProbe).
+	pgProbing atomic.Bool
 	// faulted: the last transaction failed with a storage fault. Only the
 	// writer goroutine uses it.
 	faulted bool

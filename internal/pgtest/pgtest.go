@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -322,6 +323,7 @@ func (c *Cluster) NewPasswordDatabase(t testing.TB, password string) string {
 // more than once.
 func (c *Cluster) Stop() {
 	c.once.Do(func() {
+		_ = c.Resume() // a paused cluster would not shut down
 		_ = c.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-c.done:
@@ -340,6 +342,53 @@ func (c *Cluster) Running() bool {
 	default:
 		return true
 	}
+}
+
+// Pause stops every process of the cluster (SIGSTOP to the postmaster and
+// its children, which are each a process group of their own): connections
+// stay open and nothing answers, as with a hung server. Resume continues
+// them; Stop resumes a paused cluster first. Linux only (/proc).
+func (c *Cluster) Pause() error { return c.signalAll(syscall.SIGSTOP) }
+
+// Resume continues a paused cluster.
+func (c *Cluster) Resume() error { return c.signalAll(syscall.SIGCONT) }
+
+func (c *Cluster) signalAll(sig syscall.Signal) error {
+	pm := c.cmd.Process.Pid
+	pids := []int{pm}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split
+		// after its closing parenthesis.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pm) {
+			pids = append(pids, pid)
+		}
+	}
+	if sig == syscall.SIGCONT {
+		slices.Reverse(pids) // the children first, the postmaster last
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil && pid == pm {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) kill() {
