@@ -72,6 +72,12 @@ var postgresSuite = []struct {
 	{"TestInviteTree", TestInviteTree},
 	{"TestInviteTreeLarge", TestInviteTreeLarge},
 	{"TestAccount", TestAccount},
+	{"TestDomainKeys", TestDomainKeys},
+	{"TestDomainInvites", TestDomainInvites},
+	{"TestDomainLimits", TestDomainLimits},
+	{"TestDomainPurgeAndClaims", TestDomainPurgeAndClaims},
+	{"TestDomainPortal", TestDomainPortal},
+	{"TestDomainMigration", TestDomainMigration},
 }
 
 // sqliteOnly are the tests that use openTest but check what only SQLite
