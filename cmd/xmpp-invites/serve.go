@@ -106,6 +106,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	s.st, err = keystore.Open(ctx, cfg.Database, keystore.Options{
 		Committed: m.StoreCommitted,
 		Migrate:   true,
+		Domain:    cfg.Domain, // records from before domains (schema 104) are the first domain's
 		Upgrading: func(from, to int, backup string) {
 			log.Info("upgrading the database schema; the copy made first is kept", "from", from, "to", to, "copy", backup)
 		},
@@ -131,7 +132,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 					"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
 			}
 		}
-		d, h, err := newDomain(s.st, cfg, dlog, m)
+		d, h, err := newDomain(s.st.ForDomain(cfg.Domain), cfg, dlog, m)
 		if err != nil {
 			return nil, err
 		}
@@ -293,11 +294,14 @@ func (s *server) run(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		purgeLoop(ctx, s.st, cfg.Retention, log)
-	}()
+	for _, d := range s.domains {
+		// Each domain purges its own invites, after its own retention.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			purgeLoop(ctx, d.svc.Store(), d.cfg.Retention, d.log)
+		}()
+	}
 	schemaErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
