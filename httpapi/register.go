@@ -481,10 +481,12 @@ func (p *pages) renderForm(w http.ResponseWriter, r *http.Request, l *i18n.Local
 	return p.render(w, status, "register", d)
 }
 
-// csrfToken signs a registration form: HMAC over the invite token's hash
-// and the time, with a key that lives as long as the process. It proves
-// the form came from this server recently, for this invite; a restart asks
-// people with an open form to submit it again.
+// csrfToken signs a registration form: HMAC over the domain, the invite
+// token's hash and the time, with a key that lives as long as the process.
+// It proves the form came from this server recently, for this invite on
+// this domain (SPEC §6: form tokens are bound to their domain, also once
+// domains share a signing key); a restart asks people with an open form to
+// submit it again.
 func (p *pages) csrfToken(token string, now time.Time) string {
 	ts := now.Unix()
 	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(p.csrfMAC(token, ts))
@@ -494,6 +496,7 @@ func (p *pages) csrfMAC(token string, ts int64) []byte {
 	th := sha256.Sum256([]byte(token))
 	m := hmac.New(sha256.New, p.csrfKey)
 	m.Write([]byte("xmpp-invites register form\x00"))
+	m.Write([]byte(p.s.svc.Config().Domain + "\x00"))
 	m.Write(th[:])
 	m.Write(binary.BigEndian.AppendUint64(nil, uint64(ts)))
 	return m.Sum(nil)
