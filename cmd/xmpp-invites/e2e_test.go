@@ -254,9 +254,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("admin /metrics: %d", code)
 	}
 	for _, want := range []string{
-		`xmpp_invites_invites_created_total{source="http",type="account"} 3`,
-		`xmpp_invites_component_up 0`,
-		`xmpp_invites_http_request_duration_seconds_count{code="201",route="/invites_api"} 3`,
+		`xmpp_invites_invites_created_total{domain="example.com",source="http",type="account"} 3`,
+		`xmpp_invites_component_up{domain="example.com"} 0`,
+		`xmpp_invites_http_request_duration_seconds_count{code="201",domain="example.com",route="/invites_api"} 3`,
 	} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("/metrics lacks %s", want)
