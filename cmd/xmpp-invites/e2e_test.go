@@ -353,6 +353,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	st = st.ForDomain("example.com")
 	missing := 0
 	for _, tok := range acked {
 		inv, err := st.InviteByToken(context.Background(), tok)
@@ -411,7 +412,7 @@ func TestOnlineBackup(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: open copy: %v", name, err)
 		}
-		list, err := st.ListInvites(context.Background(), keystore.ListOptions{All: true})
+		list, err := st.ForDomain("example.com").ListInvites(context.Background(), keystore.ListOptions{All: true})
 		st.Close()
 		if err != nil || int64(len(list)) < before {
 			t.Fatalf("%s: copy holds %d invites (%v), want at least the %d acknowledged before the backup", name, len(list), err, before)
