@@ -196,7 +196,7 @@ func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metric
 	}
 	c := &Component{
 		cfg: cfg, jid: me, domain: domain, admins: admins, minter: minter,
-		log: log, m: m, cat: cat,
+		log: log, m: m.ForDomain(cfg.Domain), cat: cat,
 		upCh:         make(chan struct{}),
 		dial:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
 		sleep:        sleepCtx,

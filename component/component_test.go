@@ -294,7 +294,7 @@ func TestGracefulShutdown(t *testing.T) {
 	r := startRun(t, c)
 	fc := fs.nextConn(t)
 	waitUp(t, c)
-	if c.State() != "up" || !strings.Contains(scrape(t, m), "xmpp_invites_component_up 1") {
+	if c.State() != "up" || !strings.Contains(scrape(t, m), `xmpp_invites_component_up{domain="example.test"} 1`) {
 		t.Errorf("state %q / metrics after connect", c.State())
 	}
 	if err := r.stop(t); err != nil {
@@ -308,7 +308,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if !fc.gotClose.Load() {
 		t.Error("the component did not close the stream with </stream:stream>")
 	}
-	if c.State() != "down" || !strings.Contains(scrape(t, m), "xmpp_invites_component_up 0") {
+	if c.State() != "down" || !strings.Contains(scrape(t, m), `xmpp_invites_component_up{domain="example.test"} 0`) {
 		t.Errorf("state %q / metrics after stop", c.State())
 	}
 }

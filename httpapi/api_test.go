@@ -419,9 +419,9 @@ func TestFailedAuthRateLimit(t *testing.T) {
 
 	m := e.scrape(t)
 	for _, want := range []string{
-		"xmpp_invites_auth_failures_total 5",
-		"xmpp_invites_rate_limited_total 8",
-		`xmpp_invites_invites_created_total{source="http",type="account"} 3`,
+		`xmpp_invites_auth_failures_total{domain="example.com"} 5`,
+		`xmpp_invites_rate_limited_total{domain="example.com"} 8`,
+		`xmpp_invites_invites_created_total{domain="example.com",source="http",type="account"} 3`,
 	} {
 		if !strings.Contains(m, want+"\n") {
 			t.Errorf("metrics lack %q", want)
@@ -889,7 +889,7 @@ func TestAPIv1Scopes(t *testing.T) {
 		t.Fatalf("a plain key's DELETE changed the invite: %+v %v", inv, err)
 	}
 	// A 403 is not an authentication failure.
-	if m := e.scrape(t); !strings.Contains(m, "xmpp_invites_auth_failures_total 0\n") {
+	if m := e.scrape(t); !strings.Contains(m, "xmpp_invites_auth_failures_total{domain=\"example.com\"} 0\n") {
 		t.Errorf("403s were counted as auth failures")
 	}
 }

@@ -599,7 +599,7 @@ func TestRegisterHappyPath(t *testing.T) {
 	}
 	mrec := httptest.NewRecorder()
 	e.metrics.Handler().ServeHTTP(mrec, httptest.NewRequest("GET", "/metrics", nil))
-	if !strings.Contains(mrec.Body.String(), `xmpp_invites_invites_used_total{type="account"} 1`) {
+	if !strings.Contains(mrec.Body.String(), `xmpp_invites_invites_used_total{domain="example.com",type="account"} 1`) {
 		t.Error("use not counted in xmpp_invites_invites_used_total")
 	}
 }

@@ -481,10 +481,11 @@ func (p *pages) renderForm(w http.ResponseWriter, r *http.Request, l *i18n.Local
 	return p.render(w, status, "register", d)
 }
 
-// csrfToken signs a registration form: HMAC over the invite token's hash
-// and the time, with the form key that signs now (formkeys.go). It proves
-// the form came from a server on this database recently, for this invite,
-// on this domain (the keys are shared by the domains of one database).
+// csrfToken signs a registration form: HMAC over the domain, the invite
+// token's hash and the time, with the form key that signs now (formkeys.go).
+// It proves the form came from a server on this database recently, for this
+// invite on this domain (SPEC §6: form tokens are bound to their domain; the
+// keys are shared by every domain and instance of one database).
 func (p *pages) csrfToken(token string, now time.Time) string {
 	ts := now.Unix()
 	return strconv.FormatInt(ts, 36) + "." + base64.RawURLEncoding.EncodeToString(p.csrfMAC(p.forms.signing(now), token, ts))

@@ -67,7 +67,8 @@ type Option func(*Server)
 // WithClock replaces the clock, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
-// WithMetrics makes the server count requests and invites into m.
+// WithMetrics makes the server count requests and invites into m, with
+// the label domain="DOMAIN" of its invite service's domain.
 func WithMetrics(m *metrics.Metrics) Option { return func(s *Server) { s.metrics = m } }
 
 // WithAccountRights tells the admin listener's /readyz whether the XMPP
@@ -99,6 +100,8 @@ func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...
 	for _, o := range opts {
 		o(s)
 	}
+	// Counts carry this server's domain (many domains share the metrics).
+	s.metrics = s.metrics.ForDomain(svc.Config().Domain)
 	prefix, err := routePrefix(svc.Config().PublicURL)
 	if err != nil {
 		return nil, err

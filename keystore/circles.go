@@ -59,7 +59,7 @@ func (s *Store) CreateCircle(ctx context.Context, name string) (Circle, error) {
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO circles (name, created_at) VALUES (?, ?)`, name, unix(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO circles (domain, name, created_at) VALUES (?, ?, ?)`, s.domain, name, unix(now))
 		if isUnique(err) {
 			return ErrExists
 		}
@@ -74,10 +74,12 @@ func (s *Store) CreateCircle(ctx context.Context, name string) (Circle, error) {
 // DeleteCircle deletes a circle and its list of members (the members stay
 // each other's contacts). ErrNotFound when there is none.
 func (s *Store) DeleteCircle(ctx context.Context, name string) error {
-	return s.deleteOne(ctx, "delete circle "+name, `DELETE FROM circles WHERE name = ?`, name)
+	return s.deleteOne(ctx, "delete circle "+name, `DELETE FROM circles WHERE domain = ? AND name = ?`, s.domain, name)
 }
 
-const circleSQL = `SELECT c.name, c.created_at, (SELECT count(*) FROM circle_members m WHERE m.circle = c.name) FROM circles c`
+// circleSQL reads circles of the domain ?1.
+const circleSQL = `SELECT c.name, c.created_at, (SELECT count(*) FROM circle_members m WHERE m.domain = c.domain AND m.circle = c.name)
+	FROM circles c WHERE c.domain = ?1`
 
 func scanCircle(row interface{ Scan(...any) error }) (Circle, error) {
 	var c Circle
@@ -92,7 +94,7 @@ func scanCircle(row interface{ Scan(...any) error }) (Circle, error) {
 // Circles returns every circle, by name.
 func (s *Store) Circles(ctx context.Context) (_ []Circle, err error) {
 	defer s.classifyRead(&err)
-	rows, err := s.r.QueryContext(ctx, circleSQL+` ORDER BY c.name`)
+	rows, err := s.r.QueryContext(ctx, circleSQL+` ORDER BY c.name`, s.domain)
 	if err != nil {
 		return nil, fmt.Errorf("list circles: %w", err)
 	}
@@ -114,7 +116,7 @@ func (s *Store) Circles(ctx context.Context) (_ []Circle, err error) {
 // GetCircle returns a circle. ErrNotFound when there is none.
 func (s *Store) GetCircle(ctx context.Context, name string) (_ Circle, err error) {
 	defer s.classifyRead(&err)
-	c, err := scanCircle(s.r.QueryRowContext(ctx, circleSQL+` WHERE c.name = ?`, name))
+	c, err := scanCircle(s.r.QueryRowContext(ctx, circleSQL+` AND c.name = ?2`, s.domain, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Circle{}, fmt.Errorf("circle %s: %w", name, ErrNotFound)
 	}
@@ -134,12 +136,12 @@ func (s *Store) CircleMembers(ctx context.Context, name string) (_ []CircleMembe
 	}
 	defer tx.Rollback()
 	var one int
-	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM circles WHERE name = ?`, name).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM circles WHERE domain = ? AND name = ?`, s.domain, name).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("circle %s: %w", name, ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("list circle members: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT jid, added_at FROM circle_members WHERE circle = ? ORDER BY added_at, rowid`, name)
+	rows, err := tx.QueryContext(ctx, `SELECT jid, added_at FROM circle_members WHERE domain = ? AND circle = ? ORDER BY added_at, rowid`, s.domain, name)
 	if err != nil {
 		return nil, fmt.Errorf("list circle members: %w", err)
 	}
@@ -171,7 +173,8 @@ func (s *Store) AddCircleMember(ctx context.Context, name, jid string, max int) 
 	now := unix(s.now())
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var n int
-		err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM circle_members WHERE circle = c.name) FROM circles c WHERE c.name = ?`, name).Scan(&n)
+		err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM circle_members m WHERE m.domain = c.domain AND m.circle = c.name) FROM circles c
+			WHERE c.domain = ? AND c.name = ?`, s.domain, name).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -180,12 +183,12 @@ func (s *Store) AddCircleMember(ctx context.Context, name, jid string, max int) 
 		}
 		if max > 0 && n >= max {
 			var one int
-			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM circle_members WHERE circle = ? AND jid = ?`, name, jid).Scan(&one); err == nil {
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM circle_members WHERE domain = ? AND circle = ? AND jid = ?`, s.domain, name, jid).Scan(&one); err == nil {
 				return ErrExists
 			}
 			return ErrLimit
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO circle_members (circle, jid, added_at) VALUES (?, ?, ?)`, name, jid, now)
+		_, err = tx.ExecContext(ctx, `INSERT INTO circle_members (domain, circle, jid, added_at) VALUES (?, ?, ?, ?)`, s.domain, name, jid, now)
 		if isUnique(err) {
 			return ErrExists
 		}
@@ -200,5 +203,5 @@ func (s *Store) AddCircleMember(ctx context.Context, name, jid string, max int) 
 // RemoveCircleMember removes jid from a circle (it stays a contact of the
 // others). ErrNotFound when it is not a member, or there is no circle.
 func (s *Store) RemoveCircleMember(ctx context.Context, name, jid string) error {
-	return s.deleteOne(ctx, "remove "+jid+" from circle "+name, `DELETE FROM circle_members WHERE circle = ? AND jid = ?`, name, jid)
+	return s.deleteOne(ctx, "remove "+jid+" from circle "+name, `DELETE FROM circle_members WHERE domain = ? AND circle = ? AND jid = ?`, s.domain, name, jid)
 }

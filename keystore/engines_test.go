@@ -74,6 +74,12 @@ var postgresSuite = []struct {
 	{"TestAccount", TestAccount},
 	{"TestWritableProbe", TestWritableProbe},
 	{"TestFormKeys", TestFormKeys},
+	{"TestDomainKeys", TestDomainKeys},
+	{"TestDomainInvites", TestDomainInvites},
+	{"TestDomainLimits", TestDomainLimits},
+	{"TestDomainPurgeAndClaims", TestDomainPurgeAndClaims},
+	{"TestDomainPortal", TestDomainPortal},
+	{"TestDomainMigration", TestDomainMigration},
 }
 
 // sqliteOnly are the tests that use openTest but check what only SQLite

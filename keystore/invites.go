@@ -195,7 +195,7 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 			// The creator's Max-th newest invite in the window, if there
 			// is one, both reaches the limit and says when a slot frees.
 			var oldest int64
-			err := tx.StmtContext(bg, s.limitOldest).QueryRowContext(bg, p.Creator, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
+			err := tx.StmtContext(bg, s.limitOldest).QueryRowContext(bg, p.Creator, s.domain, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
 			switch {
 			case err == nil:
 				return &LimitError{Oldest: time.Unix(oldest, 0).UTC()}
@@ -206,9 +206,9 @@ func (s *Store) CreateInvite(ctx context.Context, p InviteParams) (Invite, strin
 		for attempt := 0; ; attempt++ {
 			stmt, args := s.insertInvite, []any{inv.ID, tokenHash, string(inv.Type), inv.Username,
 				inv.Creator, inv.Note, inv.AllowRegister, unix(now), unix(inv.Expires), inv.MaxUses,
-				strings.Join(inv.Rooms, " "), inv.Circle}
+				strings.Join(inv.Rooms, " "), inv.Circle, s.domain}
 			if byKey {
-				stmt, args = s.insertKeyInvite, append(args, keyID)
+				stmt, args = s.insertKeyInvite, append(args, keyID, s.domain)
 			}
 			err := tx.StmtContext(bg, stmt).QueryRowContext(bg, args...).Scan(&inv.seq)
 			if byKey && errors.Is(err, sql.ErrNoRows) {
@@ -263,25 +263,27 @@ func inviteID(tokenHash []byte) string {
 // Statements prepared once (see Store.prepare).
 const (
 	insertInviteSQL = `INSERT INTO invites
-		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`
-	// insertKeyInviteSQL inserts nothing when the key (the last parameter)
-	// no longer exists. The casts tell PostgreSQL the types of values that
-	// reach their columns through a SELECT.
+		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle, domain)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`
+	// insertKeyInviteSQL inserts nothing when the key (the last two
+	// parameters: its ID and domain) no longer exists in the invite's
+	// domain. The casts tell PostgreSQL the types of values that reach
+	// their columns through a SELECT.
 	insertKeyInviteSQL = `INSERT INTO invites
-		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle)
+		(id, token_hash, type, username, creator, note, allow_register, created_at, expires_at, max_uses, rooms, circle, domain)
 		SELECT CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
-			CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT)
-		WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?) RETURNING seq`
-	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND created_at > ?`
-	// limitOldestSQL finds the creator's N-th newest invite in the window
-	// (OFFSET N-1): there is one exactly when N invites are in it.
-	limitOldestSQL = `SELECT created_at FROM invites WHERE creator = ? AND created_at > ?
+			CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)
+		WHERE EXISTS (SELECT 1 FROM keys WHERE id = ? AND domain = ?) RETURNING seq`
+	countInvitesSQL = `SELECT count(*) FROM invites WHERE creator = ? AND domain = ? AND created_at > ?`
+	// limitOldestSQL finds the creator's N-th newest invite of the domain
+	// in the window (OFFSET N-1): there is one exactly when N invites are
+	// in it.
+	limitOldestSQL = `SELECT created_at FROM invites WHERE creator = ? AND domain = ? AND created_at > ?
 		ORDER BY created_at DESC LIMIT 1 OFFSET ?`
-	// inviteByIDSQL finds an invite by token, through the ID derived from
-	// the token's hash. It returns the stored hash too, which the caller
-	// compares in constant time.
-	inviteByIDSQL = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ?`
+	// inviteByIDSQL finds an invite of a domain (the second parameter) by
+	// token, through the ID derived from the token's hash. It returns the
+	// stored hash too, which the caller compares in constant time.
+	inviteByIDSQL = `SELECT ` + inviteColumns + `, token_hash FROM invites WHERE id = ? AND domain = ?`
 )
 
 const inviteColumns = `seq, id, type, username, creator, note, allow_register, created_at, expires_at, max_uses, uses, revoked_at, rooms, circle`
@@ -320,12 +322,12 @@ type byIDQuery func(id string) *sql.Row
 
 // readerByID uses the statement prepared on the readers.
 func (s *Store) readerByID(ctx context.Context) byIDQuery {
-	return func(id string) *sql.Row { return s.inviteByID.QueryRowContext(ctx, id) }
+	return func(id string) *sql.Row { return s.inviteByID.QueryRowContext(ctx, id, s.domain) }
 }
 
-// txByID reads inside tx.
-func txByID(ctx context.Context, tx *sql.Tx) byIDQuery {
-	return func(id string) *sql.Row { return tx.QueryRowContext(ctx, inviteByIDSQL, id) }
+// txByID reads inside tx, in domain.
+func txByID(ctx context.Context, tx *sql.Tx, domain string) byIDQuery {
+	return func(id string) *sql.Row { return tx.QueryRowContext(ctx, inviteByIDSQL, id, domain) }
 }
 
 // inviteByToken finds the invite whose token is token. The stored hash is
@@ -344,8 +346,9 @@ func inviteByToken(byID byIDQuery, token string) (Invite, error) {
 	return inv, nil
 }
 
-// GetInvite returns an invite by public ID or by token: an 8-character
-// reference is an ID, anything else is a token.
+// GetInvite returns an invite of the Store's domain by public ID or by
+// token: an 8-character reference is an ID, anything else is a token. An
+// invite of another domain is ErrNotFound.
 func (s *Store) GetInvite(ctx context.Context, ref string) (_ Invite, err error) {
 	defer s.classifyRead(&err)
 	if ref == "" || len(ref) > 256 {
@@ -353,7 +356,7 @@ func (s *Store) GetInvite(ctx context.Context, ref string) (_ Invite, err error)
 	}
 	var inv Invite
 	if len(ref) == InviteIDLen {
-		inv, err = scanInvite(s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ?`, ref))
+		inv, err = scanInvite(s.r.QueryRowContext(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ? AND domain = ?`, ref, s.domain))
 	} else {
 		inv, err = inviteByToken(s.readerByID(ctx), ref)
 	}
@@ -412,7 +415,7 @@ func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
 	}
-	q, args := listQuery(o, s.now())
+	q, args := listQuery(o, s.domain, s.now())
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
@@ -432,10 +435,10 @@ func (s *Store) ListInvites(ctx context.Context, o ListOptions) (_ []Invite, err
 	return out, nil
 }
 
-// listQuery is ListInvites' statement for o.
-func listQuery(o ListOptions, now time.Time) (string, []any) {
-	q := `SELECT ` + inviteColumns + ` FROM invites WHERE 1 = 1`
-	var args []any
+// listQuery is ListInvites' statement for o in domain.
+func listQuery(o ListOptions, domain string, now time.Time) (string, []any) {
+	q := `SELECT ` + inviteColumns + ` FROM invites WHERE domain = ?`
+	args := []any{domain}
 	// The states as Invite.State tells them apart.
 	switch o.State {
 	case "":
@@ -485,7 +488,7 @@ func listQuery(o ListOptions, now time.Time) (string, []any) {
 func (s *Store) Uses(ctx context.Context, inviteID string) (_ []Use, err error) {
 	defer s.classifyRead(&err)
 	rows, err := s.r.QueryContext(ctx, `SELECT u.jid, u.used_at FROM uses u JOIN invites i ON i.seq = u.invite_seq
-		WHERE i.id = ? AND u.used_at IS NOT NULL ORDER BY u.used_at, u.id`, inviteID)
+		WHERE i.id = ? AND i.domain = ? AND u.used_at IS NOT NULL ORDER BY u.used_at, u.id`, inviteID, s.domain)
 	if err != nil {
 		return nil, fmt.Errorf("list uses: %w", err)
 	}
@@ -549,7 +552,7 @@ func (s *Store) RevokeInvite(ctx context.Context, ref string) (Invite, error) {
 func (s *Store) CountInvites(ctx context.Context, creator string, since time.Time) (_ int, err error) {
 	defer s.classifyRead(&err)
 	var n int
-	err = s.r.QueryRowContext(ctx, countInvitesSQL, creator, unix(since)).Scan(&n)
+	err = s.r.QueryRowContext(ctx, countInvitesSQL, creator, s.domain, unix(since)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count invites: %w", err)
 	}
@@ -561,14 +564,15 @@ func (s *Store) CountInvites(ctx context.Context, creator string, since time.Tim
 // interleave with its chunks.
 const purgeChunk = 500
 
-// purgeSQL deletes up to ?2 invites finished before ?1 that hold no
-// unresolved reservation.
+// purgeSQL deletes up to ?2 invites of domain ?3 finished before ?1 that
+// hold no unresolved reservation.
 const purgeSQL = `DELETE FROM invites WHERE seq IN
-	(SELECT seq FROM invites i WHERE (done_at < ?1 OR expires_at < ?1)
+	(SELECT seq FROM invites i WHERE domain = ?3 AND (done_at < ?1 OR expires_at < ?1)
 	   AND NOT EXISTS (SELECT 1 FROM uses u WHERE u.invite_seq = i.seq AND u.used_at IS NULL)
 	 LIMIT ?2)`
 
-// Purge deletes invites that were used up, revoked or expired before cutoff,
+// Purge deletes the invites of the Store's domain that were used up, revoked
+// or expired before cutoff (each domain has its own retention),
 // with their uses. Unresolved reservations are never forgotten here: they
 // end in ConfirmUse or ReleaseUse. It also deletes, whatever the cutoff,
 // the sign-in links made more than SignInKeep ago (all used or expired by
@@ -591,7 +595,7 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time) (int, error) {
 	for {
 		var n int64
 		err := s.write(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, purgeSQL, unix(cutoff), purgeChunk)
+			res, err := tx.ExecContext(ctx, purgeSQL, unix(cutoff), purgeChunk, s.domain)
 			if err != nil {
 				return err
 			}

@@ -33,6 +33,7 @@ type Key struct {
 	LastUsed time.Time // zero: never used
 	Expires  time.Time // zero: never expires
 	Quota    int       // invites per hour, 0: unlimited
+	Domain   string    // the only domain whose endpoints it opens
 }
 
 // Creator is how invites minted with this key name their creator.
@@ -79,7 +80,7 @@ func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error)
 		return Key{}, "", errors.New("create key: quota must not be negative")
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	k := Key{Name: p.Name, Label: p.Label, Scope: p.Scope, Created: now, Expires: p.Expires, Quota: p.Quota}
+	k := Key{Name: p.Name, Label: p.Label, Scope: p.Scope, Created: now, Expires: p.Expires, Quota: p.Quota, Domain: s.domain}
 	if !k.Expires.IsZero() {
 		k.Expires = k.Expires.UTC().Truncate(time.Second)
 	}
@@ -89,8 +90,8 @@ func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error)
 			k.ID = randomString(keyIDBytes)
 			secret = randomString(keySecretBytes)
 			_, err := tx.ExecContext(ctx,
-				`INSERT INTO keys (id, secret_hash, name, label, scope, created_at, expires_at, quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				k.ID, hash(secret), k.Name, k.Label, string(k.Scope), unix(now), nullTime(k.Expires), k.Quota)
+				`INSERT INTO keys (id, secret_hash, name, label, scope, created_at, expires_at, quota, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				k.ID, hash(secret), k.Name, k.Label, string(k.Scope), unix(now), nullTime(k.Expires), k.Quota, s.domain)
 			if err == nil {
 				return nil
 			}
@@ -105,7 +106,7 @@ func (s *Store) CreateKey(ctx context.Context, p KeyParams) (Key, string, error)
 	return k, k.ID + "/" + secret, nil
 }
 
-const keyColumns = `id, name, label, scope, created_at, last_used_at, expires_at, quota`
+const keyColumns = `id, name, label, scope, created_at, last_used_at, expires_at, quota, domain`
 
 func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
 	var (
@@ -114,7 +115,7 @@ func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
 		created           int64
 		lastUsed, expires sql.NullInt64
 	)
-	dest := append([]any{&k.ID, &k.Name, &k.Label, &scope, &created, &lastUsed, &expires, &k.Quota}, extra...)
+	dest := append([]any{&k.ID, &k.Name, &k.Label, &scope, &created, &lastUsed, &expires, &k.Quota, &k.Domain}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return Key{}, err
 	}
@@ -125,10 +126,10 @@ func scanKey(row interface{ Scan(...any) error }, extra ...any) (Key, error) {
 	return k, nil
 }
 
-// ListKeys returns every key, oldest first.
+// ListKeys returns every key of the Store's domain, oldest first.
 func (s *Store) ListKeys(ctx context.Context) (_ []Key, err error) {
 	defer s.classifyRead(&err)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, rowid`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE domain = ? ORDER BY created_at, rowid`, s.domain)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -147,11 +148,11 @@ func (s *Store) ListKeys(ctx context.Context) (_ []Key, err error) {
 	return keys, nil
 }
 
-// GetKey returns one key by ID.
+// GetKey returns one key of the Store's domain by ID.
 func (s *Store) GetKey(ctx context.Context, id string) (_ Key, err error) {
 	defer s.classifyRead(&err)
 	var stored []byte // the prepared statement also reads the hash
-	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id), &stored)
+	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id, s.domain), &stored)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Key{}, fmt.Errorf("key %q: %w", id, ErrNotFound)
 	}
@@ -161,14 +162,14 @@ func (s *Store) GetKey(ctx context.Context, id string) (_ Key, err error) {
 	return k, nil
 }
 
-// DeleteKey deletes a key; from then on it authenticates nothing. With
+// DeleteKey deletes a key of the Store's domain; from then on it authenticates nothing. With
 // revokeInvites it also revokes the key's pending invites, in the same
 // transaction, and reports how many.
 func (s *Store) DeleteKey(ctx context.Context, id string, revokeInvites bool) (int, error) {
 	now := unix(s.now())
 	var revoked int
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, id)
+		res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ? AND domain = ?`, id, s.domain)
 		if err != nil {
 			return err
 		}
@@ -181,8 +182,8 @@ func (s *Store) DeleteKey(ctx context.Context, id string, revokeInvites bool) (i
 			return nil
 		}
 		res, err = tx.ExecContext(ctx,
-			`UPDATE invites SET revoked_at = ?, done_at = ? WHERE creator = ? AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`,
-			now, now, "key:"+id, now)
+			`UPDATE invites SET revoked_at = ?, done_at = ? WHERE creator = ? AND domain = ? AND revoked_at IS NULL AND uses < max_uses AND expires_at > ?`,
+			now, now, "key:"+id, s.domain, now)
 		if err != nil {
 			return err
 		}
@@ -190,7 +191,9 @@ func (s *Store) DeleteKey(ctx context.Context, id string, revokeInvites bool) (i
 		revoked = int(n)
 		return err
 	})
-	s.keys.forget(id)
+	if !errors.Is(err, ErrNotFound) {
+		s.keys.forget(id)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("delete key: %w", err)
 	}
@@ -223,7 +226,7 @@ func isBase64URL(s string) bool {
 
 // Authenticate checks a credential "ID/SECRET" against the database and
 // returns its key. Every failure (malformed, unknown ID, wrong secret,
-// expired) is ErrUnauthorized. An unknown ID and a wrong secret take the
+// expired, a key of another domain) is ErrUnauthorized. An unknown ID and a wrong secret take the
 // same steps: one lookup that reads a row either way (see authKeySQL), one
 // hash, one constant-time comparison; only then does the ID decide.
 func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error) {
@@ -244,7 +247,7 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error
 	s.trace("compare")
 	// The decoy of an unknown ID has another ID, so it never passes, even
 	// with the secret of the key it is.
-	if subtle.ConstantTimeCompare(sum, stored) != 1 || k.ID != id {
+	if subtle.ConstantTimeCompare(sum, stored) != 1 || k.ID != id || k.Domain != s.domain {
 		return Key{}, ErrUnauthorized
 	}
 	now := s.now()
@@ -267,17 +270,19 @@ func (s *Store) Authenticate(ctx context.Context, cred string) (_ Key, err error
 	return k, nil
 }
 
-// authKeySQL reads the key with ID ?1 and its secret hash or, when there is
-// no such key, a decoy: the first key of the table, or in an empty table a
-// row of defaults with the hash ?2. A lookup that found nothing would return
+// authKeySQL reads the key with ID ?1 of domain ?3 and its secret hash or,
+// when the domain has no such key, a decoy: the domain's first key, or
+// without one a row of defaults with the hash ?2. A key of another domain
+// is a miss like an unknown ID, at the same cost. A lookup that found nothing would return
 // no row, which costs less than reading and scanning one: wrong secrets for
 // existing keys were measurably slower than unknown IDs (docs/performance.md,
 // "Authentication timing"). Either way this seeks the ID index, seeks the
 // first key, and reads one table row by rowid.
 const authKeySQL = `SELECT coalesce(k.id, ''), coalesce(k.name, ''), coalesce(k.label, ''),
 	coalesce(k.scope, 'create'), coalesce(k.created_at, 0), k.last_used_at, k.expires_at,
-	coalesce(k.quota, 0), coalesce(k.secret_hash, ?2)
-FROM (SELECT (SELECT rowid FROM keys WHERE id = ?1) AS hit, (SELECT min(rowid) FROM keys) AS first) AS q
+	coalesce(k.quota, 0), coalesce(k.domain, ''), coalesce(k.secret_hash, ?2)
+FROM (SELECT (SELECT rowid FROM keys WHERE id = ?1 AND domain = ?3) AS hit,
+	(SELECT min(rowid) FROM keys WHERE domain = ?3) AS first) AS q
 LEFT JOIN keys AS k ON k.rowid = coalesce(q.hit, q.first)`
 
 // keyForAuth runs authKeySQL: the key with ID id, or a decoy with another
@@ -287,7 +292,7 @@ func (s *Store) keyForAuth(id string) (Key, []byte, error) {
 	var stored []byte
 	// A point lookup needs no interruption: the request's context would
 	// cost a watcher goroutine per query.
-	k, err := scanKey(s.authKey.QueryRowContext(context.Background(), id, dummyHash), &stored)
+	k, err := scanKey(s.authKey.QueryRowContext(context.Background(), id, dummyHash, s.domain), &stored)
 	if err != nil {
 		return Key{}, nil, err
 	}
@@ -315,7 +320,7 @@ func (s *Store) AuthenticateToCreate(ctx context.Context, cred string) (k Key, c
 		now := s.now()
 		// An ID the cache does not hold is compared against a dummy
 		// entry: it costs what a wrong secret for a remembered key does.
-		e, fresh := s.keys.lookup(id, now)
+		e, fresh := s.keys.lookup(id, s.domain, now)
 		s.trace("cache compare")
 		match := subtle.ConstantTimeCompare(e.secretHash[:], hash(secret)) == 1
 		if match && fresh && (e.key.Expires.IsZero() || now.Before(e.key.Expires)) {
@@ -383,14 +388,16 @@ func (c *keyCache) put(k Key, secretHash []byte, now time.Time, gen uint64) {
 // dummyEntry is what lookup returns for an ID without a fresh entry.
 var dummyEntry = cachedKey{secretHash: [sha256.Size]byte(dummyHash)}
 
-// lookup returns the entry of id if it was verified less than keyCacheTTL
-// ago; else dummyEntry and false. The caller compares the secret hash
+// lookup returns the entry of id, a key of domain, if it was verified less
+// than keyCacheTTL ago; else dummyEntry and false. The caller compares the secret hash
 // either way.
-func (c *keyCache) lookup(id string, now time.Time) (cachedKey, bool) {
+func (c *keyCache) lookup(id, domain string, now time.Time) (cachedKey, bool) {
 	c.mu.Lock()
 	e, ok := c.m[id]
 	c.mu.Unlock()
-	if !ok || now.Sub(e.verified) >= keyCacheTTL || now.Before(e.verified) {
+	// The cache is shared by every domain's view: a key of another
+	// domain is a miss.
+	if !ok || e.key.Domain != domain || now.Sub(e.verified) >= keyCacheTTL || now.Before(e.verified) {
 		return dummyEntry, false
 	}
 	return e, true

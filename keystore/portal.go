@@ -101,7 +101,7 @@ func (s *Store) CreateSignIn(ctx context.Context, p SignInParams) (token string,
 	err = s.writeSingle(ctx, func(tx *sql.Tx) error {
 		if p.Limit.Max > 0 {
 			var oldest int64
-			err := tx.QueryRowContext(ctx, signInLimitSQL, p.JID, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
+			err := tx.QueryRowContext(ctx, signInLimitSQL, p.JID, s.domain, unix(p.Limit.Since), p.Limit.Max-1).Scan(&oldest)
 			switch {
 			case err == nil:
 				return &LimitError{Oldest: time.Unix(oldest, 0).UTC()}
@@ -113,8 +113,8 @@ func (s *Store) CreateSignIn(ctx context.Context, p SignInParams) (token string,
 		if p.Binding != nil {
 			binding = p.Binding
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO signins (token_hash, jid, binding_hash, origin, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, hash(token), p.JID, binding, p.From, unix(now), unix(now.Add(p.TTL)))
+		_, err := tx.ExecContext(ctx, `INSERT INTO signins (token_hash, jid, binding_hash, origin, created_at, expires_at, domain)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, hash(token), p.JID, binding, p.From, unix(now), unix(now.Add(p.TTL)), s.domain)
 		return err
 	})
 	if err != nil {
@@ -123,13 +123,15 @@ func (s *Store) CreateSignIn(ctx context.Context, p SignInParams) (token string,
 	return token, nil
 }
 
-// signInLimitSQL finds the JID's N-th newest link in the window (OFFSET
-// N-1): there is one exactly when N links are in it.
-const signInLimitSQL = `SELECT created_at FROM signins WHERE jid = ? AND created_at > ?
+// signInLimitSQL finds the JID's N-th newest link of the domain in the
+// window (OFFSET N-1): there is one exactly when N links are in it.
+const signInLimitSQL = `SELECT created_at FROM signins WHERE jid = ? AND domain = ? AND created_at > ?
 	ORDER BY created_at DESC LIMIT 1 OFFSET ?`
 
+// signInByHashSQL reads a link of a domain: a link is good only on the
+// pages of the domain that sent it.
 const signInByHashSQL = `SELECT token_hash, jid, binding_hash, origin, created_at, expires_at, used_at
-	FROM signins WHERE token_hash = ?`
+	FROM signins WHERE token_hash = ? AND domain = ?`
 
 // signInRow is a stored sign-in link.
 type signInRow struct {
@@ -143,7 +145,7 @@ type signInRow struct {
 // sql.ErrNoRows when there is no such link.
 func lookupSignIn(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, token string) (signInRow, error) {
+}, domain, token string) (signInRow, error) {
 	if !validPortalToken(token) {
 		return signInRow{}, sql.ErrNoRows
 	}
@@ -154,7 +156,7 @@ func lookupSignIn(ctx context.Context, q interface {
 		created, expires int64
 		used             sql.NullInt64
 	)
-	err := q.QueryRowContext(ctx, signInByHashSQL, h).Scan(&stored, &r.JID, &r.binding, &r.From, &created, &expires, &used)
+	err := q.QueryRowContext(ctx, signInByHashSQL, h, domain).Scan(&stored, &r.JID, &r.binding, &r.From, &created, &expires, &used)
 	if err != nil {
 		return signInRow{}, err
 	}
@@ -175,7 +177,7 @@ func (r signInRow) live(now time.Time) bool { return !r.used && now.Before(r.Exp
 // used or has expired.
 func (s *Store) SignIn(ctx context.Context, token string) (_ SignIn, err error) {
 	defer s.classifyRead(&err)
-	r, err := lookupSignIn(ctx, s.r, token)
+	r, err := lookupSignIn(ctx, s.r, s.domain, token)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !r.live(s.now())) {
 		return SignIn{}, fmt.Errorf("sign-in link: %w", ErrNotFound)
 	}
@@ -196,7 +198,7 @@ func (s *Store) UseSignIn(ctx context.Context, token string, binding []byte) (Si
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// Read and use in the same write transaction: nothing changes
 		// the link in between.
-		r, err := lookupSignIn(ctx, tx, token)
+		r, err := lookupSignIn(ctx, tx, s.domain, token)
 		now := s.now()
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && !r.live(now)) {
 			return ErrNotFound
@@ -247,8 +249,8 @@ func (s *Store) CreateSession(ctx context.Context, jid string, maxAge time.Durat
 	now := s.now().UTC().Truncate(time.Second)
 	token = randomString(portalTokenBytes)
 	err = s.writeSingle(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, jid, created_at, seen_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			hash(token), jid, unix(now), unix(now), unix(now.Add(maxAge)))
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, jid, created_at, seen_at, expires_at, domain) VALUES (?, ?, ?, ?, ?, ?)`,
+			hash(token), jid, unix(now), unix(now), unix(now.Add(maxAge)), s.domain)
 		return err
 	})
 	if err != nil {
@@ -257,7 +259,9 @@ func (s *Store) CreateSession(ctx context.Context, jid string, maxAge time.Durat
 	return token, nil
 }
 
-const sessionByHashSQL = `SELECT token_hash, jid, created_at, seen_at, expires_at FROM sessions WHERE token_hash = ?`
+// sessionByHashSQL reads a session of a domain: a session cookie opens
+// only the pages of the domain it was made on.
+const sessionByHashSQL = `SELECT token_hash, jid, created_at, seen_at, expires_at FROM sessions WHERE token_hash = ? AND domain = ?`
 
 // Session returns the live session with this token: ErrNotFound when the
 // token is unknown or malformed, when the session has not been used for
@@ -278,7 +282,7 @@ func (s *Store) Session(ctx context.Context, token string, idle time.Duration) (
 		stored                 []byte
 		created, seen, expires int64
 	)
-	err = s.r.QueryRowContext(ctx, sessionByHashSQL, h).Scan(&stored, &ss.JID, &created, &seen, &expires)
+	err = s.r.QueryRowContext(ctx, sessionByHashSQL, h, s.domain).Scan(&stored, &ss.JID, &created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(stored, h) != 1) {
 		return Session{}, notFound
 	}
@@ -300,8 +304,8 @@ func (s *Store) Session(ctx context.Context, token string, idle time.Duration) (
 	}
 	var n int64
 	err = s.writeSingle(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET seen_at = ?1 WHERE token_hash = ?2 AND seen_at < ?1 AND expires_at > ?1`,
-			unix(now), h)
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET seen_at = ?1 WHERE token_hash = ?2 AND domain = ?3 AND seen_at < ?1 AND expires_at > ?1`,
+			unix(now), h, s.domain)
 		if err != nil {
 			return err
 		}
@@ -315,7 +319,7 @@ func (s *Store) Session(ctx context.Context, token string, idle time.Duration) (
 		// Signed out (or moved forward by a concurrent request, which
 		// this check tells apart) in between.
 		var one int
-		if err := s.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE token_hash = ?`, h).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		if err := s.r.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE token_hash = ? AND domain = ?`, h, s.domain).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return Session{}, notFound
 		} else if err != nil {
 			return Session{}, fmt.Errorf("session: %w", err)
@@ -332,7 +336,7 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 		return nil
 	}
 	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hash(token))
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ? AND domain = ?`, hash(token), s.domain)
 		return err
 	})
 	if err != nil {
@@ -349,7 +353,7 @@ func (s *Store) DeleteSessions(ctx context.Context, jid string) (int, error) {
 	}
 	var n int64
 	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ?`, jid)
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ? AND domain = ?`, jid, s.domain)
 		if err != nil {
 			return err
 		}
@@ -392,22 +396,23 @@ type AccountOptions struct {
 // recordAccountSQL writes the account of a confirmed use: ?1 JID, ?2 time,
 // ?3 the invite's seq. It replaces an older record of the same JID (with
 // a new seq: it is the newest registration).
-const recordAccountSQL = `INSERT OR REPLACE INTO accounts (jid, created_at, invite_id, invite_type, inviter)
-	SELECT ?1, ?2, id, type, creator FROM invites WHERE seq = ?3`
+const recordAccountSQL = `INSERT OR REPLACE INTO accounts (jid, created_at, invite_id, invite_type, inviter, domain)
+	SELECT ?1, ?2, id, type, creator, domain FROM invites WHERE seq = ?3`
 
 // pgRecordAccountSQL is recordAccountSQL on PostgreSQL: the upsert takes a
 // new seq, as SQLite's REPLACE does.
-const pgRecordAccountSQL = `INSERT INTO accounts (jid, created_at, invite_id, invite_type, inviter)
-	SELECT CAST(?1 AS TEXT), CAST(?2 AS BIGINT), id, type, creator FROM invites WHERE seq = ?3
+const pgRecordAccountSQL = `INSERT INTO accounts (jid, created_at, invite_id, invite_type, inviter, domain)
+	SELECT CAST(?1 AS TEXT), CAST(?2 AS BIGINT), id, type, creator, domain FROM invites WHERE seq = ?3
 	ON CONFLICT (jid) DO UPDATE SET seq = DEFAULT, created_at = excluded.created_at,
-		invite_id = excluded.invite_id, invite_type = excluded.invite_type, inviter = excluded.inviter`
+		invite_id = excluded.invite_id, invite_type = excluded.invite_type, inviter = excluded.inviter,
+		domain = excluded.domain`
 
 const accountsSQL = `SELECT seq, jid, created_at, invite_id, invite_type, inviter FROM accounts`
 
-// accountsQuery is Accounts' statement for o.
-func accountsQuery(o AccountOptions) (string, []any) {
-	q := accountsSQL + ` WHERE 1 = 1`
-	var args []any
+// accountsQuery is Accounts' statement for o in domain.
+func accountsQuery(o AccountOptions, domain string) (string, []any) {
+	q := accountsSQL + ` WHERE domain = ?`
+	args := []any{domain}
 	if o.Inviter != "" {
 		q += ` AND inviter = ?`
 		args = append(args, o.Inviter)
@@ -430,7 +435,7 @@ func (s *Store) Accounts(ctx context.Context, o AccountOptions) (_ []AccountRow,
 	if o.Limit < 0 || o.Before < 0 {
 		return nil, errors.New("list accounts: limit and before must not be negative")
 	}
-	q, args := accountsQuery(o)
+	q, args := accountsQuery(o, s.domain)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
@@ -457,7 +462,7 @@ func (s *Store) Accounts(ctx context.Context, o AccountOptions) (_ []AccountRow,
 // (an admin's choice, for example after the account was deleted).
 // ErrNotFound when there is none.
 func (s *Store) ForgetAccount(ctx context.Context, jid string) error {
-	return s.deleteOne(ctx, "forget account", `DELETE FROM accounts WHERE jid = ?`, jid)
+	return s.deleteOne(ctx, "forget account", `DELETE FROM accounts WHERE jid = ? AND domain = ?`, jid, s.domain)
 }
 
 // AuditEntry is one admin action.
@@ -480,8 +485,8 @@ func (s *Store) Audit(ctx context.Context, actor, action, target, detail string)
 	target, detail = clip(target, maxAuditTarget), clip(detail, MaxAuditDetail)
 	now := unix(s.now())
 	err := s.writeSingle(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
-			now, actor, action, target, detail)
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, detail, domain) VALUES (?, ?, ?, ?, ?, ?)`,
+			now, actor, action, target, detail, s.domain)
 		return err
 	})
 	if err != nil {
@@ -492,11 +497,11 @@ func (s *Store) Audit(ctx context.Context, actor, action, target, detail string)
 
 const auditSQL = `SELECT seq, at, actor, action, target, detail FROM audit`
 
-// auditQuery is AuditLog's statement.
-func auditQuery(before int64, limit int) (string, []any) {
-	q, args := auditSQL, []any{}
+// auditQuery is AuditLog's statement in domain.
+func auditQuery(domain string, before int64, limit int) (string, []any) {
+	q, args := auditSQL+` WHERE domain = ?`, []any{domain}
 	if before > 0 {
-		q += ` WHERE seq < ?`
+		q += ` AND seq < ?`
 		args = append(args, before)
 	}
 	q += ` ORDER BY seq DESC`
@@ -514,7 +519,7 @@ func (s *Store) AuditLog(ctx context.Context, before int64, limit int) (_ []Audi
 	if before < 0 || limit < 0 {
 		return nil, errors.New("audit log: before and limit must not be negative")
 	}
-	q, args := auditQuery(before, limit)
+	q, args := auditQuery(s.domain, before, limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)

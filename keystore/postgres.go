@@ -116,11 +116,11 @@ func openPostgres(ctx context.Context, database string, opts Options) (s *Store,
 		db.Close()
 		return nil, err
 	}
-	s = &Store{
+	s = &Store{core: &core{
 		path: name, w: db, r: db, now: opts.Now, committed: opts.Committed, pg: true,
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
-	}
+	}}
 	close(s.done) // no writer goroutine
 	if s.now == nil {
 		s.now = time.Now
@@ -250,6 +250,11 @@ func pgMigrate(ctx context.Context, db *sql.DB, name string, opts Options) error
 		}
 		if _, err := tx.ExecContext(ctx, m.pg); err != nil {
 			return fmt.Errorf("migrate to schema %d: %w", m.version, err)
+		}
+		if m.after != nil {
+			if err := m.after(ctx, tx, opts); err != nil {
+				return fmt.Errorf("migrate to schema %d: %w", m.version, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE xmpp_invites_schema SET version = ?`, current); err != nil {

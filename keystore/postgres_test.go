@@ -137,11 +137,15 @@ func TestPostgresMigrate(t *testing.T) {
 		t.Fatalf("1.0 schema without Migrate: Open = %v, want ErrNeedsMigrate", err)
 	}
 	var from, to int
-	s, err := Open(ctx, url, Options{Migrate: true, Upgrading: func(f, tt int, _ string) { from, to = f, tt }})
+	if _, err := Open(ctx, url, Options{Migrate: true}); !errors.Is(err, ErrDomainNeeded) {
+		t.Fatalf("1.0 schema with records, without the domain: Open = %v, want ErrDomainNeeded", err)
+	}
+	s, err := Open(ctx, url, Options{Migrate: true, Domain: "x", Upgrading: func(f, tt int, _ string) { from, to = f, tt }})
 	if err != nil {
 		t.Fatalf("Open with Migrate: %v", err)
 	}
 	defer s.Close()
+	s = s.ForDomain("x")
 	if from != baseVersion || to != SchemaVersion() {
 		t.Errorf("Upgrading(%d, %d), want (%d, %d)", from, to, baseVersion, SchemaVersion())
 	}

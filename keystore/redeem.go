@@ -48,7 +48,7 @@ func (s *Store) ReserveUse(ctx context.Context, token string, h Hold) (Reservati
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// Read and reserve in the same write transaction: nothing changes
 		// the invite in between.
-		inv, err := inviteByToken(txByID(ctx, tx), token)
+		inv, err := inviteByToken(txByID(ctx, tx, s.domain), token)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -116,7 +116,7 @@ func (s *Store) ConfirmUse(ctx context.Context, r Reservation) error {
 			return err
 		}
 		if Type(typ) == TypeReset {
-			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ?`, jid)
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE jid = ? AND domain = (SELECT domain FROM invites WHERE seq = ?)`, jid, seq)
 		} else {
 			q := recordAccountSQL
 			if s.pg {
@@ -172,12 +172,15 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []int64, unti
 }
 
 // claimSQL makes ?1 the owner, until ?2, of up to ?4 unresolved
-// reservations whose lease ended by ?3.
+// reservations of invites of domain ?5 whose lease ended by ?3.
 const claimSQL = `UPDATE uses SET owner = ?1, lease_until = ?2
-	WHERE id IN (SELECT id FROM uses WHERE used_at IS NULL AND lease_until <= ?3 ORDER BY lease_until LIMIT ?4)
+	WHERE id IN (SELECT u.id FROM uses u JOIN invites i ON i.seq = u.invite_seq
+		WHERE u.used_at IS NULL AND u.lease_until <= ?3 AND i.domain = ?5 ORDER BY u.lease_until LIMIT ?4)
 	RETURNING id, invite_seq, jid`
 
-// ClaimExpired makes owner the owner of every unresolved reservation whose
+// ClaimExpired makes owner the owner of every unresolved reservation of
+// the Store's domain (only its server can tell whether the account was
+// made) whose
 // lease has run out (its owner stopped, or lost track of it), with a new
 // lease, and returns them. At most limit are claimed at a time.
 func (s *Store) ClaimExpired(ctx context.Context, owner string, lease time.Duration, limit int) ([]Reservation, error) {
@@ -185,7 +188,7 @@ func (s *Store) ClaimExpired(ctx context.Context, owner string, lease time.Durat
 	var out []Reservation
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, claimSQL, owner, unix(now.Add(lease)), unix(now), limit)
+		rows, err := tx.QueryContext(ctx, claimSQL, owner, unix(now.Add(lease)), unix(now), limit, s.domain)
 		if err != nil {
 			return err
 		}

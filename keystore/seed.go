@@ -45,7 +45,7 @@ func (s *Store) Seed(ctx context.Context, seeds []SeedInvite) ([]Invite, []strin
 				token, tokenHash := newInviteToken()
 				inv.ID = inviteID(tokenHash)
 				err := insert.QueryRowContext(ctx, inv.ID, tokenHash, string(inv.Type), inv.Username, inv.Creator,
-					inv.Note, inv.AllowRegister, unix(inv.Created), unix(inv.Expires), inv.MaxUses, "", "").Scan(&inv.seq)
+					inv.Note, inv.AllowRegister, unix(inv.Created), unix(inv.Expires), inv.MaxUses, "", "", s.domain).Scan(&inv.seq)
 				if err == nil {
 					tokens[i] = token
 				}
@@ -118,29 +118,29 @@ func (s *Store) QueryPlans(ctx context.Context) ([]QueryPlan, error) {
 		keyWalk   bool
 	}
 	list := func(name string, o ListOptions) stmt {
-		q, args := listQuery(o, now)
+		q, args := listQuery(o, s.domain, now)
 		return stmt{name, q, args, true}
 	}
 	accounts := func(name string, o AccountOptions) stmt {
-		q, args := accountsQuery(o)
+		q, args := accountsQuery(o, s.domain)
 		return stmt{name, q, args, false}
 	}
-	auditPage, auditArgs := auditQuery(100, 50)
+	auditPage, auditArgs := auditQuery(s.domain, 100, 50)
 	stmts := []stmt{
 		list("list pending (ListInvites)", ListOptions{Limit: 100}),
 		list("list pending after an ID (ListInvites)", ListOptions{After: "AAAAAAAA", Limit: 100}),
 		list("list all after an ID (ListInvites, --all)", ListOptions{All: true, After: "AAAAAAAA", Limit: 100}),
-		{"count (CountInvites)", countInvitesSQL, []any{"cli", since}, false},
-		{"creator's limit (CreateInvite)", limitOldestSQL, []any{"cli", since, 9}, false},
-		{"lookup by token (InviteByToken, landing page)", inviteByIDSQL, []any{"AAAAAAAA"}, false},
-		{"purge (Purge)", purgeSQL, []any{unix(now), purgeChunk}, false},
-		{"claim lapsed reservations (ClaimExpired)", claimSQL, []any{"x", unix(now), unix(now), 100}, false},
+		{"count (CountInvites)", countInvitesSQL, []any{"cli", s.domain, since}, false},
+		{"creator's limit (CreateInvite)", limitOldestSQL, []any{"cli", s.domain, since, 9}, false},
+		{"lookup by token (InviteByToken, landing page)", inviteByIDSQL, []any{"AAAAAAAA", s.domain}, false},
+		{"purge (Purge)", purgeSQL, []any{unix(now), purgeChunk, s.domain}, false},
+		{"claim lapsed reservations (ClaimExpired)", claimSQL, []any{"x", unix(now), unix(now), 100, s.domain}, false},
 		list("a creator's invites, newest first (portal)", ListOptions{Creator: "xmpp:a@example.com", All: true, Newest: true, Limit: 50}),
 		list("invites of a state and type, older page (portal)", ListOptions{State: StateUsed, Type: TypeAccount, Before: "AAAAAAAA", Limit: 50}),
-		{"address's sign-in limit (CreateSignIn)", signInLimitSQL, []any{"a@example.com", since, 4}, false},
-		{"sign-in link lookup (SignIn, UseSignIn)", signInByHashSQL, []any{hash("x")}, false},
-		{"session lookup (Session)", sessionByHashSQL, []any{hash("x")}, false},
-		{"an account's sessions (DeleteSessions, reset)", `DELETE FROM sessions WHERE jid = ?`, []any{"a@example.com"}, false},
+		{"address's sign-in limit (CreateSignIn)", signInLimitSQL, []any{"a@example.com", s.domain, since, 4}, false},
+		{"sign-in link lookup (SignIn, UseSignIn)", signInByHashSQL, []any{hash("x"), s.domain}, false},
+		{"session lookup (Session)", sessionByHashSQL, []any{hash("x"), s.domain}, false},
+		{"an account's sessions (DeleteSessions, reset)", `DELETE FROM sessions WHERE jid = ? AND domain = ?`, []any{"a@example.com", s.domain}, false},
 		accounts("accounts by inviter (Accounts)", AccountOptions{Inviter: "cli", Before: 100, Limit: 50}),
 		accounts("older accounts (Accounts)", AccountOptions{Before: 100, Limit: 50}),
 		{"older audit entries (AuditLog)", auditPage, auditArgs, false},

@@ -83,6 +83,9 @@ type migration struct {
 	version int
 	sql     string
 	pg      string
+	// after, when set, runs in the migration's transaction after its SQL
+	// (the same statement text serves both engines).
+	after func(ctx context.Context, tx *sql.Tx, opts Options) error
 }
 
 // migrations after the 1.0 schema, in order. Released entries never
@@ -91,10 +94,47 @@ var migrations = []migration{
 	{version: 101, sql: schemaSQL("sqlite", 101), pg: schemaSQL("postgres", 101)}, // the portal: sign-in links, sessions, accounts, audit
 	{version: 102, sql: schemaSQL("sqlite", 102), pg: schemaSQL("postgres", 102)}, // presets: invites' rooms and circle, circles
 	{version: 103, sql: schemaSQL("sqlite", 103), pg: schemaSQL("postgres", 103)}, // form signing keys; PostgreSQL: key-change notifications
+	{version: 104, sql: schemaSQL("sqlite", 104), pg: schemaSQL("postgres", 104), after: fillDomain}, // many domains
 }
 
-// SchemaVersion is the schema version this binary writes.
-func SchemaVersion() int { return baseVersion + len(migrations) }
+// SchemaVersion is the schema version this binary writes: the last
+// migration's.
+func SchemaVersion() int {
+	if len(migrations) == 0 {
+		return baseVersion
+	}
+	return migrations[len(migrations)-1].version
+}
+
+// domainTables are the tables whose rows belong to one domain (schema 104).
+// circle_members follows circles (ON UPDATE CASCADE).
+var domainTables = []string{"keys", "invites", "signins", "sessions", "accounts", "audit", "circles"}
+
+// ErrDomainNeeded: a migration to schema 104 found rows from before
+// domains, and Options.Domain does not say whose they are.
+var ErrDomainNeeded = errors.New("the database has records from before domains: migrating needs the domain they belong to")
+
+// fillDomain gives the rows from before schema 104 the domain opts.Domain.
+func fillDomain(ctx context.Context, tx *sql.Tx, opts Options) error {
+	for _, t := range domainTables {
+		if opts.Domain == "" {
+			var any int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM `+t+` LIMIT 1`).Scan(&any)
+			if err == nil {
+				return ErrDomainNeeded
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			continue
+		}
+		// t is one of our own table names, never input.
+		if _, err := tx.ExecContext(ctx, `UPDATE `+t+` SET domain = ? WHERE domain = ''`, opts.Domain); err != nil {
+			return fmt.Errorf("set the domain of %s: %w", t, err)
+		}
+	}
+	return nil
+}
 
 // Options tunes a Store. The zero value is fine.
 type Options struct {
@@ -103,6 +143,11 @@ type Options struct {
 	// Synchronous is the SQLite synchronous mode; empty means FULL, the only
 	// mode under which an acknowledged write survives power loss.
 	Synchronous string
+	// Domain is the domain that records from before schema 104 (many
+	// domains) belong to, when Open migrates past it: migrate and serve
+	// pass the configured domain (the first of [[domains]]). Empty: such
+	// a migration of a database with records fails with ErrDomainNeeded.
+	Domain string
 	// Migrate lets Open upgrade an older schema (serve and migrate do);
 	// without it an older schema is ErrNeedsMigrate. Before upgrading,
 	// Open copies the database next to it (VACUUM INTO).
@@ -131,10 +176,29 @@ type Options struct {
 	Committed func(writes int, took time.Duration, err error)
 }
 
-// Store is the SQLite database. It is safe for concurrent use. Writes of
-// concurrent callers share transactions (group commit): each caller is
-// answered only after the transaction holding its write has committed.
+// Store is the database, seen from one domain (see ForDomain). It is safe
+// for concurrent use. Writes of concurrent callers share transactions
+// (group commit): each caller is answered only after the transaction
+// holding its write has committed.
 type Store struct {
+	*core
+	// domain scopes every record the Store reads or writes: keys,
+	// invites, sign-in links, sessions, account records, circles and the
+	// audit log of other domains are invisible to it (schema 104).
+	domain string
+}
+
+// ForDomain returns a view of the same database scoped to domain: the
+// connections, the writer and the caches are shared; only records of
+// domain are seen, and new ones belong to it. Closing any view closes the
+// database.
+func (s *Store) ForDomain(domain string) *Store { return &Store{core: s.core, domain: domain} }
+
+// Domain is the domain the Store is scoped to.
+func (s *Store) Domain() string { return s.domain }
+
+// core is the database shared by the views of every domain.
+type core struct {
 	path      string  // the database file, or the redacted URL, named in errors
 	pg        bool    // PostgreSQL (postgres.go); SQLite otherwise
 	w         *sql.DB // one connection, used only by the writer goroutine
@@ -241,12 +305,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(readerConns())
 	r.SetMaxIdleConns(readerConns())
-	s := &Store{
+	s := &Store{core: &core{
 		path: path, w: w, r: r, now: opts.Now, committed: opts.Committed,
 		ops:     make(chan *writeOp, 256),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
-	}
+	}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -268,7 +332,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.insertInvite, insertInviteSQL},
 		{s.w, &s.insertKeyInvite, insertKeyInviteSQL},
 		{s.w, &s.limitOldest, limitOldestSQL},
-		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ?`},
+		{s.r, &s.keyByID, `SELECT ` + keyColumns + `, secret_hash FROM keys WHERE id = ? AND domain = ?`},
 		{s.r, &s.authKey, authKeySQL},
 		{s.r, &s.inviteByID, inviteByIDSQL},
 	} {
@@ -360,6 +424,11 @@ func migrate(ctx context.Context, db *sql.DB, path string, opts Options) error {
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate to schema %d: %w", m.version, err)
+		}
+		if m.after != nil {
+			if err := m.after(ctx, tx, opts); err != nil {
+				return fmt.Errorf("migrate to schema %d: %w", m.version, err)
+			}
 		}
 	}
 	if err := setVersion(ctx, tx, current); err != nil {

@@ -32,7 +32,9 @@ type Tree struct {
 }
 
 // treeSQL finds the tree of ?1 with the roots ?2 (a JSON array of bare
-// JIDs) and counts it up to ?3 accounts. up walks from ?1 to its root
+// JIDs) among the accounts of domain ?4 and counts it up to ?3 accounts
+// (the unary + keeps SQLite from walking the index on domain instead of
+// the one on inviter). up walks from ?1 to its root
 // (UNION keeps a circle of inviters from walking forever); root is the one
 // account up cannot leave (none in a circle, where the whole walk seeds
 // the count); down adds, level by level, the accounts whose inviter is an
@@ -42,19 +44,19 @@ const treeSQL = `WITH RECURSIVE
 	up(jid) AS (
 		SELECT ?1
 		UNION
-		SELECT substr(a.inviter, 6) FROM up JOIN accounts a ON a.jid = up.jid
+		SELECT substr(a.inviter, 6) FROM up JOIN accounts a ON a.jid = up.jid AND +a.domain = ?4
 		WHERE a.inviter LIKE 'xmpp:%' AND up.jid NOT IN roots
 	),
 	root(jid) AS (
 		SELECT jid FROM up
-		WHERE jid IN roots OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.jid = up.jid AND a.inviter LIKE 'xmpp:%')
+		WHERE jid IN roots OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.jid = up.jid AND +a.domain = ?4 AND a.inviter LIKE 'xmpp:%')
 	),
 	down(jid) AS (
 		SELECT jid FROM root
 		UNION
 		SELECT jid FROM up WHERE NOT EXISTS (SELECT 1 FROM root)
 		UNION
-		SELECT a.jid FROM down JOIN accounts a ON a.inviter = 'xmpp:' || down.jid
+		SELECT a.jid FROM down JOIN accounts a ON a.inviter = 'xmpp:' || down.jid AND +a.domain = ?4
 		WHERE a.jid NOT IN roots
 		LIMIT ?3
 	)
@@ -68,20 +70,20 @@ const pgTreeSQL = `WITH RECURSIVE
 	up(jid) AS (
 		SELECT CAST(?1 AS TEXT)
 		UNION
-		SELECT substr(a.inviter, 6) FROM up JOIN accounts a ON a.jid = up.jid
+		SELECT substr(a.inviter, 6) FROM up JOIN accounts a ON a.jid = up.jid AND a.domain = ?4
 		WHERE a.inviter LIKE 'xmpp:%' AND up.jid NOT IN (SELECT jid FROM roots)
 	),
 	root(jid) AS (
 		SELECT jid FROM up
 		WHERE jid IN (SELECT jid FROM roots)
-		   OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.jid = up.jid AND a.inviter LIKE 'xmpp:%')
+		   OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.jid = up.jid AND a.domain = ?4 AND a.inviter LIKE 'xmpp:%')
 	),
 	down(jid) AS (
 		SELECT jid FROM root
 		UNION
 		SELECT jid FROM up WHERE NOT EXISTS (SELECT 1 FROM root)
 		UNION
-		SELECT a.jid FROM down JOIN accounts a ON a.inviter = 'xmpp:' || down.jid
+		SELECT a.jid FROM down JOIN accounts a ON a.inviter = 'xmpp:' || down.jid AND a.domain = ?4
 		WHERE a.jid NOT IN (SELECT jid FROM roots)
 	)
 SELECT coalesce((SELECT jid FROM root LIMIT 1), ''), (SELECT count(*) FROM (SELECT jid FROM down LIMIT ?3) AS d)`
@@ -106,14 +108,14 @@ func (s *Store) InviteTree(ctx context.Context, jid string, roots []string, max 
 	if s.pg {
 		q = pgTreeSQL
 	}
-	if err := s.r.QueryRowContext(ctx, q, jid, string(list), max).Scan(&t.Root, &t.Size); err != nil {
+	if err := s.r.QueryRowContext(ctx, q, jid, string(list), max, s.domain).Scan(&t.Root, &t.Size); err != nil {
 		return Tree{}, fmt.Errorf("invite tree: %w", err)
 	}
 	return t, nil
 }
 
 // accountSQL reads the record of one account made through an invite.
-const accountSQL = `SELECT created_at, invite_id, invite_type, inviter FROM accounts WHERE jid = ?`
+const accountSQL = `SELECT created_at, invite_id, invite_type, inviter FROM accounts WHERE jid = ? AND domain = ?`
 
 // Account returns the record of jid's account if it was made through an
 // invite; ErrNotFound when it was not (or its record was forgotten).
@@ -122,7 +124,7 @@ func (s *Store) Account(ctx context.Context, jid string) (_ Account, err error) 
 	a := Account{JID: jid}
 	var created int64
 	var typ string
-	err = s.r.QueryRowContext(ctx, accountSQL, jid).Scan(&created, &a.InviteID, &typ, &a.Inviter)
+	err = s.r.QueryRowContext(ctx, accountSQL, jid, s.domain).Scan(&created, &a.InviteID, &typ, &a.Inviter)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Account{}, ErrNotFound
 	}

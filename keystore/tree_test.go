@@ -132,7 +132,7 @@ func TestInviteTreeLarge(t *testing.T) {
 // index on inviter rather than reading the whole table at each level.
 func TestInviteTreePlan(t *testing.T) {
 	s, _, _ := openTest(t)
-	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+treeSQL, "a@x", "[]", 10)
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+treeSQL, "a@x", "[]", 10, "x")
 	if err != nil {
 		t.Fatal(err)
 	}

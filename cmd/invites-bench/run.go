@@ -530,6 +530,7 @@ func countInvites(ctx context.Context, path, creator string) (int, error) {
 		return 0, err
 	}
 	defer st.Close()
+	st = st.ForDomain(benchDomain)
 	return st.CountInvites(ctx, creator, time.Unix(0, 0))
 }
 

@@ -38,6 +38,7 @@ func seedDB(ctx context.Context, path string, n int) (seeded, error) {
 		return seeded{}, fmt.Errorf("seed: %w", err)
 	}
 	defer st.Close()
+	st = st.ForDomain(benchDomain)
 	now := time.Now().UTC()
 	oldest := now.Add(-seedSpan)
 	step := seedSpan / time.Duration(max(n, 1))
@@ -97,6 +98,7 @@ func timeQueries(ctx context.Context, path string, s seeded) ([]queryTiming, err
 		return nil, err
 	}
 	defer st.Close()
+	st = st.ForDomain(benchDomain)
 	var out []queryTiming
 	timed := func(name, detail string, fn func() (int, error)) error {
 		t0 := time.Now()
@@ -158,6 +160,7 @@ func explain(ctx context.Context, path string) ([]plan, error) {
 		return nil, err
 	}
 	defer st.Close()
+	st = st.ForDomain(benchDomain)
 	qps, err := st.QueryPlans(ctx)
 	if err != nil {
 		return nil, err

@@ -49,12 +49,17 @@ func (a *appState) check(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := st.ListKeys(c.Context)
-	st.Close()
-	if err != nil {
-		return failErr("database %s: %v", keystore.Redact(cfg.Database), err)
+	nkeys := 0
+	for _, d := range cfgs { // keys belong to one domain each
+		keys, err := st.ForDomain(d.Domain).ListKeys(c.Context)
+		if err != nil {
+			st.Close()
+			return failErr("database %s: %v", keystore.Redact(cfg.Database), err)
+		}
+		nkeys += len(keys)
 	}
-	fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", keystore.Redact(cfg.Database), len(keys))
+	st.Close()
+	fmt.Fprintf(a.stdout, "database: ok (%s, %d API keys)\n", keystore.Redact(cfg.Database), nkeys)
 	reported := map[looseFile]bool{}
 	for _, cfg := range cfgs {
 		for _, f := range looseFiles(cfg) {

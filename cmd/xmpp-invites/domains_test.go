@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -255,35 +256,73 @@ site_name = "Site B"
 // TestServeTwoDomains runs serve with two domains on one listener and
 // reaches each through 127.0.0.1 (no public_url host matches, so the path
 // decides): invites link to their own domain's pages, which show their own
-// site.
+// site. Each domain's key, invites and pages are its own, both ways: a key
+// is a bad key (the same 401) on the other domain's API, an invite is 404
+// on the other domain's landing and registration pages, and key list shows
+// one domain's keys.
 func TestServeTwoDomains(t *testing.T) {
 	in := newDomainsInstance(t, "")
-	cred, errs, code := in.cli("key", "create", "b.example", "test")
-	if code != 0 {
-		t.Fatalf("key create: %d %s", code, errs)
+	creds := map[string]string{}
+	for _, d := range []string{"a", "b"} {
+		cred, errs, code := in.cli("key", "create", d+".example", "key of "+d)
+		if code != 0 {
+			t.Fatalf("key create: %d %s", code, errs)
+		}
+		creds[d] = strings.TrimSpace(cred)
+	}
+	for _, d := range []string{"a", "b"} {
+		out, _, code := in.cli("key", "list", d+".example")
+		id, _, _ := strings.Cut(creds[d], "/")
+		if code != 0 || out != id+"\tkey of "+d+"\n" {
+			t.Errorf("key list %s.example: %d %q, want only its own key %s", d, code, out, id)
+		}
 	}
 	in.start()
 	_, port, _ := net.SplitHostPort(in.addr)
-	for _, d := range []string{"a", "b"} {
+	post := func(d, cred string) (int, string, string) {
 		req, _ := http.NewRequest("POST", "http://"+in.addr+"/"+d+"/invites_api", nil)
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(cred))
+		req.Header.Set("Authorization", "Bearer "+cred)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
 		var body struct {
 			LandingURL string `json:"landing_url"`
 		}
-		json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		link := body.LandingURL
+		json.Unmarshal(raw, &body)
+		return resp.StatusCode, body.LandingURL, string(raw)
+	}
+	links := map[string]string{}
+	for _, d := range []string{"a", "b"} {
+		code, link, _ := post(d, creds[d])
 		want := "http://localhost:" + port + "/" + d + "/invite?"
-		if resp.StatusCode != http.StatusCreated || !strings.HasPrefix(link, want) {
-			t.Fatalf("POST /%s/invites_api: %d %q, want 201 and a link starting %s", d, resp.StatusCode, link, want)
+		if code != http.StatusCreated || !strings.HasPrefix(link, want) {
+			t.Fatalf("POST /%s/invites_api: %d %q, want 201 and a link starting %s", d, code, link, want)
 		}
+		links[d] = link
 		code, page := httpGet(t, "http://"+in.addr+strings.TrimPrefix(link, "http://localhost:"+port))
 		if code != http.StatusOK || !strings.Contains(page, "Site "+strings.ToUpper(d)) {
 			t.Errorf("landing page of %s: %d, site name missing", d, code)
+		}
+	}
+	_, _, wrongKey := post("a", "AAAAAAAAAAAA/"+strings.Repeat("A", 43))
+	for _, p := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		x, y := p[0], p[1]
+		code, _, body := post(y, creds[x])
+		if code != http.StatusUnauthorized || body != wrongKey {
+			t.Errorf("key of %s on /%s/invites_api: %d %q, want 401 with the body of any bad key %q", x, y, code, body, wrongKey)
+		}
+		_, token, _ := strings.Cut(links[x], "/invite?")
+		if code, _ := httpGet(t, "http://"+in.addr+"/"+y+"/invite?"+token); code != http.StatusNotFound {
+			t.Errorf("invite of %s on %s's landing page: %d, want 404", x, y, code)
+		}
+		if code, _ := httpGet(t, "http://"+in.addr+"/"+y+"/register?t="+token); code != http.StatusNotFound {
+			t.Errorf("invite of %s on %s's registration page: %d, want 404", x, y, code)
+		}
+		if out, _, code := in.cli("invite", "list", y+".example"); code != 0 || strings.Count(out, "\n") != 1 {
+			t.Errorf("invite list %s.example: %d %q, want its one invite", y, code, out)
 		}
 	}
 	if code, _ := httpGet(t, "http://"+in.addr+"/healthz"); code != http.StatusOK {

@@ -255,9 +255,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("admin /metrics: %d", code)
 	}
 	for _, want := range []string{
-		`xmpp_invites_invites_created_total{source="http",type="account"} 3`,
-		`xmpp_invites_component_up 0`,
-		`xmpp_invites_http_request_duration_seconds_count{code="201",route="/invites_api"} 3`,
+		`xmpp_invites_invites_created_total{domain="example.com",source="http",type="account"} 3`,
+		`xmpp_invites_component_up{domain="example.com"} 0`,
+		`xmpp_invites_http_request_duration_seconds_count{code="201",domain="example.com",route="/invites_api"} 3`,
 	} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -354,6 +354,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	st = st.ForDomain("example.com")
 	missing := 0
 	for _, tok := range acked {
 		inv, err := st.InviteByToken(context.Background(), tok)
@@ -412,7 +413,7 @@ func TestOnlineBackup(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: open copy: %v", name, err)
 		}
-		list, err := st.ListInvites(context.Background(), keystore.ListOptions{All: true})
+		list, err := st.ForDomain("example.com").ListInvites(context.Background(), keystore.ListOptions{All: true})
 		st.Close()
 		if err != nil || int64(len(list)) < before {
 			t.Fatalf("%s: copy holds %d invites (%v), want at least the %d acknowledged before the backup", name, len(list), err, before)

@@ -18,7 +18,7 @@ func openStoreForTest(t *testing.T, e *cliEnv) *keystore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return st.ForDomain(cfg.Domain)
 }
 
 func createKeyInvites(t *testing.T, st *keystore.Store, creator string, n int) {

@@ -14,13 +14,14 @@ import (
 
 // openStore opens the database for a command other than serve and
 // migrate: a new database is created at the current schema, an older one
-// is left alone (exit 2 naming migrate).
+// is left alone (exit 2 naming migrate). The store is scoped to cfg's
+// domain: keys, invites and the rest of other domains are not seen.
 func openStore(ctx context.Context, cfg Config, opts keystore.Options) (*keystore.Store, error) {
 	st, err := keystore.Open(ctx, cfg.Database, opts)
 	if err != nil {
 		return nil, storeOpenErr(err)
 	}
-	return st, nil
+	return st.ForDomain(cfg.Domain), nil
 }
 
 // storeOpenErr turns the store's refusals into usage errors (exit 2) that
@@ -78,7 +79,8 @@ func (a *appState) migrate(c *cli.Context) error {
 		defer lock.Release()
 	}
 	upgraded := false
-	st, err := keystore.Open(c.Context, cfg.Database, keystore.Options{Migrate: true,
+	// Records from before domains (schema 104) belong to the first domain.
+	st, err := keystore.Open(c.Context, cfg.Database, keystore.Options{Migrate: true, Domain: cfg.Domain,
 		Upgrading: func(from, to int, backup string) {
 			upgraded = true
 			if backup != "" {

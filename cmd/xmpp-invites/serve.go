@@ -117,6 +117,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 		ListenLost: func(err error) {
 			log.Warn("lost the database connection listening for key changes; reconnecting (keys are checked in the database meanwhile)", "err", err)
 		},
+		Domain:    cfg.Domain, // records from before domains (schema 104) are the first domain's
 		Upgrading: func(from, to int, backup string) {
 			log.Info("upgrading the database schema; the copy made first is kept", "from", from, "to", to, "copy", backup)
 		},
@@ -158,7 +159,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 					"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
 			}
 		}
-		d, h, err := newDomain(s.st, cfg, dlog, m)
+		d, h, err := newDomain(s.st.ForDomain(cfg.Domain), cfg, dlog, m)
 		if err != nil {
 			return nil, err
 		}
@@ -323,11 +324,14 @@ func (s *server) run(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		purgeLoop(ctx, s.st, cfg.Retention, log)
-	}()
+	for _, d := range s.domains {
+		// Each domain purges its own invites, after its own retention.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			purgeLoop(ctx, d.svc.Store(), d.cfg.Retention, d.log)
+		}()
+	}
 	schemaErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
