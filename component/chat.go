@@ -136,7 +136,7 @@ func (c *Component) chatList(ctx context.Context, loc *i18n.Localizer, r request
 	} else {
 		b.WriteString(loc.N("xmpp_list_title", len(invs), "{{.Count}} pending invite", "{{.Count}} pending invites"))
 	}
-	b.WriteString(":")
+	b.WriteString(loc.Colon())
 	for _, inv := range invs {
 		exp := loc.T("xmpp_list_never", "never expires")
 		if !inv.NeverExpires() {

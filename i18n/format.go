@@ -40,3 +40,16 @@ func (l *Localizer) Until(d time.Duration) string {
 
 // ISO is t as an HTML datetime value.
 func ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Colon is the colon that ends a title before a list, as the language
+// writes it: with a no-break space before it in French, full width in
+// Japanese and Chinese.
+func (l *Localizer) Colon() string {
+	switch l.Lang() {
+	case "fr":
+		return "\u00a0:"
+	case "ja", "zh-Hans":
+		return "："
+	}
+	return ":"
+}

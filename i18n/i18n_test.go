@@ -172,3 +172,16 @@ func TestExtremeCounts(t *testing.T) {
 		t.Errorf("N(-3) = %q", got)
 	}
 }
+
+func TestColon(t *testing.T) {
+	cat, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, want := range map[string]string{"en": ":", "de": ":", "fr": "\u00a0:", "ja": "：", "zh-Hans": "："} {
+		l, _ := cat.Lookup(tag)
+		if got := l.Colon(); got != want {
+			t.Errorf("%s: %q, want %q", tag, got, want)
+		}
+	}
+}
