@@ -112,11 +112,12 @@ secret = "%s"
 	}
 
 	// SIGKILL one instance under invite-creation load.
-	st, err := keystore.Open(context.Background(), db, keystore.Options{})
+	all, err := keystore.Open(context.Background(), db, keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer all.Close()
+	st := all.ForDomain(srv.Domain)
 	var mu sync.Mutex
 	acked := map[string]int{} // invite ID → the instance that acknowledged it
 	var onB atomic.Int32
