@@ -91,9 +91,9 @@ type migration struct {
 // migrations after the 1.0 schema, in order. Released entries never
 // change: a new version appends one.
 var migrations = []migration{
-	{version: 101, sql: schemaSQL("sqlite", 101), pg: schemaSQL("postgres", 101)}, // the portal: sign-in links, sessions, accounts, audit
-	{version: 102, sql: schemaSQL("sqlite", 102), pg: schemaSQL("postgres", 102)}, // presets: invites' rooms and circle, circles
-	{version: 103, sql: schemaSQL("sqlite", 103), pg: schemaSQL("postgres", 103)}, // form signing keys; PostgreSQL: key-change notifications
+	{version: 101, sql: schemaSQL("sqlite", 101), pg: schemaSQL("postgres", 101)},                    // the portal: sign-in links, sessions, accounts, audit
+	{version: 102, sql: schemaSQL("sqlite", 102), pg: schemaSQL("postgres", 102)},                    // presets: invites' rooms and circle, circles
+	{version: 103, sql: schemaSQL("sqlite", 103), pg: schemaSQL("postgres", 103)},                    // form signing keys; PostgreSQL: key-change notifications
 	{version: 104, sql: schemaSQL("sqlite", 104), pg: schemaSQL("postgres", 104), after: fillDomain}, // many domains
 }
 
@@ -374,7 +374,7 @@ func escapePath(p string) string {
 // migrate creates the schema in a new database, or checks an existing
 // one's identity and version and, with opts.Migrate, upgrades it after
 // copying it.
-func migrate(ctx context.Context, db *sql.DB, path string, opts Options) error {
+func migrate(ctx context.Context, db *sql.DB, path string, opts Options) (err error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -405,6 +405,14 @@ func migrate(ctx context.Context, db *sql.DB, path string, opts Options) error {
 	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", backup); err != nil {
 		return fmt.Errorf("migrate: copy the database to %s first: %w", backup, err)
 	}
+	defer func() {
+		// A refused or failed upgrade left the database as it was: the copy
+		// would only be clutter beside it.
+		if err != nil {
+			os.Remove(backup)
+			err = fmt.Errorf("%w (the database is unchanged)", err)
+		}
+	}()
 	if opts.Upgrading != nil {
 		opts.Upgrading(version, current, backup)
 	}
