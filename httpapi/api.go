@@ -68,11 +68,11 @@ func (s *Server) registerAPI(mux routes) error {
 	if err != nil {
 		return err
 	}
-	a := &api{
-		s:       s,
-		limiter: newFailureLimiter(s.cfg.MaxAuthFailures, AuthWindow, maxTrackedClients),
-		compat:  compat,
-		v1:      v1,
+	a := &api{s: s, compat: compat, v1: v1}
+	if s.authLimiter != nil {
+		a.limiter = s.authLimiter.l
+	} else {
+		a.limiter = newFailureLimiter(s.cfg.MaxAuthFailures, AuthWindow, maxTrackedClients)
 	}
 	// Patterns without a method: the handler switches on it itself, so HEAD
 	// (which "GET /path" would match) and every other method get a JSON 405.

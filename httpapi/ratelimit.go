@@ -34,6 +34,19 @@ type failureLimiter struct {
 	lastSweep time.Time
 }
 
+// AuthLimiter counts failed API authentications per client address; the
+// servers of several domains on one listener share one (WithAuthLimiter),
+// so that a client guessing keys gets max failures in all, not max on each
+// domain.
+type AuthLimiter struct{ l *failureLimiter }
+
+// NewAuthLimiter returns a limiter that blocks a client address (IPv6: its
+// /64) after more than max failed authentications in AuthWindow; max <= 0
+// disables it.
+func NewAuthLimiter(max int) *AuthLimiter {
+	return &AuthLimiter{newFailureLimiter(max, AuthWindow, maxTrackedClients)}
+}
+
 // newFailureLimiter returns a limiter that blocks a client after more than
 // limit failures in window; limit <= 0 disables it.
 func newFailureLimiter(limit int, window time.Duration, capacity int) *failureLimiter {

@@ -59,6 +59,8 @@ type Server struct {
 	proxyWarning atomic.Pointer[string]
 	// patterns are the routes registered, without the prefix.
 	patterns []string
+	// authLimiter, when set, is shared with other servers (WithAuthLimiter).
+	authLimiter *AuthLimiter
 }
 
 // Option changes a Server at construction.
@@ -77,6 +79,11 @@ func WithMetrics(m *metrics.Metrics) Option { return func(s *Server) { s.metrics
 func WithAccountRights(rights func() (permitted, known bool)) Option {
 	return func(s *Server) { s.rights = rights }
 }
+
+// WithAuthLimiter makes the server count failed API authentications in
+// l, shared with the other domains' servers on the same listener, instead
+// of in a limiter of its own (Config.MaxAuthFailures is then l's).
+func WithAuthLimiter(l *AuthLimiter) Option { return func(s *Server) { s.authLimiter = l } }
 
 // New builds the handler. link may be nil when the component is disabled.
 func New(cfg Config, svc *invites.Service, link Link, log *slog.Logger, opts ...Option) (*Server, error) {

@@ -259,7 +259,7 @@ site_name = "Site B"
 // site. Each domain's key, invites and pages are its own, both ways: a key
 // is a bad key (the same 401) on the other domain's API, an invite is 404
 // on the other domain's landing and registration pages, and key list shows
-// one domain's keys.
+// one domain's keys. Failed authentications count across both domains.
 func TestServeTwoDomains(t *testing.T) {
 	in := newDomainsInstance(t, "")
 	creds := map[string]string{}
@@ -324,6 +324,15 @@ func TestServeTwoDomains(t *testing.T) {
 		if out, _, code := in.cli("invite", "list", y+".example"); code != 0 || strings.Count(out, "\n") != 1 {
 			t.Errorf("invite list %s.example: %d %q, want its one invite", y, code, out)
 		}
+	}
+	// One listener, one failure window ([http] max_auth_failures = 20):
+	// bad keys spread over both domains add up, and then even b's own key
+	// waits on b. 3 failures above, 20 more here.
+	for i := range 20 {
+		post([]string{"a", "b"}[i%2], "AAAAAAAAAAAA/"+strings.Repeat("A", 43))
+	}
+	if code, _, _ := post("b", creds["b"]); code != http.StatusTooManyRequests {
+		t.Errorf("after 23 failures spread over both domains: %d on b, want 429 (the failure limit is the listener's)", code)
 	}
 	if code, _ := httpGet(t, "http://"+in.addr+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d", code)

@@ -117,7 +117,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 		ListenLost: func(err error) {
 			log.Warn("lost the database connection listening for key changes; reconnecting (keys are checked in the database meanwhile)", "err", err)
 		},
-		Domain:    cfg.Domain, // records from before domains (schema 104) are the first domain's
+		Domain: cfg.Domain, // records from before domains (schema 104) are the first domain's
 		Upgrading: func(from, to int, backup string) {
 			log.Info("upgrading the database schema; the copy made first is kept", "from", from, "to", to, "copy", backup)
 		},
@@ -147,6 +147,8 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	reported := map[looseFile]bool{}
 	var sites []httpapi.Site
 	budget := time.Duration(0)
+	// [http] is the listener's: its failure limit counts across domains.
+	authLim := httpapi.NewAuthLimiter(cfg.MaxAuthFailures)
 	for _, cfg := range cfgs {
 		dlog := log
 		if len(cfgs) > 1 {
@@ -159,7 +161,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 					"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
 			}
 		}
-		d, h, err := newDomain(s.st.ForDomain(cfg.Domain), cfg, dlog, m)
+		d, h, err := newDomain(s.st.ForDomain(cfg.Domain), cfg, dlog, m, authLim)
 		if err != nil {
 			return nil, err
 		}
@@ -205,10 +207,10 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 
 // newDomain builds the invite service, the component (if the domain has
 // one) and the HTTP handler of one domain.
-func newDomain(st *keystore.Store, cfg Config, log *slog.Logger, m *metrics.Metrics) (domainPart, *httpapi.Server, error) {
+func newDomain(st *keystore.Store, cfg Config, log *slog.Logger, m *metrics.Metrics, authLim *httpapi.AuthLimiter) (domainPart, *httpapi.Server, error) {
 	d := domainPart{cfg: cfg, log: log, svc: newService(st, cfg)}
 	var link httpapi.Link
-	httpOpts := []httpapi.Option{httpapi.WithMetrics(m)}
+	httpOpts := []httpapi.Option{httpapi.WithMetrics(m), httpapi.WithAuthLimiter(authLim)}
 	if cfg.ComponentSecret == "" {
 		log.Warn("component.secret is empty: the XMPP component is disabled; invites can be created but not redeemed")
 	} else {
