@@ -24,7 +24,9 @@ import (
 // instances (each posting a form rendered by the other instance) redeem a
 // one-use invite: exactly one account is made, checked by logging in. Then
 // one instance is killed (SIGKILL) while both create invites: every invite
-// either acknowledged is in the database.
+// either acknowledged is in the database. The load balancer of
+// docs/operations.md in front of both passes a registration from one to
+// the other, and with one killed still creates every invite.
 func TestTwoInstances(t *testing.T) {
 	started := time.Now()
 	cl := pgtest.Shared(t)
@@ -111,6 +113,13 @@ secret = "%s"
 		t.Fatalf("want exactly one account, made by the one racer told so")
 	}
 
+	// The load balancer of docs/operations.md in front of both.
+	lb := startBalancer(t, ins[:])
+	if lb != nil {
+		registerThroughBalancer(t, lb, srv, cred, "balanced")
+		t.Logf("through the load balancer (round robin): an invite, its landing page, the form and its post; the account logs in")
+	}
+
 	// SIGKILL one instance under invite-creation load.
 	all, err := keystore.Open(context.Background(), db, keystore.Options{})
 	if err != nil {
@@ -189,6 +198,10 @@ secret = "%s"
 	}
 	if code, body := httpGet(t, "http://"+ins[0].admin+"/readyz"); code != 200 {
 		t.Errorf("survivor's admin /readyz: %d %s", code, body)
+	}
+	if lb != nil {
+		createThroughBalancer(t, lb, cred, 20)
+		t.Logf("through the load balancer with instance 1 killed: 20 invites created")
 	}
 	t.Logf("whole test: %s", time.Since(started).Round(time.Millisecond))
 }

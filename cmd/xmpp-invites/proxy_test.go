@@ -163,7 +163,13 @@ type docEdit struct{ re, repl string }
 // "<!-- begin NAME example -->" and "<!-- end NAME example -->", edited.
 func docExample(t *testing.T, name string, edits []docEdit) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "proxy.md"))
+	return docExampleIn(t, "proxy.md", name, edits)
+}
+
+// docExampleIn is docExample for the page doc of docs/.
+func docExampleIn(t *testing.T, doc, name string, edits []docEdit) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,13 +177,13 @@ func docExample(t *testing.T, name string, edits []docEdit) string {
 	block, _, ok2 := strings.Cut(rest, "<!-- end "+name+" example -->")
 	lines := strings.Split(strings.TrimSpace(block), "\n")
 	if !ok1 || !ok2 || len(lines) < 3 || !strings.HasPrefix(lines[0], "```") || lines[len(lines)-1] != "```" {
-		t.Fatalf("docs/proxy.md: no code block between the %s example's markers", name)
+		t.Fatalf("docs/%s: no code block between the %s example's markers", doc, name)
 	}
 	text := strings.Join(lines[1:len(lines)-1], "\n") + "\n"
 	for _, e := range edits {
 		re := regexp.MustCompile(e.re)
 		if !re.MatchString(text) {
-			t.Fatalf("docs/proxy.md's %s example has nothing matching %q any more: update the test with it", name, e.re)
+			t.Fatalf("docs/%s's %s example has nothing matching %q any more: update the test with it", doc, name, e.re)
 		}
 		text = re.ReplaceAllLiteralString(text, e.repl)
 	}
