@@ -62,16 +62,7 @@ ping_interval = "5s"
 }
 
 // componentState reads the admin listener's /readyz.
-func (a *attached) componentState() string {
-	resp, err := http.Get("http://" + a.admin + "/readyz")
-	if err != nil {
-		return "unreachable"
-	}
-	defer resp.Body.Close()
-	var body struct{ Component string }
-	json.NewDecoder(resp.Body).Decode(&body)
-	return body.Component
-}
+func (a *attached) componentState() string { return componentUp(a.instance) }
 
 func (a *attached) waitComponent(t *testing.T, state string, within time.Duration) time.Duration {
 	t.Helper()
