@@ -254,15 +254,15 @@ func (c *Component) AccountExists(ctx context.Context, username string) (bool, e
 // from the probe made at connect or, if that has not answered yet, asked
 // now.
 func (c *Component) serverCommands(ctx context.Context, l *link) (map[string]bool, error) {
-	if cmds := l.commands(); cmds != nil {
+	if cmds := l.commands(c.domain.String()); cmds != nil {
 		return cmds, nil
 	}
 	list, err := c.listCommands(ctx, l)
 	if err != nil {
 		return nil, err
 	}
-	l.setCommands(list)
-	return l.commands(), nil
+	l.setCommands(c.domain.String(), list)
+	return l.commands(c.domain.String()), nil
 }
 
 // AddMutualContacts puts a and b (bare JIDs of Domain) in each other's
@@ -273,7 +273,7 @@ func (c *Component) AddMutualContacts(ctx context.Context, a, b string) error {
 	if err != nil {
 		return err
 	}
-	privs, _ := l.privileges()
+	privs, _ := l.privileges(c.domain.String())
 	if t := privs["roster"]; t != "both" && t != "set" {
 		return fmt.Errorf("add contacts: no XEP-0356 roster permission: %w", invites.ErrUnsupported)
 	}

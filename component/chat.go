@@ -35,7 +35,7 @@ func (c *Component) chatAnswer(ctx context.Context, loc *i18n.Localizer, r reque
 		return c.chatSignIn(ctx, loc, r)
 	}
 	if !r.local {
-		return loc.T("xmpp_chat_strangers", "This service creates invites for users of {{.Domain}} only.", "Domain", c.domain.String())
+		return loc.T("xmpp_chat_strangers", "This service creates invites for users of {{.Domain}} only.", "Domain", c.servedNames())
 	}
 	switch word {
 	case "invite":

@@ -130,7 +130,7 @@ func (h *handler) command(iq stanza.IQ, loc *i18n.Localizer, req *element) xml.T
 	}
 	r := c.who(iq.From)
 	if !r.local {
-		return iq.Error(forbidden(loc, loc.T("xmpp_only_users", "Only users of {{.Domain}} can create invites here.", "Domain", c.domain.String())))
+		return iq.Error(forbidden(loc, loc.T("xmpp_only_users", "Only users of {{.Domain}} can create invites here.", "Domain", c.servedNames())))
 	}
 	if !cmd.may(r) {
 		return iq.Error(forbidden(loc, loc.T("xmpp_only_admins_command", "Only admins of {{.Domain}} can run this command.", "Domain", c.domain.String())))

@@ -30,8 +30,9 @@ import (
 	"xmpp-invites/metrics"
 )
 
-// Config configures a Component. It is filled from the [component] section
-// of the config file and a few invite rules.
+// Config configures a Component for one domain on a link of its own (New):
+// the Link and one Domain in one struct. It is filled from the [component]
+// section of the config file and a few invite rules.
 type Config struct {
 	// JID is the component's address, e.g. invites.example.com.
 	JID string
@@ -67,6 +68,48 @@ func (c Config) LogValue() slog.Value {
 		slog.String("jid", c.JID), slog.String("server", c.Server), slog.String("domain", c.Domain),
 		slog.Any("admins", c.Admins), slog.Duration("ping_interval", c.PingInterval),
 	)
+}
+
+// Link configures the XEP-0114 link: one stream under one component JID,
+// which serves one or more domains (NewLink).
+type Link struct {
+	// JID is the component's address, e.g. invites.example.com.
+	JID string
+	// Server is host:port of the XMPP server's component listener.
+	Server string
+	// Secret is the shared component secret (XEP-0114). It is never logged.
+	Secret string
+	// PingInterval is how often the component pings the server to find a
+	// dead link; 0 means 60 s.
+	PingInterval time.Duration
+	// Version is reported to XEP-0092 software version queries.
+	Version string
+}
+
+// LogValue keeps the secret out of logs when a Link is logged whole.
+func (l Link) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("jid", l.JID), slog.String("server", l.Server),
+		slog.Duration("ping_interval", l.PingInterval))
+}
+
+// Domain is one XMPP domain a link serves: its accounts are managed with
+// XEP-0133 commands sent to it, and its users' in-band requests are
+// answered under its rules.
+type Domain struct {
+	// Name is the XMPP domain, e.g. example.com.
+	Name string
+	// Admins are bare JIDs allowed to create account invites in-band.
+	Admins []string
+	// UserInvitesPerDay is user_invites_per_day, for the answers that
+	// name it; the invite service enforces it (invites.CreateFor).
+	UserInvitesPerDay int
+	// SiteName names the site in sign-in messages; empty: Name.
+	SiteName string
+	// Catalog holds the languages of the texts the domain's users see;
+	// nil means the embedded catalogues with English as the default.
+	Catalog *i18n.Catalog
+	// Minter makes the domain's invites (its invites.Service).
+	Minter Minter
 }
 
 // Minter is what the component needs from the invite rules;
@@ -121,8 +164,11 @@ const (
 	privilegeWait = 500 * time.Millisecond
 )
 
-// Component is the XMPP side of xmpp-invites. Create it with New, run it
-// with Run; the account methods may be called from any goroutine.
+// Component is the XMPP side of xmpp-invites for one domain: its view of
+// a link to the server, which it may share with other domains (NewLink,
+// For). Create it with New or NewLink, run the link with Run (once, on any
+// view); the account methods may be called from any goroutine and act on
+// the view's domain.
 //
 // While the link is down the account methods fail at once with an error
 // wrapping invites.ErrLinkDown. When the link ends while the server is
@@ -130,18 +176,32 @@ const (
 // context.Canceled: the request may have been carried out, and
 // invites.Service.Redeem then asks AccountExists before giving the use back.
 type Component struct {
-	cfg    Config
-	jid    jid.JID
+	*hub // the link, shared by every domain it serves
+
 	domain jid.JID
 	admins map[string]bool
 	minter Minter
 	log    *slog.Logger
 	m      *metrics.Metrics
 	cat    *i18n.Catalog
-	langs  langMemory // users' last languages, for notices
+	site   string // SiteName, else the domain
+	perDay int    // user_invites_per_day
 
-	cur     atomic.Pointer[link]   // nil while the link is down
-	rights  atomic.Pointer[Report] // the last report announce could make
+	rights atomic.Pointer[Report] // the last report announce could make
+}
+
+// hub is the link itself: one stream under one component JID, and the
+// domains it serves. Stanzas that arrive go to the view of the sender's
+// domain (route).
+type hub struct {
+	cfg    Link
+	jid    jid.JID
+	log    *slog.Logger
+	views  []*Component          // the served domains, in configuration order
+	byName map[string]*Component // views by domain
+	langs  langMemory            // users' last languages, for notices
+
+	cur     atomic.Pointer[link] // nil while the link is down
 	running atomic.Bool
 
 	upMu sync.Mutex
@@ -160,43 +220,45 @@ type Component struct {
 	closeWait    time.Duration
 }
 
-// New validates cfg and returns a Component that is not yet connected.
-// log and m may be nil.
+// New validates cfg and returns a Component for one domain on a link of
+// its own. log and m may be nil.
 func New(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
 	if minter == nil {
 		return nil, errors.New("component: no invite minter")
 	}
-	return newComponent(cfg, minter, log, m)
+	return newLink(cfg.link(), []Domain{cfg.served(minter)}, log, m)
 }
 
-func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
-	if err := cfg.Validate(); err != nil {
+// NewLink validates link and domains and returns the view of the first
+// domain of one link serving all of them; For returns the others'. Each
+// domain needs its Minter. The server must make the link's JID an admin
+// of every domain (docs/servers.md). log and m may be nil.
+func NewLink(link Link, domains []Domain, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
+	for _, d := range domains {
+		if d.Minter == nil {
+			return nil, fmt.Errorf("component: no invite minter for %s", d.Name)
+		}
+	}
+	return newLink(link, domains, log, m)
+}
+
+func newLink(link Link, domains []Domain, log *slog.Logger, m *metrics.Metrics) (*Component, error) {
+	if err := link.Validate(); err != nil {
 		return nil, err
 	}
-	me, domain := jid.MustParse(cfg.JID), jid.MustParse(cfg.Domain)
-	if cfg.PingInterval == 0 {
-		cfg.PingInterval = defaultPingInterval
+	me := jid.MustParse(link.JID)
+	if err := validateDomains(me, domains); err != nil {
+		return nil, err
 	}
-	if cfg.UserInvitesPerDay < 0 {
-		return nil, errors.New("component: user invites per day must not be negative")
-	}
-	admins := make(map[string]bool, len(cfg.Admins))
-	for _, a := range cfg.Admins {
-		admins[jid.MustParse(strings.TrimSpace(a)).Bare().String()] = true
+	if link.PingInterval == 0 {
+		link.PingInterval = defaultPingInterval
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cat := cfg.Catalog
-	if cat == nil {
-		var err error
-		if cat, err = i18n.New(""); err != nil {
-			return nil, fmt.Errorf("component: %w", err)
-		}
-	}
-	c := &Component{
-		cfg: cfg, jid: me, domain: domain, admins: admins, minter: minter,
-		log: log, m: m.ForDomain(cfg.Domain), cat: cat,
+	h := &hub{
+		cfg: link, jid: me, log: log,
+		byName:       make(map[string]*Component, len(domains)),
 		upCh:         make(chan struct{}),
 		dial:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
 		sleep:        sleepCtx,
@@ -206,9 +268,82 @@ func newComponent(cfg Config, minter Minter, log *slog.Logger, m *metrics.Metric
 		healthyAfter: healthyAfter,
 		closeWait:    closeWait,
 	}
-	c.replies.now = func() time.Time { return c.now() }
-	c.refusals.now = func() time.Time { return c.now() }
-	return c, nil
+	h.replies.now = func() time.Time { return h.now() }
+	h.refusals.now = func() time.Time { return h.now() }
+	for _, d := range domains {
+		domain := jid.MustParse(d.Name).Domain()
+		admins := make(map[string]bool, len(d.Admins))
+		for _, a := range d.Admins {
+			admins[jid.MustParse(strings.TrimSpace(a)).Bare().String()] = true
+		}
+		cat := d.Catalog
+		if cat == nil {
+			var err error
+			if cat, err = i18n.New(""); err != nil {
+				return nil, fmt.Errorf("component: %w", err)
+			}
+		}
+		site := d.SiteName
+		if site == "" {
+			site = domain.String()
+		}
+		vlog := log
+		if len(domains) > 1 {
+			vlog = log.With("domain", domain.String())
+		}
+		c := &Component{hub: h, domain: domain, admins: admins, minter: d.Minter,
+			log: vlog, m: m.ForDomain(domain.String()), cat: cat, site: site, perDay: d.UserInvitesPerDay}
+		h.views = append(h.views, c)
+		h.byName[domain.String()] = c
+	}
+	return h.views[0], nil
+}
+
+// For returns the view of domain on the same link, or nil when the link
+// does not serve it.
+func (c *Component) For(domain string) *Component {
+	j, err := jid.Parse(domain)
+	if err != nil {
+		return nil
+	}
+	return c.byName[j.Domainpart()]
+}
+
+// Domain is the domain this view serves.
+func (c *Component) Domain() string { return c.domain.String() }
+
+// route returns the view that answers a stanza from the address from: the
+// view of its domain; for an address of no served domain, the first view
+// whose admins list it (so an outside admin's chat word login works),
+// else the first view, which refuses it as a stranger.
+func (h *hub) route(from string) *Component {
+	if len(h.views) == 1 {
+		return h.views[0]
+	}
+	j, err := jid.Parse(from)
+	if err != nil {
+		return h.views[0]
+	}
+	if v := h.byName[j.Domainpart()]; v != nil {
+		return v
+	}
+	bare := j.Bare().String()
+	for _, v := range h.views {
+		if v.admins[bare] {
+			return v
+		}
+	}
+	return h.views[0]
+}
+
+// servedNames names the domains of the link, for the answer to a sender
+// of none of them.
+func (h *hub) servedNames() string {
+	names := make([]string, len(h.views))
+	for i, v := range h.views {
+		names[i] = v.domain.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // State reports the link state: "up" or "down".
@@ -243,21 +378,25 @@ func (c *Component) WaitUp(ctx context.Context) error {
 }
 
 // setUp publishes l as the current link.
-func (c *Component) setUp(l *link) {
-	c.cur.Store(l)
-	c.upMu.Lock()
-	close(c.upCh)
-	c.upMu.Unlock()
-	c.m.LinkUp(true)
+func (h *hub) setUp(l *link) {
+	h.cur.Store(l)
+	h.upMu.Lock()
+	close(h.upCh)
+	h.upMu.Unlock()
+	for _, v := range h.views {
+		v.m.LinkUp(true)
+	}
 }
 
 // setDown withdraws the current link.
-func (c *Component) setDown() {
-	c.cur.Store(nil)
-	c.upMu.Lock()
-	c.upCh = make(chan struct{})
-	c.upMu.Unlock()
-	c.m.LinkUp(false)
+func (h *hub) setDown() {
+	h.cur.Store(nil)
+	h.upMu.Lock()
+	h.upCh = make(chan struct{})
+	h.upMu.Unlock()
+	for _, v := range h.views {
+		v.m.LinkUp(false)
+	}
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether d passed.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ type fakeServer struct {
 	privilege string
 	// commands are listed at disco#items node=commands on the domain.
 	commands []string
+	// others are further domains the server answers for, as for domain;
+	// domainCommands, when set for a domain, replaces commands there.
+	others         []string
+	domainCommands map[string][]string
 	// handle may answer a stanza from the component; true means handled.
 	handle func(fc *fakeConn, e *element) bool
 	// noPong stops answering pings.
@@ -244,11 +249,16 @@ func nextStart(d *xml.Decoder) (xml.StartElement, error) {
 func (fs *fakeServer) answer(fc *fakeConn, e *element) bool {
 	fs.mu.Lock()
 	handle, noPong, cmds := fs.handle, fs.noPong, fs.commands
+	to := e.attr("to")
+	served := to == fs.domain || slices.Contains(fs.others, to)
+	if dc, ok := fs.domainCommands[to]; ok {
+		cmds = dc
+	}
 	fs.mu.Unlock()
 	if handle != nil && handle(fc, e) {
 		return true
 	}
-	if e.XMLName.Local != "iq" || e.attr("to") != fs.domain {
+	if e.XMLName.Local != "iq" || !served {
 		return false
 	}
 	p := e.payload()
@@ -257,16 +267,16 @@ func (fs *fakeServer) answer(fc *fakeConn, e *element) bool {
 		return false
 	case p.XMLName.Space == nsPing:
 		if !noPong {
-			fc.send(fmt.Sprintf("<iq type='result' from='%s' to='%s' id='%s'/>", fs.domain, fs.jid, e.attr("id")))
+			fc.send(fmt.Sprintf("<iq type='result' from='%s' to='%s' id='%s'/>", to, fs.jid, e.attr("id")))
 		}
 		return true
 	case p.XMLName.Space == nsDiscoItems && p.attr("node") == nsCommands:
 		var b strings.Builder
 		for _, n := range cmds {
-			fmt.Fprintf(&b, "<item jid='%s' node='%s' name='x'/>", fs.domain, n)
+			fmt.Fprintf(&b, "<item jid='%s' node='%s' name='x'/>", to, n)
 		}
 		fc.send(fmt.Sprintf("<iq type='result' from='%s' to='%s' id='%s'><query xmlns='%s' node='%s'>%s</query></iq>",
-			fs.domain, fs.jid, e.attr("id"), nsDiscoItems, nsCommands, b.String()))
+			to, fs.jid, e.attr("id"), nsDiscoItems, nsCommands, b.String()))
 		return true
 	}
 	return false

@@ -30,6 +30,10 @@ type handler struct {
 // stream itself is broken or an answer cannot be written: Serve ends the
 // link on any error, so nothing one stanza carries may cause one.
 func (h *handler) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	// The view of the sender's domain answers (one view: always it).
+	if v := h.c.route(rawAttr(start.Attr, "from")); v != h.c {
+		h = &handler{c: v, l: h.l}
+	}
 	e, err := readElement(start.Copy(), t)
 	var bad *badStanzaError
 	if errors.As(err, &bad) {
@@ -178,11 +182,11 @@ func (c *Component) incomingIQ(e *element) (stanza.IQ, error) {
 	return iq, nil
 }
 
-// requester describes who sent a request.
+// requester describes who sent a request to a domain's view.
 type requester struct {
 	bare  jid.JID
-	local bool // an account of Domain
-	admin bool
+	local bool // an account of the view's domain
+	admin bool // in the view's domain's admins
 }
 
 func (c *Component) who(from jid.JID) requester {
@@ -282,7 +286,7 @@ func (c *Component) mint(ctx context.Context, r requester, req invites.Request) 
 // quotaText tells a user who reached user_invites_per_day when to come
 // back, in loc's language.
 func (c *Component) quotaText(loc *i18n.Localizer, err error) string {
-	n := c.cfg.UserInvitesPerDay
+	n := c.perDay
 	// The oldest invite of the day leaves the window then; rounded up to
 	// the minute, so the time given is never too early.
 	if next := invites.QuotaNext(err); !next.IsZero() {
@@ -321,7 +325,7 @@ func (h *handler) message(e *element) {
 	if from.Equal(c.domain) {
 		for _, ns := range []string{nsPrivilege2, nsPrivilege1} {
 			if p := e.child(ns, "privilege"); p != nil {
-				h.l.setPrivileges(ns, parsePrivileges(p))
+				h.l.setPrivileges(c.domain.String(), ns, parsePrivileges(p))
 				return
 			}
 		}
@@ -360,12 +364,7 @@ func (h *handler) message(e *element) {
 }
 
 // siteName is the name of the site: SiteName, else the domain.
-func (c *Component) siteName() string {
-	if c.cfg.SiteName != "" {
-		return c.cfg.SiteName
-	}
-	return c.domain.String()
-}
+func (c *Component) siteName() string { return c.site }
 
 // parsePrivileges reads an XEP-0356 <privilege/> element (:1 or :2).
 // IQ permissions of :2 carry namespaces as children; they are kept as

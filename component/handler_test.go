@@ -416,8 +416,8 @@ func TestPrivilegeAdvertisement(t *testing.T) {
 			})
 			c, fc := connect(t, fs, nil, nil)
 			l := c.cur.Load()
-			eventually(t, "privileges", func() bool { p, _ := l.privileges(); return p["roster"] == "both" })
-			if _, got := l.privileges(); got != ns {
+			eventually(t, "privileges", func() bool { p, _ := l.privileges("example.test"); return p["roster"] == "both" })
+			if _, got := l.privileges("example.test"); got != ns {
 				t.Errorf("namespace %q, want %q", got, ns)
 			}
 
@@ -441,7 +441,7 @@ func TestPrivilegeAdvertisement(t *testing.T) {
 		c, fc := connect(t, fs, nil, nil)
 		fc.send("<message from='alice@example.test' to='invites.example.test'><privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/></privilege></message>")
 		fc.quiet(t, 200*time.Millisecond)
-		if p, _ := c.cur.Load().privileges(); len(p) != 0 {
+		if p, _ := c.cur.Load().privileges("example.test"); len(p) != 0 {
 			t.Errorf("privileges from a user accepted: %v", p)
 		}
 		err := c.AddMutualContacts(ctxT(t, time.Second), "alice@example.test", "bob@example.test")
@@ -463,7 +463,7 @@ func TestPrivilegeAdvertisement(t *testing.T) {
 			}
 		})
 		c, _ := connect(t, fs, nil, nil)
-		eventually(t, "privileges", func() bool { p, _ := c.cur.Load().privileges(); return len(p) > 0 })
+		eventually(t, "privileges", func() bool { p, _ := c.cur.Load().privileges("example.test"); return len(p) > 0 })
 		err := c.AddMutualContacts(ctxT(t, 5*time.Second), "alice@example.test", "bob@example.test")
 		if err == nil || !strings.Contains(err.Error(), "internal-server-error") {
 			t.Errorf("AddMutualContacts: %v, want the server's internal-server-error", err)

@@ -33,49 +33,89 @@ type link struct {
 	since  time.Time
 	wg     sync.WaitGroup // goroutines working for this link
 
-	privOnce sync.Once
-	privSeen chan struct{} // closed at the first XEP-0356 advertisement
-	mu       sync.Mutex
-	privNS   string
-	privs    map[string]string
-	cmds     map[string]bool // the server's commands for the component; nil until known
+	mu   sync.Mutex
+	doms map[string]*linkDomain // what each served domain's server told, by domain
 }
 
-// setCommands records the server's command list.
-func (l *link) setCommands(nodes []string) {
+// linkDomain is what the server of one served domain told this link.
+type linkDomain struct {
+	privOnce sync.Once
+	privSeen chan struct{} // closed at the domain's first XEP-0356 advertisement
+	privNS   string
+	privs    map[string]string
+	cmds     map[string]bool // the domain's commands for the component; nil until known
+}
+
+// newLinkDomains makes the per-domain records of a new link.
+func (h *hub) newLinkDomains() map[string]*linkDomain {
+	doms := make(map[string]*linkDomain, len(h.views))
+	for _, v := range h.views {
+		doms[v.domain.String()] = &linkDomain{privSeen: make(chan struct{})}
+	}
+	return doms
+}
+
+// dom returns the record of domain, or nil when the link does not serve it.
+func (l *link) dom(domain string) *linkDomain { return l.doms[domain] }
+
+// setCommands records domain's command list.
+func (l *link) setCommands(domain string, nodes []string) {
 	m := make(map[string]bool, len(nodes))
 	for _, n := range nodes {
 		m[n] = true
 	}
 	l.mu.Lock()
-	l.cmds = m
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	if d := l.dom(domain); d != nil {
+		d.cmds = m
+	}
 }
 
-// commands returns the server's command list, nil when not yet known.
-func (l *link) commands() map[string]bool {
+// commands returns domain's command list, nil when not yet known.
+func (l *link) commands(domain string) map[string]bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.cmds
+	if d := l.dom(domain); d != nil {
+		return d.cmds
+	}
+	return nil
 }
 
-// setPrivileges records an XEP-0356 advertisement.
-func (l *link) setPrivileges(ns string, perms map[string]string) {
+// setPrivileges records domain's XEP-0356 advertisement.
+func (l *link) setPrivileges(domain, ns string, perms map[string]string) {
 	l.mu.Lock()
-	l.privNS, l.privs = ns, perms
+	d := l.dom(domain)
+	if d != nil {
+		d.privNS, d.privs = ns, perms
+	}
 	l.mu.Unlock()
-	l.privOnce.Do(func() { close(l.privSeen) })
+	if d != nil {
+		d.privOnce.Do(func() { close(d.privSeen) })
+	}
 }
 
-// privileges returns a copy of what the server granted.
-func (l *link) privileges() (map[string]string, string) {
+// privSeen is closed at domain's first XEP-0356 advertisement (never for
+// a domain the link does not serve).
+func (l *link) privSeen(domain string) <-chan struct{} {
+	if d := l.dom(domain); d != nil {
+		return d.privSeen
+	}
+	return nil
+}
+
+// privileges returns a copy of what domain's server granted.
+func (l *link) privileges(domain string) (map[string]string, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]string, len(l.privs))
-	for k, v := range l.privs {
+	d := l.dom(domain)
+	if d == nil {
+		return map[string]string{}, ""
+	}
+	out := make(map[string]string, len(d.privs))
+	for k, v := range d.privs {
 		out[k] = v
 	}
-	return out, l.privNS
+	return out, d.privNS
 }
 
 // Run keeps the link to the server up until ctx ends: dial, handshake,
@@ -107,9 +147,9 @@ func (c *Component) Run(ctx context.Context) error {
 			d := b.delay()
 			// Log the first failure and then one in 30 (about a minute at
 			// the cap), so an unreachable server does not flood the log.
-			level := c.log.Debug
+			level := c.hub.log.Debug
 			if failures == 1 || failures%30 == 0 {
-				level = c.log.Warn
+				level = c.hub.log.Warn
 			}
 			level("cannot connect to the XMPP server; retrying", "server", c.cfg.Server,
 				"err", err, "failures", failures, "retry_in", d.Round(time.Millisecond))
@@ -129,9 +169,9 @@ func (c *Component) Run(ctx context.Context) error {
 			failures++
 		}
 		d := b.delay()
-		level := c.log.Debug
+		level := c.hub.log.Debug
 		if failures <= 1 || failures%30 == 0 {
-			level = c.log.Warn
+			level = c.hub.log.Warn
 		}
 		msg := "lost the link to the XMPP server; reconnecting"
 		if errors.Is(err, stream.Conflict) {
@@ -174,7 +214,7 @@ func (c *Component) connect(ctx context.Context) (*link, error) {
 	lctx, lcancel := context.WithCancel(context.Background())
 	return &link{
 		s: s, conn: conn, ctx: lctx, cancel: lcancel, since: c.now(),
-		privSeen: make(chan struct{}),
+		doms: c.newLinkDomains(),
 	}, nil
 }
 
@@ -197,7 +237,16 @@ func (c *Component) serve(ctx context.Context, l *link) error {
 	}()
 	go func() {
 		defer l.wg.Done()
-		c.announce(l)
+		// Each served domain: its rights, found at once.
+		var all sync.WaitGroup
+		for _, v := range c.views {
+			all.Add(1)
+			go func() {
+				defer all.Done()
+				v.announce(l)
+			}()
+		}
+		all.Wait()
 	}()
 	err := l.s.Serve(&handler{c: c, l: l})
 	c.setDown()
@@ -258,7 +307,7 @@ func (c *Component) pinger(l *link) {
 			// the link works as well as a result.
 			continue
 		}
-		c.log.Warn("the XMPP server did not answer a ping; reconnecting", "err", err)
+		c.hub.log.Warn("the XMPP server did not answer a ping; reconnecting", "err", err)
 		_ = l.conn.Close()
 		return
 	}
@@ -297,7 +346,7 @@ func (c *Component) report(ctx context.Context, l *link) (Report, error) {
 	var rep Report
 	cmds, err := c.listCommands(ctx, l)
 	if err == nil {
-		l.setCommands(cmds)
+		l.setCommands(c.domain.String(), cmds)
 		rep.ServerCommands = cmds
 		for _, n := range cmds {
 			switch n {
@@ -309,11 +358,11 @@ func (c *Component) report(ctx context.Context, l *link) (Report, error) {
 		}
 	}
 	select {
-	case <-l.privSeen:
+	case <-l.privSeen(c.domain.String()):
 	case <-time.After(privilegeWait):
 	case <-ctx.Done():
 	}
-	rep.Privileges, rep.PrivilegeNS = l.privileges()
+	rep.Privileges, rep.PrivilegeNS = l.privileges(c.domain.String())
 	if err != nil {
 		return rep, fmt.Errorf("list the server's commands: %w", err)
 	}
@@ -350,9 +399,12 @@ func (c *Component) announce(l *link) {
 	if err == nil {
 		c.rights.Store(&rep)
 	}
-	args := []any{"server", c.cfg.Server, "jid", c.jid.String(), "domain", c.domain.String(),
-		"create_accounts", rep.CanCreateAccounts, "change_passwords", rep.CanChangePasswords,
-		"privileges", formatPrivileges(rep.Privileges)}
+	args := []any{"server", c.cfg.Server, "jid", c.jid.String()}
+	if len(c.views) == 1 { // else the view's log names its domain
+		args = append(args, "domain", c.domain.String())
+	}
+	args = append(args, "create_accounts", rep.CanCreateAccounts, "change_passwords", rep.CanChangePasswords,
+		"privileges", formatPrivileges(rep.Privileges))
 	if rep.PrivilegeNS != "" {
 		args = append(args, "privilege_ns", rep.PrivilegeNS)
 	}
@@ -395,23 +447,53 @@ func formatPrivileges(p map[string]string) string {
 // component do, and closes the stream. A rejected secret gives an error
 // wrapping ErrNotAuthorized.
 func Check(ctx context.Context, cfg Config, log *slog.Logger) (Report, error) {
-	c, err := newComponent(cfg, nil, log, nil)
-	if err != nil {
+	reps, err := CheckLink(ctx, cfg.link(), []string{cfg.Domain}, log)
+	if len(reps) == 0 {
 		return Report{}, err
+	}
+	return reps[0], err
+}
+
+// CheckLink connects once (no retries) as link, reports for each of
+// domains (in their order) what its server lets the component do, and
+// closes the stream. A rejected secret gives an error wrapping
+// ErrNotAuthorized; reps is then nil. When a domain's command list cannot
+// be read, reps still has every report and err names that domain.
+func CheckLink(ctx context.Context, link Link, domains []string, log *slog.Logger) (reps []Report, err error) {
+	ds := make([]Domain, len(domains))
+	for i, d := range domains {
+		ds[i] = Domain{Name: d}
+	}
+	c, err := newLink(link, ds, log, nil)
+	if err != nil {
+		return nil, err
 	}
 	l, err := c.connect(ctx)
 	if err != nil {
-		return Report{}, err
+		return nil, err
 	}
 	served := make(chan error, 1)
 	go func() { served <- l.s.Serve(&handler{c: c, l: l}) }()
-	rep, err := c.report(ctx, l)
+	reps = make([]Report, len(c.views))
+	errs := make([]error, len(c.views))
+	var all sync.WaitGroup
+	for i, v := range c.views {
+		all.Add(1)
+		go func() {
+			defer all.Done()
+			reps[i], errs[i] = v.report(ctx, l)
+			if errs[i] != nil && len(c.views) > 1 {
+				errs[i] = fmt.Errorf("%s: %w", v.domain, errs[i])
+			}
+		}()
+	}
+	all.Wait()
 	c.closeLink(l)
 	<-served
 	l.cancel()
 	_ = l.conn.Close()
 	l.wg.Wait()
-	return rep, err
+	return reps, errors.Join(errs...)
 }
 
 // errLinkLost is returned by requests whose link ended before the reply
