@@ -211,13 +211,44 @@ type readiness struct {
 	// Warnings are configuration problems found at run time; never null.
 	Warnings []string `json:"warnings"`
 	Version  string   `json:"version"`
+	// Domains has the component state of every domain, when the admin
+	// listener serves several (Admin with others); Component and
+	// AccountCreation above are then the first domain's.
+	Domains []domainReadiness `json:"domains,omitempty"`
 }
 
-// adminReadyz is readyz with the detail, for the operator.
-func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
+// domainReadiness is one domain's part of the admin /readyz.
+type domainReadiness struct {
+	Domain          string `json:"domain"`
+	Component       string `json:"component"`
+	AccountCreation string `json:"account_creation"`
+}
+
+// accountCreation says whether the XMPP server lets s's component create
+// accounts: permitted, not permitted, or unknown.
+func (s *Server) accountCreation() string {
+	if s.rights != nil {
+		if permitted, known := s.rights(); known && permitted {
+			return "permitted"
+		} else if known {
+			return "not permitted"
+		}
+	}
+	return "unknown"
+}
+
+// adminReadyz is readyz with the detail, for the operator; others are the
+// further domains the admin listener reports on.
+func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request, others []*Server) {
 	err := s.writable(r)
 	body := readiness{Status: "ok", Database: "writable", Component: s.link.State(),
-		AccountCreation: "unknown", Warnings: s.warnings(), Version: s.cfg.Version}
+		AccountCreation: s.accountCreation(), Warnings: s.warnings(), Version: s.cfg.Version}
+	if len(others) > 0 {
+		for _, d := range append([]*Server{s}, others...) {
+			body.Domains = append(body.Domains, domainReadiness{Domain: d.svc.Config().Domain,
+				Component: d.link.State(), AccountCreation: d.accountCreation()})
+		}
+	}
 	body.DatabaseEngine = s.store.Engine()
 	if v, err := s.store.Schema(r.Context()); err == nil {
 		body.DatabaseReachable, body.DatabaseSchema = true, v
@@ -225,13 +256,6 @@ func (s *Server) adminReadyz(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if err != nil {
 		body.Status, body.Database, status = "unavailable", databaseState(err), http.StatusServiceUnavailable
-	}
-	if s.rights != nil {
-		if permitted, known := s.rights(); known && permitted {
-			body.AccountCreation = "permitted"
-		} else if known {
-			body.AccountCreation = "not permitted"
-		}
 	}
 	writeJSON(w, status, body)
 }
@@ -261,12 +285,13 @@ func databaseState(err error) string {
 
 // Admin returns the handler of the admin listener: /healthz, /readyz with
 // the detail, and /metrics when the server counts into metrics (WithMetrics).
-// It has no authentication: it is for loopback, or a network only
-// monitoring reaches.
-func (s *Server) Admin() http.Handler {
+// With others (the servers of further domains on one listener), /readyz
+// also lists every domain's component. It has no authentication: it is
+// for loopback, or a network only monitoring reaches.
+func (s *Server) Admin(others ...*Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.adminReadyz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { s.adminReadyz(w, r, others) })
 	if s.metrics != nil {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 	}

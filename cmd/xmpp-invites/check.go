@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -34,9 +35,6 @@ func (a *appState) check(c *cli.Context) error {
 	}
 	for _, cfg := range cfgs {
 		fmt.Fprintf(a.stdout, "config: ok (domain %s, public_url %s)\n", cfg.Domain, cfg.PublicURL)
-	}
-	if err := sharedLinks(cfgs); err != nil {
-		return err
 	}
 	cfg := cfgs[0] // database, logging and [http] are the same in every domain
 	connLim, nofile, err := connLimits(cfg)
@@ -76,16 +74,42 @@ func (a *appState) check(c *cli.Context) error {
 		fmt.Fprintf(a.stdout, "serve: running (pid %d) with this database; the component link is in use by it, so check does not try it: see serve's log and /readyz on the admin listener\n", le.PID)
 		return nil
 	}
-	for _, cfg := range cfgs {
-		if cfg.ComponentSecret != "" && keystore.IsPostgres(cfg.Database) && componentHeld(c.Context, cfg) {
+	// One connection per link, however many domains it serves, at the
+	// place of its first domain.
+	groups := map[int][]int{}
+	for _, g := range linkGroups(cfgs) {
+		groups[g[0]] = g
+	}
+	for i, cfg := range cfgs {
+		g, ok := groups[i]
+		if cfg.ComponentSecret == "" {
+			fmt.Fprintf(a.stdout, "%s: disabled (component.secret is empty)\n", componentLabel(cfg, len(cfgs) > 1))
+		}
+		if !ok {
+			continue
+		}
+		if keystore.IsPostgres(cfg.Database) && componentHeld(c.Context, cfg) {
 			fmt.Fprintf(a.stdout, "serve: running with this database and the component %s, which it holds, so check does not try it: see that serve's log and /readyz on its admin listener\n", cfg.ComponentJID)
 			continue
 		}
-		if err := a.checkComponent(c.Context, cfg, len(cfgs) > 1); err != nil {
+		served := make([]Config, len(g))
+		for j, i := range g {
+			served[j] = cfgs[i]
+		}
+		if err := a.checkComponent(c.Context, served, len(cfgs) > 1); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// componentLabel names the component of cfg in check's output; named says
+// which domain when there are several.
+func componentLabel(cfg Config, named bool) string {
+	if named {
+		return "component of " + cfg.Domain
+	}
+	return "component"
 }
 
 // componentHeld reports whether a serve on cfg's PostgreSQL database holds
@@ -100,38 +124,57 @@ func componentHeld(ctx context.Context, cfg Config) bool {
 	return errors.Is(err, keystore.ErrNameHeld)
 }
 
-// checkComponent tries the component link of one domain and reports its
-// rights; named says which domain when there are several.
-func (a *appState) checkComponent(ctx context.Context, cfg Config, named bool) error {
-	label := "component"
-	if named {
-		label = "component of " + cfg.Domain
+// checkComponent tries one component link, which serves the domains of
+// served (one, or several with identical component tables), and reports
+// each domain's rights; named says which domain when there are several.
+func (a *appState) checkComponent(ctx context.Context, served []Config, named bool) error {
+	cfg := served[0]
+	domains := make([]string, len(served))
+	for i, d := range served {
+		domains[i] = d.Domain
 	}
-	if cfg.ComponentSecret == "" {
-		fmt.Fprintf(a.stdout, "%s: disabled (component.secret is empty)\n", label)
-		return nil
+	label := componentLabel(cfg, named)
+	if len(served) > 1 {
+		label = "component of " + strings.Join(domains, ", ")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	rep, err := component.Check(ctx, componentConfig(cfg), a.logger(cfg))
+	reps, err := component.CheckLink(ctx, componentLink(cfg), domains, a.logger(cfg))
 	if errors.Is(err, component.ErrNotAuthorized) {
 		return usageErr("%s: the XMPP server at %s rejected component.secret for %s", label, cfg.ComponentServer, cfg.ComponentJID)
+	}
+	if reps == nil || (err != nil && len(served) == 1) {
+		return failErr("%s: %v", label, err)
+	}
+	if len(served) > 1 {
+		fmt.Fprintf(a.stdout, "%s: connected to %s as %s (one link for %d domains)\n", label, cfg.ComponentServer, cfg.ComponentJID, len(served))
+	} else {
+		fmt.Fprintf(a.stdout, "%s: connected to %s as %s\n", label, cfg.ComponentServer, cfg.ComponentJID)
+	}
+	var denied []string
+	for i, rep := range reps {
+		on := ""
+		if len(served) > 1 {
+			on = " on " + domains[i]
+		}
+		fmt.Fprintf(a.stdout, "account creation%s (XEP-0133 add-user): %s\n", on, yesNo(rep.CanCreateAccounts))
+		fmt.Fprintf(a.stdout, "password reset%s (XEP-0133 change-user-password): %s\n", on, yesNo(rep.CanChangePasswords))
+		if len(rep.Privileges) == 0 {
+			fmt.Fprintf(a.stdout, "privileges%s (XEP-0356): none granted (contact invites cannot add roster entries)\n", on)
+		} else {
+			for _, ns := range slices.Sorted(maps.Keys(rep.Privileges)) {
+				fmt.Fprintf(a.stdout, "privilege%s (XEP-0356 %s): %s=%s\n", on, rep.PrivilegeNS, ns, rep.Privileges[ns])
+			}
+		}
+		if !rep.CanCreateAccounts {
+			denied = append(denied, domains[i])
+		}
 	}
 	if err != nil {
 		return failErr("%s: %v", label, err)
 	}
-	fmt.Fprintf(a.stdout, "%s: connected to %s as %s\n", label, cfg.ComponentServer, cfg.ComponentJID)
-	fmt.Fprintf(a.stdout, "account creation (XEP-0133 add-user): %s\n", yesNo(rep.CanCreateAccounts))
-	fmt.Fprintf(a.stdout, "password reset (XEP-0133 change-user-password): %s\n", yesNo(rep.CanChangePasswords))
-	if len(rep.Privileges) == 0 {
-		fmt.Fprintln(a.stdout, "privileges (XEP-0356): none granted (contact invites cannot add roster entries)")
-	} else {
-		for _, ns := range slices.Sorted(maps.Keys(rep.Privileges)) {
-			fmt.Fprintf(a.stdout, "privilege (XEP-0356 %s): %s=%s\n", rep.PrivilegeNS, ns, rep.Privileges[ns])
-		}
-	}
-	if !rep.CanCreateAccounts {
-		return failErr("the server does not let %s create accounts: make it an admin of %s (see docs/servers.md)", cfg.ComponentJID, cfg.Domain)
+	if len(denied) > 0 {
+		return failErr("the server does not let %s create accounts: make it an admin of %s (see docs/servers.md)", cfg.ComponentJID, strings.Join(denied, " and of "))
 	}
 	return nil
 }

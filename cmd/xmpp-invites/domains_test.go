@@ -344,16 +344,3 @@ func TestServeTwoDomains(t *testing.T) {
 		t.Errorf("serve exited %d: %s", code, in.stderr)
 	}
 }
-
-// TestServeRefusesSharedLink: one component JID for two domains is a valid
-// config, but one link serving several domains is not built yet: serve and
-// check refuse it with exit 2 before connecting.
-func TestServeRefusesSharedLink(t *testing.T) {
-	in := newDomainsInstance(t, "[component]\njid = \"invites.example.net\"\nsecret = \"s\"\n")
-	for _, cmd := range []string{"check", "serve"} {
-		_, errs, code := in.cli(cmd)
-		if code != 2 || !strings.Contains(errs, "share the component invites.example.net") {
-			t.Errorf("%s: exit %d, stderr %q; want 2 naming the shared component", cmd, code, errs)
-		}
-	}
-}

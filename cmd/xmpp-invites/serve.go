@@ -82,7 +82,8 @@ type domainPart struct {
 	cfg  Config
 	log  *slog.Logger
 	svc  *invites.Service
-	comp *component.Component // nil: no component for this domain
+	comp *component.Component // the domain's view of its link; nil: no component
+	lead bool                 // runs the link (one domain per link)
 }
 
 // newServer builds everything serve needs and fails before anything runs:
@@ -125,14 +126,12 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	if err != nil {
 		return nil, storeOpenErr(err)
 	}
-	if err := sharedLinks(cfgs); err != nil {
-		return nil, err
-	}
 	// PostgreSQL: instances share the database, and each needs its own
 	// component JID (XMPP servers route a JID's stanzas to one of its
 	// links, not to the instance that asked).
-	for _, c := range cfgs {
-		if c.ComponentSecret == "" || !pg {
+	for _, g := range linkGroups(cfgs) {
+		c := cfgs[g[0]]
+		if !pg {
 			continue
 		}
 		release, err := s.st.HoldName(ctx, "component:"+c.ComponentJID, true)
@@ -146,6 +145,7 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	}
 	reported := map[looseFile]bool{}
 	var sites []httpapi.Site
+	var handlers []*httpapi.Server
 	budget := time.Duration(0)
 	// [http] is the listener's: its failure limit counts across domains.
 	authLim := httpapi.NewAuthLimiter(cfg.MaxAuthFailures)
@@ -161,18 +161,23 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 					"option", f.option, "path", f.path, "mode", fmt.Sprintf("%04o", f.mode))
 			}
 		}
-		d, h, err := newDomain(s.st.ForDomain(cfg.Domain), cfg, dlog, m, authLim)
+		s.domains = append(s.domains, domainPart{cfg: cfg, log: dlog, svc: newService(s.st.ForDomain(cfg.Domain), cfg)})
+	}
+	if err := newLinks(s.domains, log, m); err != nil {
+		return nil, err
+	}
+	for _, d := range s.domains {
+		h, err := newDomain(d, m, authLim)
 		if err != nil {
 			return nil, err
 		}
-		s.domains = append(s.domains, d)
-		if s.admin == nil {
-			s.admin = h.Admin()
-		}
-		u, _ := url.Parse(cfg.PublicURL) // validated in loadConfigs
+		handlers = append(handlers, h)
+		u, _ := url.Parse(d.cfg.PublicURL) // validated in loadConfigs
 		sites = append(sites, httpapi.Site{Host: u.Host, Prefix: strings.TrimRight(u.Path, "/"), Handler: h})
-		budget = max(budget, cfg.Timing.Budget())
+		budget = max(budget, d.cfg.Timing.Budget())
 	}
+	// One admin listener: its /readyz lists every domain's component.
+	s.admin = handlers[0].Admin(handlers[1:]...)
 
 	connLim, nofile, err := connLimits(cfg)
 	if err != nil {
@@ -205,20 +210,16 @@ func newServer(ctx context.Context, cfgs []Config, log *slog.Logger) (_ *server,
 	return s, nil
 }
 
-// newDomain builds the invite service, the component (if the domain has
-// one) and the HTTP handler of one domain.
-func newDomain(st *keystore.Store, cfg Config, log *slog.Logger, m *metrics.Metrics, authLim *httpapi.AuthLimiter) (domainPart, *httpapi.Server, error) {
-	d := domainPart{cfg: cfg, log: log, svc: newService(st, cfg)}
+// newDomain builds the HTTP handler of one domain, whose invite service
+// and component view newServer and newLinks made.
+func newDomain(d domainPart, m *metrics.Metrics, authLim *httpapi.AuthLimiter) (*httpapi.Server, error) {
+	cfg, log := d.cfg, d.log
 	var link httpapi.Link
 	httpOpts := []httpapi.Option{httpapi.WithMetrics(m), httpapi.WithAuthLimiter(authLim)}
-	if cfg.ComponentSecret == "" {
+	if comp := d.comp; comp == nil {
 		log.Warn("component.secret is empty: the XMPP component is disabled; invites can be created but not redeemed")
 	} else {
-		comp, err := component.New(componentConfig(cfg), d.svc, log.With("part", "component"), m)
-		if err != nil {
-			return d, nil, usageErr("%v", err)
-		}
-		d.comp, link = comp, comp
+		link = comp
 		httpOpts = append(httpOpts, httpapi.WithAccountRights(func() (bool, bool) {
 			rep, ok := comp.Rights()
 			return rep.CanCreateAccounts, ok
@@ -227,36 +228,75 @@ func newDomain(st *keystore.Store, cfg Config, log *slog.Logger, m *metrics.Metr
 	hcfg := httpConfig(cfg)
 	var err error
 	if hcfg.Branding, err = readBranding(cfg); err != nil {
-		return d, nil, err
+		return nil, err
 	}
 	h, err := httpapi.New(hcfg, d.svc, link, log.With("part", "http"), httpOpts...)
 	if err != nil {
 		var pe *httpapi.TemplateError
 		if errors.As(err, &pe) {
-			return d, nil, usageErr("%v", err)
+			return nil, usageErr("%v", err)
 		}
-		return d, nil, failErr("%v", err)
+		return nil, failErr("%v", err)
 	}
-	return d, h, nil
+	return h, nil
 }
 
-// sharedLinks refuses domains that name one component: the config allows
-// it (one link for several domains, SPEC §6), but a component.Component
-// serves one domain so far (docs/domains.md has the design), and two links
-// with one JID would fight over it.
-func sharedLinks(cfgs []Config) error {
-	by := map[string]string{}
-	for _, c := range cfgs {
+// newLinks builds the component links of domains: one per component JID.
+// Domains that name the same JID have identical component tables
+// (checkDomains), so they share one link (component.NewLink), which the
+// first of them runs; a link of one domain is built as ever
+// (component.New).
+func newLinks(domains []domainPart, log *slog.Logger, m *metrics.Metrics) error {
+	cfgs := make([]Config, len(domains))
+	for i, d := range domains {
+		cfgs[i] = d.cfg
+	}
+	for _, g := range linkGroups(cfgs) {
+		first := &domains[g[0]]
+		first.lead = true
+		if len(g) == 1 {
+			comp, err := component.New(componentConfig(first.cfg), first.svc, first.log.With("part", "component"), m)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			first.comp = comp
+			continue
+		}
+		served := make([]component.Domain, len(g))
+		for j, i := range g {
+			served[j] = componentDomain(domains[i].cfg, domains[i].svc)
+		}
+		comp, err := component.NewLink(componentLink(first.cfg), served,
+			log.With("part", "component", "component", first.cfg.ComponentJID), m)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		for _, i := range g {
+			domains[i].comp = comp.For(domains[i].cfg.Domain)
+		}
+	}
+	return nil
+}
+
+// linkGroups returns the indexes of the domains of each component link, in
+// the order of the tables: domains with a component secret, grouped by
+// component JID.
+func linkGroups(cfgs []Config) [][]int {
+	var groups [][]int
+	at := map[string]int{}
+	for i, c := range cfgs {
 		if c.ComponentSecret == "" {
 			continue
 		}
-		if o, ok := by[c.ComponentJID]; ok {
-			return usageErr("domains %s and %s share the component %s: one link serving several domains is not supported yet; give each domain its own [domains.component] jid (docs/domains.md)",
-				o, c.Domain, c.ComponentJID)
+		g, ok := at[c.ComponentJID]
+		if !ok {
+			g = len(groups)
+			at[c.ComponentJID] = g
+			groups = append(groups, nil)
 		}
-		by[c.ComponentJID] = c.Domain
+		groups[g] = append(groups[g], i)
 	}
-	return nil
+	return groups
 }
 
 // close releases what newServer took: the listener (if run did not serve
@@ -310,8 +350,8 @@ func (s *server) run(ctx context.Context) error {
 	var fatalJID string
 	var compWG sync.WaitGroup
 	for _, d := range s.domains {
-		if d.comp == nil {
-			continue
+		if d.comp == nil || !d.lead {
+			continue // no component, or another domain runs its link
 		}
 		compWG.Add(1)
 		go func() {
@@ -439,6 +479,18 @@ func httpConfig(cfg Config) httpapi.Config {
 		Catalog:         cfg.Catalog,
 		Version:         version,
 	}
+}
+
+// componentLink is the link part of cfg's component.
+func componentLink(cfg Config) component.Link {
+	return component.Link{JID: cfg.ComponentJID, Server: cfg.ComponentServer, Secret: cfg.ComponentSecret,
+		PingInterval: cfg.PingInterval, Version: version}
+}
+
+// componentDomain is cfg's domain as a link serves it.
+func componentDomain(cfg Config, minter component.Minter) component.Domain {
+	return component.Domain{Name: cfg.Domain, Admins: cfg.Admins, UserInvitesPerDay: cfg.UserInvitesPerDay,
+		SiteName: cfg.SiteName, Catalog: cfg.Catalog, Minter: minter}
 }
 
 func componentConfig(cfg Config) component.Config {
