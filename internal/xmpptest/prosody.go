@@ -96,18 +96,20 @@ modules_disabled = { "s2s"; "dialback"; "s2s_auth_certs" }
 {{.}}
 {{- end}}
 
-VirtualHost {{q .Domain}}
-	-- Host-scoped admins: the component may run XEP-0133 on this host only.
-	admins = { {{q .Component}}{{range .Admins}}, {{q .}}{{end}} }
-{{- if .HostModules}}
-	modules_enabled = { {{range $i, $m := .HostModules}}{{if $i}}; {{end}}{{q $m}}{{end}} }
+{{range .Hosts}}
+VirtualHost {{q .}}
+	-- Host-scoped admins: the component may run XEP-0133 on the hosts
+	-- that list it (each of them: one link serves them all).
+	admins = { {{q $.Component}}{{range $.Admins}}, {{q .}}{{end}} }
+{{- if $.HostModules}}
+	modules_enabled = { {{range $i, $m := $.HostModules}}{{if $i}}; {{end}}{{q $m}}{{end}} }
 {{- end}}
-{{- if .Privilege}}
+{{- if $.Privilege}}
 	privileged_entities = {
-		[{{q .Component}}] = { roster = "both"; message = "outgoing" };
+		[{{q $.Component}}] = { roster = "both"; message = "outgoing" };
 	}
 {{- end}}
-
+{{end}}
 Component {{q .Component}}
 	component_secret = {{q .Secret}}
 {{- if .Privilege}}
@@ -141,6 +143,9 @@ func newProsody(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Hosts, err = hosts(opts.Hosts); err != nil {
+		return nil, err
+	}
 	s.MUCDomain = "conference." + s.Domain
 	s.startTimeout = 20 * time.Second
 	httpPort := 0
@@ -162,6 +167,7 @@ func newProsody(dir string, opts Options) (*Server, error) {
 	err = prosodyConfig.Execute(&b, map[string]any{
 		"Dir":           s.dir,
 		"Domain":        s.Domain,
+		"Hosts":         append([]string{s.Domain}, s.Hosts...),
 		"Component":     s.ComponentJID,
 		"Secret":        s.Secret,
 		"Admins":        opts.Admins,

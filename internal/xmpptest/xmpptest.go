@@ -53,6 +53,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,9 @@ type Server struct {
 	C2SAddr       string // "127.0.0.1:PORT" for client connections
 	ComponentAddr string // "127.0.0.1:PORT" for the XEP-0114 component
 	HTTPAddr      string // "127.0.0.1:PORT" of Prosody's HTTP server with Options.HTTP, else ""
+	// Hosts are the further virtual hosts of Options.Hosts; the component
+	// is an admin of each, as of Domain.
+	Hosts []string
 	// MUCDomain is Prosody's group chat service (XEP-0045),
 	// "conference.example.test", of which the component is an admin; ""
 	// on ejabberd.
@@ -115,6 +119,11 @@ type Options struct {
 	// message "outgoing" (Prosody mod_privilege from prosody-modules,
 	// ejabberd mod_privilege).
 	Privilege bool
+	// Hosts are further virtual hosts beside Domain (Prosody VirtualHost,
+	// ejabberd hosts), configured as Domain is: the component is an admin
+	// of each, so that one component link serves them all. Register,
+	// Login, Dial and Receive reach their accounts as "user@host".
+	Hosts []string
 
 	// The options below are Prosody's only.
 
@@ -398,15 +407,32 @@ func (s *Server) Ctl(ctx context.Context, args ...string) ([]byte, error) {
 
 // Register creates the account localpart@Domain with the server's own admin
 // tool (prosodyctl register, or ejabberdctl's register) against this
-// instance's private configuration.
+// instance's private configuration. localpart may also be "user@host" for
+// a host of Options.Hosts.
 func (s *Server) Register(t testing.TB, localpart, password string) {
 	t.Helper()
+	addr, err := s.address(localpart)
+	if err != nil {
+		t.Fatalf("xmpptest: register: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := s.Ctl(ctx, "register", localpart, s.Domain, password)
+	out, err := s.Ctl(ctx, "register", addr.Localpart(), addr.Domainpart(), password)
 	if err != nil {
-		t.Fatalf("xmpptest: register %s@%s on %s: %v\n%s", localpart, s.Domain, s.Kind, err, bytes.TrimSpace(out))
+		t.Fatalf("xmpptest: register %s on %s: %v\n%s", addr, s.Kind, err, bytes.TrimSpace(out))
 	}
+}
+
+// address is the bare JID of an account: localpart@Domain, or "user@host"
+// as given for a host of the server.
+func (s *Server) address(localpart string) (jid.JID, error) {
+	user, host, ok := strings.Cut(localpart, "@")
+	if !ok {
+		host = s.Domain
+	} else if host != s.Domain && !slices.Contains(s.Hosts, host) {
+		return jid.JID{}, fmt.Errorf("%s is not a host of this %s (Domain or Options.Hosts)", host, s.Kind)
+	}
+	return jid.New(user, host, "")
 }
 
 // Login opens a client session for localpart@Domain (see Dial). An
@@ -426,12 +452,13 @@ func (s *Server) Login(t testing.TB, ctx context.Context, localpart, password st
 	return sess, nil
 }
 
-// Dial opens a client session for localpart@Domain on C2SAddr (never via
-// DNS), authenticates with SCRAM-SHA-1 or PLAIN and binds a resource. The
-// connection is plain TCP on loopback, so the session is marked secure by
-// fiat. The caller closes the session and its connection (sess.Conn()).
+// Dial opens a client session for localpart@Domain (or "user@host" for a
+// host of Options.Hosts) on C2SAddr (never via DNS), authenticates with
+// SCRAM-SHA-1 or PLAIN and binds a resource. The connection is plain TCP
+// on loopback, so the session is marked secure by fiat. The caller closes
+// the session and its connection (sess.Conn()).
 func (s *Server) Dial(ctx context.Context, localpart, password string) (*xmpp.Session, error) {
-	addr, err := jid.New(localpart, s.Domain, "")
+	addr, err := s.address(localpart)
 	if err != nil {
 		return nil, fmt.Errorf("xmpptest: login: %w", err)
 	}
@@ -485,6 +512,19 @@ func newServer(dir, kind string, nports int) (*Server, []int, error) {
 		dir:           dir,
 	}
 	return s, ports, nil
+}
+
+// hosts checks Options.Hosts: domains, none twice, none Domain.
+func hosts(extra []string) ([]string, error) {
+	seen := map[string]bool{Domain: true}
+	for _, h := range extra {
+		j, err := jid.Parse(h)
+		if err != nil || j.Localpart() != "" || j.Resourcepart() != "" || j.String() != h || seen[h] {
+			return nil, fmt.Errorf("xmpptest: host %q is not a new lowercase domain beside %s", h, Domain)
+		}
+		seen[h] = true
+	}
+	return slices.Clone(extra), nil
 }
 
 // randomHex returns n random bytes, hex encoded.
