@@ -275,6 +275,25 @@ func TestNewRefusesProsodyOptions(t *testing.T) {
 	}
 }
 
+// TestHostsOption checks Options.Hosts before anything starts, and the
+// addresses of accounts on further hosts.
+func TestHostsOption(t *testing.T) {
+	for _, bad := range [][]string{{Domain}, {"b.test", "b.test"}, {"user@b.test"}, {"B.test"}} {
+		if _, err := hosts(bad); err == nil {
+			t.Errorf("hosts %q accepted", bad)
+		}
+	}
+	s := &Server{Kind: Prosody, Domain: Domain, Hosts: []string{"b.test"}}
+	for in, want := range map[string]string{"alice": "alice@" + Domain, "bob@b.test": "bob@b.test", "carol@" + Domain: "carol@" + Domain} {
+		if got, err := s.address(in); err != nil || got.String() != want {
+			t.Errorf("address(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := s.address("eve@c.test"); err == nil {
+		t.Error("address on a host the server does not have: no error")
+	}
+}
+
 // TestAvailable checks the kind names.
 func TestAvailable(t *testing.T) {
 	if err := Available("openfire"); err == nil {
