@@ -22,7 +22,7 @@ const sharedHost = "other.test"
 
 // TestSharedLink runs one serve for two domains of one real server
 // (Prosody, ejabberd) through one component link: check connects once and
-// reports both domains' rights; an invite of each domain makes an account
+// reports both domains' rights and XEP-0356 privileges; an invite of each domain makes an account
 // on its own domain; a key of one domain is a bad key on the other; an
 // in-band command of a user of the second domain is answered for that
 // domain; the admin /readyz lists both.
@@ -30,7 +30,7 @@ func TestSharedLink(t *testing.T) {
 	for _, kind := range []string{xmpptest.Prosody, xmpptest.Ejabberd} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			srv := xmpptest.Start(t, kind, xmpptest.Options{Hosts: []string{sharedHost}})
+			srv := xmpptest.Start(t, kind, xmpptest.Options{Hosts: []string{sharedHost}, Privilege: true})
 			in := newSharedLinkInstance(t, srv)
 			domains := map[string]string{"a": srv.Domain, "b": sharedHost}
 			creds := map[string]string{}
@@ -47,6 +47,8 @@ func TestSharedLink(t *testing.T) {
 				fmt.Sprintf("component of %s, %s: connected to %s as %s (one link for 2 domains)\n", srv.Domain, sharedHost, srv.ComponentAddr, srv.ComponentJID),
 				"account creation on " + srv.Domain + " (XEP-0133 add-user): permitted\n",
 				"account creation on " + sharedHost + " (XEP-0133 add-user): permitted\n",
+				"privilege on " + srv.Domain + " (XEP-0356 ",
+				"privilege on " + sharedHost + " (XEP-0356 ",
 			} {
 				if code != 0 || !strings.Contains(out, want) {
 					t.Errorf("check: exit %d, want 0 and %q in:\n%s%s", code, want, out, errs)
