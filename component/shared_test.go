@@ -172,3 +172,27 @@ func TestNewLinkValidates(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckLinkReportsEachDomain(t *testing.T) {
+	fs := newFakeServer(t)
+	fs.set(func(fs *fakeServer) {
+		fs.others = []string{"other.test"}
+		fs.domainCommands = map[string][]string{"other.test": {nodeChangePassword}}
+		fs.privilege = "<message from='other.test' to='invites.example.test'><privilege xmlns='urn:xmpp:privilege:2'>" +
+			"<perm access='roster' type='both'/></privilege></message>"
+	})
+	reps, err := CheckLink(ctxT(t, 10*time.Second), Link{JID: fs.jid, Server: fs.addr(), Secret: fs.secret},
+		[]string{"example.test", "other.test"}, testLogger(t))
+	if err != nil || len(reps) != 2 {
+		t.Fatalf("CheckLink: %v, %d reports", err, len(reps))
+	}
+	if !reps[0].CanCreateAccounts || len(reps[0].Privileges) != 0 {
+		t.Errorf("example.test: %+v, want add-user and no privileges", reps[0])
+	}
+	if reps[1].CanCreateAccounts || !reps[1].CanChangePasswords || reps[1].Privileges["roster"] != "both" {
+		t.Errorf("other.test: %+v, want change-user-password and roster=both only", reps[1])
+	}
+	if n := fs.accepts.Load(); n != 1 {
+		t.Errorf("%d connections, want one for the link", n)
+	}
+}
