@@ -79,6 +79,7 @@ var postgresSuite = []struct {
 	{"TestReservationLifecycle", TestReservationLifecycle},
 	{"TestLeasesAndClaims", TestLeasesAndClaims},
 	{"TestLeasesAcrossInstances", TestLeasesAcrossInstances},
+	{"TestGetInviteUnstorableText", TestGetInviteUnstorableText},
 	{"TestReserveExactlyOnceUnderRace", TestReserveExactlyOnceUnderRace},
 	{"TestConcurrentCreatesAllCommitted", TestConcurrentCreatesAllCommitted},
 	{"TestLimitIsAtomic", TestLimitIsAtomic},

@@ -764,3 +764,15 @@ func TestLeasesAcrossInstances(t *testing.T) {
 		t.Fatalf("uses after resolving = %d, %v; want 1 (the confirmed account; a's late release undid nothing)", got2.Uses, err)
 	}
 }
+
+// TestGetInviteUnstorableText: a reference no record can hold (NUL, invalid
+// UTF-8) is not found on both engines; PostgreSQL would refuse it as a
+// parameter with an error.
+func TestGetInviteUnstorableText(t *testing.T) {
+	s, _, _ := openTest(t)
+	for _, ref := range []string{"\x00\x00\x00\x00\x00\x00\x00\x00", "abc\xffdefg", strings.Repeat("\x00", TokenLen)} {
+		if _, err := s.GetInvite(context.Background(), ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetInvite(%q) = %v, want ErrNotFound", ref, err)
+		}
+	}
+}
