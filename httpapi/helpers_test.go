@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -68,7 +67,7 @@ type apiEnv struct {
 	clock   *apiClock
 	logs    *apiLogBuffer
 	metrics *metrics.Metrics
-	path    string // the database file
+	path    string // the database: a file, or a PostgreSQL URL
 }
 
 // apiTestRemote is the default client address of test requests.
@@ -79,7 +78,7 @@ const apiTestRemote = "192.0.2.10:40000"
 func newAPIEnv(tb testing.TB, mod func(*Config)) *apiEnv {
 	tb.Helper()
 	clock := newAPIClock()
-	path := filepath.Join(tb.TempDir(), "db")
+	path := StoreDatabase(tb)
 	store, err := keystore.Open(context.Background(), path, keystore.Options{Now: clock.Now})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -208,7 +207,7 @@ func newPageEnv(t *testing.T, publicURL string) *pageEnv {
 func newPageEnvWith(t *testing.T, publicURL string, cfg httpapi.Config, mods ...func(*invites.Config)) (*pageEnv, error) {
 	t.Helper()
 	clock := &pageClock{t: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
-	store, err := keystore.Open(context.Background(), filepath.Join(t.TempDir(), "db"), keystore.Options{Now: clock.Now, Synchronous: "NORMAL"})
+	store, err := keystore.Open(context.Background(), httpapi.StoreDatabase(t), keystore.Options{Now: clock.Now, Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -74,11 +73,12 @@ func (f *flakyServer) set(fn func(f *flakyServer)) {
 	f.mu.Unlock()
 }
 
-// onceServices returns two services on one database, as two instances
-// (or one instance before and after a restart) would be.
+// onceServices returns two services on one database, each with its own
+// store handle, as two instances (or one instance before and after a
+// restart) would be; on PostgreSQL under TestPostgres.
 func onceServices(t *testing.T, timing RedeemTiming) (*Service, *Service) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "db")
+	path := testDatabase(t)
 	var out []*Service
 	for range 2 {
 		st, err := keystore.Open(context.Background(), path, keystore.Options{})

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -29,6 +30,23 @@ func testDatabase(t testing.TB) string {
 		return pgtest.Shared(t).NewDatabase(t)
 	}
 	return filepath.Join(t.TempDir(), "test.db")
+}
+
+// instances returns the stores of two instances sharing t's database:
+// on PostgreSQL s and a second handle opened on path with s's clock, as
+// two serve processes would have; on SQLite, which one serve holds at a
+// time, s twice. The race tests spread their goroutines over both.
+func instances(t *testing.T, s *Store, c *clock, path string) [2]*Store {
+	t.Helper()
+	if !onPostgres(t) {
+		return [2]*Store{s, s}
+	}
+	s2, err := Open(context.Background(), path, Options{Now: c.Now})
+	if err != nil {
+		t.Fatalf("open a second handle: %v", err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	return [2]*Store{s, s2}
 }
 
 // postgresSuite lists the tests that run on PostgreSQL too.
@@ -60,6 +78,8 @@ var postgresSuite = []struct {
 	{"TestInviteStatesAndRevoke", TestInviteStatesAndRevoke},
 	{"TestReservationLifecycle", TestReservationLifecycle},
 	{"TestLeasesAndClaims", TestLeasesAndClaims},
+	{"TestLeasesAcrossInstances", TestLeasesAcrossInstances},
+	{"TestGetInviteUnstorableText", TestGetInviteUnstorableText},
 	{"TestReserveExactlyOnceUnderRace", TestReserveExactlyOnceUnderRace},
 	{"TestConcurrentCreatesAllCommitted", TestConcurrentCreatesAllCommitted},
 	{"TestLimitIsAtomic", TestLimitIsAtomic},

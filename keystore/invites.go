@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Type is the kind of an invite.
@@ -351,7 +352,7 @@ func inviteByToken(byID byIDQuery, token string) (Invite, error) {
 // invite of another domain is ErrNotFound.
 func (s *Store) GetInvite(ctx context.Context, ref string) (_ Invite, err error) {
 	defer s.classifyRead(&err)
-	if ref == "" || len(ref) > 256 {
+	if ref == "" || len(ref) > 256 || !textual(ref) {
 		return Invite{}, fmt.Errorf("invite: %w", ErrNotFound)
 	}
 	var inv Invite
@@ -367,6 +368,13 @@ func (s *Store) GetInvite(ctx context.Context, ref string) (_ Invite, err error)
 		return Invite{}, fmt.Errorf("get invite: %w", err)
 	}
 	return inv, nil
+}
+
+// textual reports whether s may be a stored text: PostgreSQL's text holds
+// neither NUL nor invalid UTF-8 (and refuses such a parameter with an
+// error), so no record can match it, on either engine.
+func textual(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // InviteByToken returns an invite by token only (never by ID): what a person

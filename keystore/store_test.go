@@ -294,18 +294,23 @@ func TestLeasesAndClaims(t *testing.T) {
 	}
 }
 
+// TestReserveExactlyOnceUnderRace: 40 reservations race for an invite's
+// remaining uses, from two instances on PostgreSQL; exactly as many succeed
+// as there are uses, and the invite ends used up.
 func TestReserveExactlyOnceUnderRace(t *testing.T) {
 	ctx := context.Background()
-	s, c, _ := openTest(t)
+	s, c, path := openTest(t)
+	st := instances(t, s, c, path)
 	for _, maxUses := range []int{1, 3} {
-		_, tok := newInvite(t, s, c, InviteParams{MaxUses: maxUses})
+		inv, tok := newInvite(t, s, c, InviteParams{MaxUses: maxUses})
 		var ok atomic.Int32
 		var wg sync.WaitGroup
 		for i := 0; i < 40; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r, err := s.ReserveUse(ctx, tok, testHold(fmt.Sprintf("u%d@example.com", i)))
+				s := st[i%2]
+				r, err := s.ReserveUse(ctx, tok, Hold{JID: fmt.Sprintf("u%d@example.com", i), Owner: fmt.Sprintf("instance%d", i%2), Lease: time.Minute})
 				if err == nil {
 					ok.Add(1)
 					if err := s.ConfirmUse(ctx, r); err != nil {
@@ -319,6 +324,10 @@ func TestReserveExactlyOnceUnderRace(t *testing.T) {
 		wg.Wait()
 		if int(ok.Load()) != maxUses {
 			t.Fatalf("%d-use invite: %d reservations succeeded", maxUses, ok.Load())
+		}
+		got, err := s.GetInvite(ctx, inv.ID)
+		if err != nil || got.Uses != maxUses {
+			t.Fatalf("%d-use invite after the race: %d uses, %v", maxUses, got.Uses, err)
 		}
 	}
 }
@@ -358,30 +367,52 @@ func TestConcurrentCreatesAllCommitted(t *testing.T) {
 	}
 }
 
+// TestLimitIsAtomic: 30 creations race under a creator's limit of 10, from
+// two instances on PostgreSQL, for both limits the callers set: a key's
+// quota (invites per hour, by the key) and a person's user_invites_per_day.
+// Exactly 10 are created.
 func TestLimitIsAtomic(t *testing.T) {
 	ctx := context.Background()
-	s, c, _ := openTest(t)
-	var ok atomic.Int32
-	var wg sync.WaitGroup
-	for i := 0; i < 30; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _, err := s.CreateInvite(ctx, InviteParams{Type: TypeContact, Username: "u", Creator: "xmpp:u@example.com",
-				MaxUses: 1, Expires: c.Now().Add(time.Hour), Limit: Limit{Max: 10, Since: c.Now().Add(-24 * time.Hour)}})
-			if err == nil {
-				ok.Add(1)
-			} else if !errors.Is(err, ErrLimit) {
-				t.Error(err)
+	s, c, path := openTest(t)
+	st := instances(t, s, c, path)
+	key, _, err := s.CreateKey(ctx, KeyParams{Name: "quota", Scope: ScopeCreate, Quota: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		p    InviteParams
+	}{
+		{"key quota", InviteParams{Type: TypeAccount, Creator: key.Creator(),
+			Limit: Limit{Max: key.Quota, Since: c.Now().Add(-time.Hour)}}},
+		{"user daily quota", InviteParams{Type: TypeContact, Username: "u", Creator: "xmpp:u@example.com",
+			Limit: Limit{Max: 10, Since: c.Now().Add(-24 * time.Hour)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.p
+			p.MaxUses, p.Expires = 1, c.Now().Add(time.Hour)
+			var ok atomic.Int32
+			var wg sync.WaitGroup
+			for i := 0; i < 30; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, _, err := st[i%2].CreateInvite(ctx, p)
+					if err == nil {
+						ok.Add(1)
+					} else if !errors.Is(err, ErrLimit) {
+						t.Error(err)
+					}
+				}()
 			}
-		}()
-	}
-	wg.Wait()
-	if ok.Load() != 10 {
-		t.Fatalf("%d invites created under a limit of 10", ok.Load())
-	}
-	if n, _ := s.CountInvites(ctx, "xmpp:u@example.com", c.Now().Add(-time.Hour)); n != 10 {
-		t.Fatalf("CountInvites = %d, want 10", n)
+			wg.Wait()
+			if ok.Load() != 10 {
+				t.Fatalf("%d invites created under a limit of 10", ok.Load())
+			}
+			if n, _ := s.CountInvites(ctx, p.Creator, c.Now().Add(-time.Hour)); n != 10 {
+				t.Fatalf("CountInvites = %d, want 10", n)
+			}
+		})
 	}
 }
 
@@ -622,4 +653,126 @@ func TestCommittedReportsEveryWrite(t *testing.T) {
 // testHold reserves for jid as an instance named "test", leased for a minute.
 func testHold(jid string) Hold {
 	return Hold{JID: jid, Owner: "test", Lease: time.Minute}
+}
+
+// TestLeasesAcrossInstances: two instances (two handles on PostgreSQL)
+// share a database, each the owner of its reservations. Neither claims nor
+// renews the other's live reservations; once instance a stops renewing
+// ("dies"), its reservations are claimed, each by exactly one of many
+// claimers racing on both instances, and resolved; a late word from the
+// dead owner changes nothing.
+func TestLeasesAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	s, c, path := openTest(t)
+	st := instances(t, s, c, path)
+	a, b := st[0], st[1]
+	const n = 12
+	_, tok := newInvite(t, s, c, InviteParams{MaxUses: n + 1})
+	var mine []Reservation
+	var ids []int64
+	for i := range n {
+		r, err := a.ReserveUse(ctx, tok, Hold{JID: fmt.Sprintf("a%d@example.com", i), Owner: "a", Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine, ids = append(mine, r), append(ids, r.ID)
+	}
+	theirs, err := b.ReserveUse(ctx, tok, Hold{JID: "b@example.com", Owner: "b", Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Live leases: b claims nothing of a's, and its renewal of a's IDs
+	// does not extend them.
+	if got, err := b.ClaimExpired(ctx, "b", time.Minute, 100); err != nil || len(got) != 0 {
+		t.Fatalf("b's claim while a's leases run = %+v, %v; want none", got, err)
+	}
+	c.Add(50 * time.Second)
+	if err := b.RenewLeases(ctx, "b", append(ids, theirs.ID), c.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RenewLeases(ctx, "a", []int64{theirs.ID}, c.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// a dies: its leases run out at 60 s; b's own runs to 110 s.
+	c.Add(20 * time.Second)
+	var claimed sync.Map
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("claimer%d", i)
+			got, err := st[i%2].ClaimExpired(ctx, owner, time.Minute, 3)
+			if err != nil {
+				t.Error(err)
+			}
+			for _, r := range got {
+				if prev, dup := claimed.LoadOrStore(r.ID, r); dup {
+					t.Errorf("reservation %d claimed twice, by %s and %s", r.ID, prev.(Reservation).Owner, r.Owner)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The racers took what they could (3 each); whoever is left claims
+	// the rest, as the next resolver round would.
+	got, err := b.ClaimExpired(ctx, "b", time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if _, dup := claimed.LoadOrStore(r.ID, r); dup {
+			t.Errorf("reservation %d claimed twice", r.ID)
+		}
+	}
+	count := 0
+	claimed.Range(func(k, v any) bool {
+		count++
+		r := v.(Reservation)
+		if r.ID == theirs.ID {
+			t.Errorf("b's live reservation was claimed by %s", r.Owner)
+		}
+		return true
+	})
+	if count != n {
+		t.Fatalf("%d of a's %d reservations claimed", count, n)
+	}
+	// The claimers resolve them: the first account was made, the others
+	// were not. Then a, come back late, cannot undo either.
+	first, _ := claimed.Load(mine[0].ID)
+	if err := b.ConfirmUse(ctx, first.(Reservation)); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mine[1:] {
+		v, _ := claimed.Load(r.ID)
+		if err := st[int(r.ID)%2].ReleaseUse(ctx, v.(Reservation)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.ConfirmUse(ctx, mine[1]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the dead owner's late confirm of a released use: %v, want ErrNotFound", err)
+	}
+	if err := a.ReleaseUse(ctx, mine[0]); err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.HeldUses(ctx, tok, "")
+	if err != nil || h.Count != 1 {
+		t.Fatalf("held after resolving = %+v, %v; want b's one", h, err)
+	}
+	got2, err := a.InviteByToken(ctx, tok)
+	if err != nil || got2.Uses != 1 {
+		t.Fatalf("uses after resolving = %d, %v; want 1 (the confirmed account; a's late release undid nothing)", got2.Uses, err)
+	}
+}
+
+// TestGetInviteUnstorableText: a reference no record can hold (NUL, invalid
+// UTF-8) is not found on both engines; PostgreSQL would refuse it as a
+// parameter with an error.
+func TestGetInviteUnstorableText(t *testing.T) {
+	s, _, _ := openTest(t)
+	for _, ref := range []string{"\x00\x00\x00\x00\x00\x00\x00\x00", "abc\xffdefg", strings.Repeat("\x00", TokenLen)} {
+		if _, err := s.GetInvite(context.Background(), ref); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetInvite(%q) = %v, want ErrNotFound", ref, err)
+		}
+	}
 }
