@@ -317,8 +317,12 @@ func printTable(w io.Writer, rows []result, conns, unit, cpuServer, cpuClient st
 			fmt.Fprintf(w, "  %s at %d %s: %d errors, first: %s\n", h.Server, h.Conns, conns, h.Errors, h.FirstError)
 		}
 		if c := h.Commits; c != nil && c.Transactions > 0 {
-			fmt.Fprintf(w, "  %s at %d conns: %d group commits (warm-up included), %.1f writes each, %.2f ms each from BEGIN to durable COMMIT\n",
-				h.Server, h.Conns, c.Transactions, c.WritesPerTx, c.MeanMs)
+			kind := "group commits"
+			if h.Server == srvXIPG {
+				kind = "SERIALIZABLE transactions, retries included"
+			}
+			fmt.Fprintf(w, "  %s at %d conns: %d %s (warm-up included), %.1f writes each, %.2f ms each from BEGIN to durable COMMIT\n",
+				h.Server, h.Conns, c.Transactions, kind, c.WritesPerTx, c.MeanMs)
 		}
 	}
 }

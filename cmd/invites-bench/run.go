@@ -358,15 +358,14 @@ func (b *bench) measure(ctx context.Context, t test, conns, round int) error {
 			return fmt.Errorf("%s: %w", t.server, err)
 		}
 	}
-	// A PostgreSQL server's backends are counted as they are at the
-	// start: those of the pools, which stay for the whole measurement.
-	pids := append([]int{t.pid}, withChildren(t.pg)...)
-	before := sampleCPU(pids...)
+	// A PostgreSQL server's processes are read again at the end: the
+	// pools open backends during the warm-up.
+	before := sampleCPU(append([]int{t.pid}, withChildren(t.pg)...)...)
 	r, err := measureHTTP(ctx, t.target, conns, b.o.warmup, b.o.duration)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", t.server, t.name, err)
 	}
-	r.CPU = sampleCPU(pids...).since(before)
+	r.CPU = sampleCPU(append([]int{t.pid}, withChildren(t.pg)...)...).since(before)
 	if t.metrics != "" {
 		after, err := readCommits(ctx, t.metrics)
 		if err != nil {
