@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"xmpp-invites/internal/pgtest"
 )
 
 // TestDatabaseFlag: -database takes "pgtest" or a PostgreSQL URL whose
@@ -98,5 +103,60 @@ func TestPostgresInfo(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestStartPostgres: on a database given by URL, the run makes its two
+// fresh schemas (xmpp-invites' empty, the ceiling's with its table), reads
+// the server's settings, finds its postmaster, hides the password, and
+// drops both schemas when the run stops.
+func TestStartPostgres(t *testing.T) {
+	c := pgtest.Start(t)
+	ctx := context.Background()
+	base := c.NewPasswordDatabase(t, "s3cret")
+	withPassword := strings.Replace(base, pgtest.PasswordRole+"@", pgtest.PasswordRole+":s3cret@", 1)
+	b := &bench{o: options{database: withPassword}, log: io.Discard, res: &results{}}
+	pg, err := b.startPostgres(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := b.res.Postgres
+	if strings.Contains(facts.Database, "s3cret") || !strings.Contains(facts.Database, "xxxxx") {
+		t.Errorf("database named %q", facts.Database)
+	}
+	if !strings.HasPrefix(facts.Version, "15") || facts.Fsync != "off" || pg.postmaster != c.PID() || !facts.CPUCounted {
+		t.Errorf("facts %+v, postmaster %d (cluster %d)", facts, pg.postmaster, c.PID())
+	}
+	conn, err := pgx.Connect(ctx, pg.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var schema string
+	var tables int
+	if err := conn.QueryRow(ctx, `SELECT current_schema(), (SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = current_schema())`).Scan(&schema, &tables); err != nil {
+		t.Fatal(err)
+	}
+	if schema != facts.Schema || tables != 0 {
+		t.Errorf("xmpp-invites' URL reaches schema %q with %d tables, want the empty %q", schema, tables, facts.Schema)
+	}
+	cconn, err := pgx.Connect(ctx, pg.ceilingURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cconn.Exec(ctx, "INSERT INTO commits (n) VALUES (1)"); err != nil {
+		t.Errorf("the ceiling's table: %v", err)
+	}
+	cconn.Close(ctx)
+	for i := len(b.stops) - 1; i >= 0; i-- {
+		b.stops[i]()
+	}
+	var left int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'invites_bench_%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d schemas left after the run", left)
 	}
 }
