@@ -24,7 +24,8 @@ const landingBody = "<!doctype html><title>Invite</title><p>ok</p>\n"
 // xmpp-invites serve; no routing beyond its few paths, no work. Its
 // /invites_api_synced is the same handler answering only after a group
 // fdatasync of SYNCFILE (see groupSync): the bound for a server that makes
-// each write durable before it answers, as xmpp-invites does.
+// each write durable before it answers, as xmpp-invites does. With
+// envCeilingPG set, /invites_api_pg answers after a PostgreSQL commit.
 func runCeiling(addr, syncPath string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -46,6 +47,22 @@ func runCeiling(addr, syncPath string) error {
 		}
 		created(w)
 	})
+	// /invites_api_pg: the same handler answering only after one row is
+	// committed on the PostgreSQL database of -database (envCeilingPG).
+	if u := os.Getenv(envCeilingPG); u != "" {
+		pg, err := openPGCeiling(u)
+		if err != nil {
+			return err
+		}
+		defer pg.db.Close()
+		mux.HandleFunc("/invites_api_pg", func(w http.ResponseWriter, r *http.Request) {
+			if err := pg.commit(r.Context()); err != nil {
+				http.Error(w, "commit: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			created(w)
+		})
+	}
 	mux.HandleFunc("/invite", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(landingBody))

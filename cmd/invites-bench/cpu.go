@@ -10,8 +10,9 @@ import (
 // cpuSample is a snapshot of CPU time in seconds: the whole machine's busy
 // time, this process's (the load generator), and the servers' under test.
 type cpuSample struct {
-	at                  time.Time
-	busy, self, servers float64
+	at         time.Time
+	busy, self float64
+	servers    map[int]float64 // by PID
 }
 
 // cpuUse is CPU time over a measurement, in cores (1.0 = one CPU busy for
@@ -25,9 +26,9 @@ type cpuUse struct {
 // sampleCPU reads /proc for the machine, this process and pids. Errors
 // read as zero: CPU accounting is context, not a result.
 func sampleCPU(pids ...int) cpuSample {
-	s := cpuSample{at: time.Now(), self: procCPU(os.Getpid())}
+	s := cpuSample{at: time.Now(), self: procCPU(os.Getpid()), servers: map[int]float64{}}
 	for _, pid := range pids {
-		s.servers += procCPU(pid)
+		s.servers[pid] = procCPU(pid)
 	}
 	if st, err := procfs.NewDefaultFS(); err == nil {
 		if stat, err := st.Stat(); err == nil {
@@ -51,13 +52,19 @@ func procCPU(pid int) float64 {
 	return st.CPUTime()
 }
 
-// since returns the CPU used between a and b, in cores.
+// since returns the CPU used between a and b, in cores. The servers are
+// b's: a process that started in between (a PostgreSQL backend of a pool
+// growing during the warm-up) counts whole, one that ended does not.
 func (b cpuSample) since(a cpuSample) cpuUse {
 	secs := b.at.Sub(a.at).Seconds()
 	if secs <= 0 {
 		return cpuUse{}
 	}
-	busy, self, srv := b.busy-a.busy, b.self-a.self, b.servers-a.servers
+	srv := 0.0
+	for pid, t := range b.servers {
+		srv += t - a.servers[pid]
+	}
+	busy, self := b.busy-a.busy, b.self-a.self
 	return cpuUse{Server: srv / secs, Client: self / secs, Other: max(busy-self-srv, 0) / secs}
 }
 

@@ -19,9 +19,17 @@
 // marked PASS or FAIL. In-process store figures come from
 // go test -bench CreateInvite ./keystore/.
 //
+// With -database (a postgres:// URL on 127.0.0.1 or ::1, or "pgtest" for a
+// private durable cluster started through internal/pgtest), invite
+// creation and the landing page are also measured on PostgreSQL, by a
+// second xmpp-invites serve, beside the ceiling answering after one
+// single-row commit on that server; each run uses fresh schemas, dropped
+// at the end. Those figures are information lines in the targets: the
+// targets are SQLite's.
+//
 // Usage:
 //
-//	go run ./cmd/invites-bench [-duration 5s] [-warmup 1s] [-json FILE]
+//	go run ./cmd/invites-bench [-duration 5s] [-warmup 1s] [-json FILE] [-database URL|pgtest]
 //
 // Every child process is stopped by PID at the end, on error and on Ctrl-C.
 package main
@@ -54,6 +62,7 @@ type options struct {
 	keep             bool
 	jsonPath         string
 	xmppInvites      string
+	database         string // PostgreSQL measured beside SQLite: a URL, or pgPrivate
 	skip             map[string]bool
 }
 
@@ -113,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs, databases)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this `file`")
 	fs.StringVar(&o.xmppInvites, "xmpp-invites", "", "use this xmpp-invites `binary` instead of building cmd/xmpp-invites")
+	fs.StringVar(&o.database, "database", "", "also measure creation and the landing page on this PostgreSQL `URL` (loopback only; fresh schemas, dropped at the end), or on a private durable cluster with \"pgtest\"")
 	fs.StringVar(&skip, "skip", "", "parts to leave out, comma-separated: "+strings.Join(skippable, ","))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./cmd/invites-bench [flags]\n\nRun from the module root. Flags:\n")
@@ -141,6 +151,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-skip: unknown part %q (want %s)", s, strings.Join(skippable, ", "))
 		}
 		o.skip[s] = true
+	}
+	if o.database != "" {
+		if err := checkDatabase(o.database); err != nil {
+			return o, fmt.Errorf("-database: %w", err)
+		}
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.invites < 0 || o.seed < 0 || o.startups < 1 ||
 		o.rounds < 1 || o.rounds > 20 {

@@ -17,10 +17,15 @@ type targetCheck struct {
 	Limit    string `json:"limit"`
 	Measured bool   `json:"measured"`
 	Pass     bool   `json:"pass"`
+	// Info marks a figure shown beside the targets that is no target
+	// (PostgreSQL's): never PASS or FAIL.
+	Info bool `json:"info,omitempty"`
 }
 
 func (t targetCheck) verdict() string {
 	switch {
+	case t.Info && t.Measured:
+		return "INFO"
 	case !t.Measured:
 		return "NOT MEASURED"
 	case t.Pass:
@@ -94,6 +99,30 @@ func (r *results) compare(name, test, a, b string, limit float64, pct bool) targ
 	return t
 }
 
+// info makes t an information line: no limit, no verdict.
+func info(t targetCheck) targetCheck {
+	t.Info, t.Pass, t.Limit = true, false, "(information)"
+	return t
+}
+
+// pgInfo is what the targets table shows of PostgreSQL, when measured. The
+// targets are SQLite's; none of these is judged.
+func pgInfo(r *results) []targetCheck {
+	if r.Postgres == nil {
+		return nil
+	}
+	out := []targetCheck{
+		info(r.compare("PostgreSQL: invite creation vs ceiling + PostgreSQL commit (16 conns)", testAPI, srvXIPG, srvPGCommit, 0, true)),
+		info(r.compare("PostgreSQL: invite creation vs xmpp-invites on SQLite (16 conns)", testAPI, srvXIPG, srvXI, 0, true)),
+	}
+	t := info(targetCheck{Name: "PostgreSQL: invite creation p99 latency (16 conns)"})
+	if x, ok := r.find(srvXIPG, testAPI, targetConns); ok {
+		t.Measured, t.Value = true, fmt.Sprintf("%.2f ms", x.Latency.P99ms)
+	}
+	return append(out, t,
+		info(r.compare("PostgreSQL: landing page vs trivial handler (16 conns)", testPage, srvXIPG, srvCeiling, 0, true)))
+}
+
 // judge checks every target it has the figures for.
 func judge(r *results, o options) []targetCheck {
 	out := []targetCheck{
@@ -140,7 +169,7 @@ func judge(r *results, o options) []targetCheck {
 			t.Value += "; scans: " + strings.Join(bad, ", ")
 		}
 	}
-	return append(out, t)
+	return append(append(out, t), pgInfo(r)...)
 }
 
 // mb formats bytes as MB (10^6) and MiB.
@@ -171,11 +200,23 @@ func printReport(w io.Writer, r *results) {
 		fmt.Fprintf(w, "  p50 %.3f ms   p99 %.3f ms   mean %.3f ms   max %.3f ms\n", l.P50ms, l.P99ms, l.MeanMs, l.MaxMs)
 		fmt.Fprintf(w, "  one commit at a time: at most ~%.0f commits/s; group commit multiplies that by the batch size\n", 1000/l.MeanMs)
 	}
+	if pg := r.Postgres; pg != nil {
+		fmt.Fprintf(w, "\nPOSTGRESQL (-database): %s\n", pg.Database)
+		fmt.Fprintf(w, "  %s\n", pg.label())
+		fmt.Fprintf(w, "  xmpp-invites: each write its own SERIALIZABLE transaction, a round trip per statement; ceiling: one INSERT autocommitted per request\n")
+		fmt.Fprintf(w, "  fresh schemas %s and %s_ceiling for this run", pg.Schema, pg.Schema)
+		if pg.CPUCounted {
+			fmt.Fprintf(w, "; CPU server of its rows counts PostgreSQL's processes too")
+		}
+		fmt.Fprintln(w)
+	}
 
 	printHTTP(w, r, testAPI, "HTTP /invites_api: create an invite (GET /invites_api?key=ID/SECRET, as in mod_invites_api's README; keep-alive, loopback)", "invites/s")
 	printHTTP(w, r, testPage, "HTTP landing page GET (xmpp-invites /invite?TOKEN, Prosody /invites_page?TOKEN)", "pages/s")
-	printRounds(w, r, testAPI, "invite creation")
-	printRounds(w, r, testPage, "landing page")
+	printRounds(w, r, testAPI, "invite creation", srvXI, "")
+	printRounds(w, r, testPage, "landing page", srvXI, "")
+	printRounds(w, r, testAPI, "invite creation", srvXIPG, "on PostgreSQL")
+	printRounds(w, r, testPage, "landing page", srvXIPG, "on PostgreSQL")
 
 	if len(r.Checks) > 0 {
 		fmt.Fprintf(w, "\nSAMPLE ANSWERS (one request to each server before measuring it)\n")
@@ -246,15 +287,18 @@ func printReport(w io.Writer, r *results) {
 		fmt.Fprintf(w, "\nTARGETS\n")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  target\tmeasured\tlimit\tresult")
-		pass := 0
+		pass, targets := 0, 0
 		for _, t := range r.Targets {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.Value, t.Limit, t.verdict())
+			if !t.Info {
+				targets++
+			}
 			if t.Pass {
 				pass++
 			}
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "  %d of %d targets pass\n", pass, len(r.Targets))
+		fmt.Fprintf(w, "  %d of %d targets pass\n", pass, targets)
 	}
 }
 
@@ -273,8 +317,12 @@ func printTable(w io.Writer, rows []result, conns, unit, cpuServer, cpuClient st
 			fmt.Fprintf(w, "  %s at %d %s: %d errors, first: %s\n", h.Server, h.Conns, conns, h.Errors, h.FirstError)
 		}
 		if c := h.Commits; c != nil && c.Transactions > 0 {
-			fmt.Fprintf(w, "  %s at %d conns: %d group commits (warm-up included), %.1f writes each, %.2f ms each from BEGIN to durable COMMIT\n",
-				h.Server, h.Conns, c.Transactions, c.WritesPerTx, c.MeanMs)
+			kind := "group commits"
+			if h.Server == srvXIPG {
+				kind = "SERIALIZABLE transactions, retries included"
+			}
+			fmt.Fprintf(w, "  %s at %d conns: %d %s (warm-up included), %.1f writes each, %.2f ms each from BEGIN to durable COMMIT\n",
+				h.Server, h.Conns, c.Transactions, kind, c.WritesPerTx, c.MeanMs)
 		}
 	}
 }
@@ -294,20 +342,28 @@ func printHTTP(w io.Writer, r *results, test, title, unit string) {
 	fmt.Fprintf(w, "\n%s, round 1\n", title)
 	printTable(w, rows, "conns", unit, "CPU server", "CPU loadgen")
 	for _, c := range r.Settings.Conns {
-		for _, who := range []string{srvXI, srvSynced} {
+		for _, who := range []string{srvXI, srvSynced, srvXIPG, srvPGCommit} {
 			x, ok := r.find(who, test, c)
 			if !ok {
 				continue
 			}
 			var parts []string
 			for _, h := range rows {
-				if h.Conns == c && h.Server != who && h.Server != srvXI {
+				if h.Conns == c && slices.Contains(shareRefs[who], h.Server) {
 					parts = append(parts, share(x.PerSecond, h.PerSecond, h.Server)+" "+h.Server)
 				}
 			}
 			fmt.Fprintf(w, "  %s at %d conns: %s\n", who, c, strings.Join(parts, ", "))
 		}
 	}
+}
+
+// shareRefs are the servers each server's rate is set beside in printHTTP.
+var shareRefs = map[string][]string{
+	srvXI:       {srvCeiling, srvSynced, srvProsody, srvProsodyPage, srvStatic},
+	srvSynced:   {srvCeiling, srvProsody, srvProsodyPage, srvStatic},
+	srvXIPG:     {srvCeiling, srvPGCommit, srvXI, srvProsody, srvProsodyPage},
+	srvPGCommit: {srvCeiling, srvSynced},
 }
 
 // share formats a as a share of server of's rate b: a multiple of
@@ -320,40 +376,50 @@ func share(a, b float64, of string) string {
 }
 
 // short names servers in the rounds tables.
-var short = strings.NewReplacer(srvCeiling, "ceiling", srvSynced, "+fdatasync", srvProsody, "Prosody")
+var short = strings.NewReplacer(srvCeiling, "ceiling", srvSynced, "+fdatasync", srvProsody, "Prosody",
+	srvPGCommit, "+PG commit", srvXI, "xmpp-invites", srvXIPG, "xmpp-invites PG")
 
 // printRounds prints a test at targetConns round by round, with the means
-// the targets judge, for the servers measured in every round.
-func printRounds(w io.Writer, r *results, test, what string) {
+// the targets judge, for subject (xmpp-invites on SQLite or on PostgreSQL)
+// and the servers it is set beside (shareRefs) measured in every round.
+func printRounds(w io.Writer, r *results, test, what, subject, engine string) {
 	if r.Rounds < 2 {
 		return
 	}
 	var servers []string
 	for _, h := range r.HTTP {
-		if _, n, _ := r.mean(h.Server, test); h.Test == test && n == r.Rounds && !slices.Contains(servers, h.Server) {
+		if _, n, _ := r.mean(h.Server, test); h.Test == test && n == r.Rounds && !slices.Contains(servers, h.Server) &&
+			(h.Server == subject || slices.Contains(shareRefs[subject], h.Server)) {
 			servers = append(servers, h.Server)
 		}
 	}
-	if !slices.Contains(servers, srvXI) {
+	if !slices.Contains(servers, subject) {
 		return
 	}
-	fmt.Fprintf(w, "\nROUNDS: %s at %d conns, each server in turn (round 1 is the measurements above); the targets judge the means\n", what, targetConns)
+	judged := "the targets judge the means"
+	if subject != srvXI {
+		judged = "information, no target (xmpp-invites/s: on SQLite)"
+	}
+	if engine != "" {
+		engine = " " + engine
+	}
+	fmt.Fprintf(w, "\nROUNDS: %s%s at %d conns, each server in turn (round 1 is the measurements above); %s\n", what, engine, targetConns, judged)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "round\t%s/s\t", short.Replace(strings.Join(servers, "/s\t")))
 	for _, s := range servers {
-		if s != srvXI {
+		if s != subject {
 			fmt.Fprintf(tw, "vs %s\t", short.Replace(s))
 		}
 	}
-	fmt.Fprintln(tw, "xmpp-invites p99 ms\tmost CPU others\t")
+	fmt.Fprintf(tw, "%s p99 ms\tmost CPU others\t\n", short.Replace(subject))
 	row := func(label string, rate func(server string) float64, p99, others string) {
 		fmt.Fprintf(tw, "%s\t", label)
 		for _, s := range servers {
 			fmt.Fprintf(tw, "%.0f\t", rate(s))
 		}
 		for _, s := range servers {
-			if s != srvXI {
-				fmt.Fprintf(tw, "%s\t", strings.TrimSuffix(share(rate(srvXI), rate(s), s), " of"))
+			if s != subject {
+				fmt.Fprintf(tw, "%s\t", strings.TrimSuffix(share(rate(subject), rate(s), s), " of"))
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t\n", p99, others)
@@ -368,7 +434,7 @@ func printRounds(w io.Writer, r *results, test, what string) {
 			}
 		}
 		row(strconv.Itoa(i), func(s string) float64 { return byServer[s].PerSecond },
-			fmt.Sprintf("%.2f", byServer[srvXI].Latency.P99ms), fmt.Sprintf("%.2f", others))
+			fmt.Sprintf("%.2f", byServer[subject].Latency.P99ms), fmt.Sprintf("%.2f", others))
 	}
 	row("mean", func(s string) float64 { m, _, _ := r.mean(s, test); return m }, "", "")
 	tw.Flush()

@@ -96,7 +96,7 @@ func TestPrintRounds(t *testing.T) {
 		m(srvXI, testAPI, 2, 5000, 0),
 	}}
 	var out strings.Builder
-	printRounds(&out, r, testAPI, "invite creation")
+	printRounds(&out, r, testAPI, "invite creation", srvXI, "")
 	got := out.String()
 	for _, want := range []string{"ROUNDS: invite creation at 16 conns", "vs +fdatasync", "33.3 %", "71.4 %", "mean", "50.0 %"} {
 		if !strings.Contains(got, want) {
@@ -108,7 +108,7 @@ func TestPrintRounds(t *testing.T) {
 	}
 	out.Reset()
 	r.Rounds = 1
-	if printRounds(&out, r, testAPI, "invite creation"); out.Len() != 0 {
+	if printRounds(&out, r, testAPI, "invite creation", srvXI, ""); out.Len() != 0 {
 		t.Errorf("a table for one round:\n%s", out.String())
 	}
 }

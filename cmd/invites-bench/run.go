@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,6 +52,10 @@ type results struct {
 
 	XMPP []result `json:"xmpp,omitempty"` // Conns is client sessions
 
+	// Postgres is the server of -database; its measurements are in HTTP
+	// under srvXIPG and srvPGCommit.
+	Postgres *pgFacts `json:"postgres,omitempty"`
+
 	Notes   []string      `json:"notes,omitempty"` // parts not measured, and why
 	Targets []targetCheck `json:"targets"`
 }
@@ -90,7 +95,9 @@ const (
 	srvSynced      = "ceiling + group fdatasync"
 	srvProsody     = "Prosody mod_invites_api"
 	srvProsodyPage = "Prosody mod_invites_page"
-	srvXI          = "xmpp-invites"
+	srvXI          = "xmpp-invites (SQLite)"
+	srvXIPG        = "xmpp-invites (PostgreSQL)"
+	srvPGCommit    = "ceiling + PostgreSQL commit"
 	srvStatic      = "ceiling, static page of the same size"
 	testAPI        = "invites_api"
 	testPage       = "landing"
@@ -108,6 +115,7 @@ type test struct {
 	server, name string
 	target
 	pid     int    // the server's process, for its CPU
+	pg      int    // the PostgreSQL postmaster it uses, whose processes' CPU is the server's too
 	metrics string // xmpp-invites' /metrics, for its group commits
 	rounds  bool   // measured again in every round
 }
@@ -134,7 +142,7 @@ func (b *bench) logf(format string, args ...any) {
 func run(ctx context.Context, o options, log io.Writer) (*results, error) {
 	b := &bench{o: o, log: log, res: &results{
 		Date:     time.Now().UTC().Format(time.RFC3339),
-		Args:     os.Args[1:],
+		Args:     redactArgs(os.Args[1:]),
 		Machine:  machineFacts(ctx),
 		Checks:   map[string]string{},
 		Settings: settings{Duration: o.duration.String(), Warmup: o.warmup.String(), Conns: o.conns, Sessions: o.sessions},
@@ -179,9 +187,16 @@ func (b *bench) run(ctx context.Context) (err error) {
 		}
 	}
 
+	var pg *pgSetup
+	if b.o.database != "" {
+		if pg, err = b.startPostgres(ctx); err != nil {
+			return err
+		}
+	}
+
 	// Every server is up from here to the end of the rounds, each a
 	// process of its own, and answers one request before it is measured.
-	ceiling, err := b.startCeiling(ctx)
+	ceiling, err := b.startCeiling(ctx, pg)
 	if err != nil {
 		return err
 	}
@@ -197,9 +212,20 @@ func (b *bench) run(ctx context.Context) (err error) {
 			pros, prosTests = nil, nil
 		}
 	}
-	xi, xiTests, fillDB, err := b.startXI(ctx)
+	xi, xiTests, fillDB, err := b.startXI(ctx, nil)
 	if err != nil {
 		return err
+	}
+	var xiPG *xmpptest.Process
+	if pg != nil {
+		var pgTests []test
+		var fillPG func() error
+		if xiPG, pgTests, fillPG, err = b.startXI(ctx, pg); err != nil {
+			return err
+		}
+		xiTests = append(xiTests, pgTests...)
+		fillSQLite := fillDB
+		fillDB = func() error { return errors.Join(fillSQLite(), fillPG()) }
 	}
 
 	// Round 1: invite creation on every server at every connection count,
@@ -225,6 +251,11 @@ func (b *bench) run(ctx context.Context) (err error) {
 		}
 		if err := b.recordMemory(xi.PID(), "xmpp-invites after the landing page load"); err != nil {
 			return err
+		}
+		if xiPG != nil {
+			if err := b.recordMemory(xiPG.PID(), "xmpp-invites on PostgreSQL after the landing page load"); err != nil {
+				return err
+			}
 		}
 	}
 	// Further rounds: the host's speed drifts by tens of percent within
@@ -257,6 +288,12 @@ func (b *bench) run(ctx context.Context) (err error) {
 	xi.Stop(stopTimeout)
 	if err := xi.Err(); err != nil {
 		res.Notes = append(res.Notes, fmt.Sprintf("xmpp-invites serve exited with %v after SIGTERM", err))
+	}
+	if xiPG != nil {
+		xiPG.Stop(stopTimeout)
+		if err := xiPG.Err(); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("xmpp-invites serve on PostgreSQL exited with %v after SIGTERM", err))
+		}
 	}
 
 	if !b.o.skip["seed"] {
@@ -321,12 +358,14 @@ func (b *bench) measure(ctx context.Context, t test, conns, round int) error {
 			return fmt.Errorf("%s: %w", t.server, err)
 		}
 	}
-	before := sampleCPU(t.pid)
+	// A PostgreSQL server's processes are read again at the end: the
+	// pools open backends during the warm-up.
+	before := sampleCPU(append([]int{t.pid}, withChildren(t.pg)...)...)
 	r, err := measureHTTP(ctx, t.target, conns, b.o.warmup, b.o.duration)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", t.server, t.name, err)
 	}
-	r.CPU = sampleCPU(t.pid).since(before)
+	r.CPU = sampleCPU(append([]int{t.pid}, withChildren(t.pg)...)...).since(before)
 	if t.metrics != "" {
 		after, err := readCommits(ctx, t.metrics)
 		if err != nil {
@@ -364,8 +403,8 @@ func (b *bench) check(ctx context.Context, name string, t target) (*http.Respons
 
 // startCeiling starts the trivial handler, this binary in its -ceiling
 // mode, with its synced handler's file beside the databases, on the disk
-// being measured.
-func (b *bench) startCeiling(ctx context.Context) ([]test, error) {
+// being measured, and with pg its PostgreSQL commit.
+func (b *bench) startCeiling(ctx context.Context, pg *pgSetup) ([]test, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -378,6 +417,9 @@ func (b *bench) startCeiling(ctx context.Context) ([]test, error) {
 	b.ceilingBase = base
 	cmd := exec.Command(self, "-ceiling", strings.TrimPrefix(base, "http://"), filepath.Join(b.work, "ceiling-sync"))
 	cmd.Dir, cmd.Env = b.work, childEnv(b.work)
+	if pg != nil {
+		cmd.Env = append(cmd.Env, envCeilingPG+"="+pg.ceilingURL)
+	}
 	p, err := xmpptest.StartProcess(cmd, filepath.Join(b.work, "ceiling.log"))
 	if err != nil {
 		return nil, err
@@ -397,6 +439,11 @@ func (b *bench) startCeiling(ctx context.Context) ([]test, error) {
 		synced := api
 		synced.server, synced.URL = srvSynced, base+"/invites_api_synced?key=ceiling/ceiling"
 		tests = append(tests, synced)
+	}
+	if pg != nil {
+		committed := api
+		committed.server, committed.URL, committed.pg = srvPGCommit, base+"/invites_api_pg?key=ceiling/ceiling", pg.postmaster
+		tests = append(tests, committed)
 	}
 	for _, t := range tests {
 		if _, _, err := b.check(ctx, t.server, t.target); err != nil {
@@ -455,16 +502,22 @@ func (b *bench) startProsody(ctx context.Context) (*xmpptest.Server, []test, err
 	return pros, []test{api, page}, nil
 }
 
-// startXI starts xmpp-invites serve on a fresh database with an API key.
-// fill, called after the first round of invite creation, fills its
-// database to -invites invites and reads its memory.
-func (b *bench) startXI(ctx context.Context) (*xmpptest.Process, []test, func() error, error) {
-	x, err := newXI(b.bin, b.work, xiOptions{Name: "xmpp-invites"})
+// startXI starts xmpp-invites serve on a fresh database with an API key:
+// an SQLite file in the work directory, or pg's schema. fill, called
+// after the first round of invite creation, fills its database to
+// -invites invites and reads its memory.
+func (b *bench) startXI(ctx context.Context, pg *pgSetup) (*xmpptest.Process, []test, func() error, error) {
+	name, server, opts, postmaster := "xmpp-invites", srvXI, xiOptions{Name: "xmpp-invites"}, 0
+	if pg != nil {
+		name, server, postmaster = "xmpp-invites on PostgreSQL", srvXIPG, pg.postmaster
+		opts = xiOptions{Name: "xmpp-invites-postgres", DB: pg.url}
+	}
+	x, err := newXI(b.bin, b.work, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	b.logf("starting xmpp-invites serve on a fresh database")
-	p, ready, err := x.serve("xmpp-invites")
+	b.logf("starting %s serve on a fresh database", name)
+	p, ready, err := x.serve(opts.Name)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -474,9 +527,9 @@ func (b *bench) startXI(ctx context.Context) (*xmpptest.Process, []test, func() 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	api := test{server: srvXI, name: testAPI, pid: p.PID(), metrics: x.adminBase() + "/metrics", rounds: true,
+	api := test{server: server, name: testAPI, pid: p.PID(), pg: postmaster, metrics: x.adminBase() + "/metrics", rounds: true,
 		target: target{URL: x.base() + "/invites_api?key=" + url.QueryEscape(key), Want: http.StatusCreated}}
-	_, body, err := b.check(ctx, srvXI, api.target)
+	_, body, err := b.check(ctx, server, api.target)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w\n%s", err, p.LogTail())
 	}
@@ -486,17 +539,20 @@ func (b *bench) startXI(ctx context.Context) (*xmpptest.Process, []test, func() 
 	if err := json.Unmarshal(body, &created); err != nil || created.LandingURL == "" {
 		return nil, nil, nil, fmt.Errorf("xmpp-invites /invites_api: no landing_url in %q", body)
 	}
-	page := test{server: srvXI, name: testPage, pid: p.PID(), rounds: true,
+	page := test{server: server, name: testPage, pid: p.PID(), pg: postmaster, rounds: true,
 		target: target{URL: created.LandingURL, Want: http.StatusOK}}
 	_, body, err = once(ctx, page.target)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("xmpp-invites landing page: %w", err)
+		return nil, nil, nil, fmt.Errorf("%s landing page: %w", name, err)
 	}
-	b.res.LandingBytes = len(body)
-	// A static page of the same size from the ceiling tells the cost of
-	// sending the landing page from the cost of making it.
-	static := test{server: srvStatic, name: testPage, pid: b.ceilingPID, target: target{
-		URL: fmt.Sprintf("%s/static?bytes=%d", b.ceilingBase, len(body)), Want: http.StatusOK}}
+	tests := []test{api, page}
+	if pg == nil {
+		b.res.LandingBytes = len(body)
+		// A static page of the same size from the ceiling tells the cost
+		// of sending the landing page from the cost of making it.
+		tests = append(tests, test{server: srvStatic, name: testPage, pid: b.ceilingPID, target: target{
+			URL: fmt.Sprintf("%s/static?bytes=%d", b.ceilingBase, len(body)), Want: http.StatusOK}})
+	}
 	creator := "key:" + strings.SplitN(key, "/", 2)[0]
 	fillDB := func() error {
 		n, err := countInvites(ctx, x.db, creator)
@@ -504,7 +560,7 @@ func (b *bench) startXI(ctx context.Context) (*xmpptest.Process, []test, func() 
 			return err
 		}
 		if n < b.o.invites {
-			b.logf("filling the database from %d to %d invites (16 connections)", n, b.o.invites)
+			b.logf("filling the database of %s from %d to %d invites (16 connections)", name, n, b.o.invites)
 			if err := fill(ctx, api.target, 16, b.o.invites-n, 5*time.Minute); err != nil {
 				return fmt.Errorf("fill to %d invites: %w", b.o.invites, err)
 			}
@@ -512,14 +568,16 @@ func (b *bench) startXI(ctx context.Context) (*xmpptest.Process, []test, func() 
 				return err
 			}
 		}
-		b.res.InvitesAtRSS = n
-		if err := b.recordMemory(p.PID(), fmt.Sprintf("xmpp-invites with %d invites stored", n)); err != nil {
+		if err := b.recordMemory(p.PID(), fmt.Sprintf("%s with %d invites stored", name, n)); err != nil {
 			return err
 		}
-		b.res.RSSAtInvites = &b.res.Memory[len(b.res.Memory)-1]
+		if pg == nil { // the RSS target is judged on SQLite
+			b.res.InvitesAtRSS = n
+			b.res.RSSAtInvites = &b.res.Memory[len(b.res.Memory)-1]
+		}
 		return nil
 	}
-	return p, []test{api, page, static}, fillDB, nil
+	return p, tests, fillDB, nil
 }
 
 // countInvites counts creator's invites in the database at path, beside
@@ -680,6 +738,24 @@ func packageVersion(ctx context.Context, pkg string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// redactArgs hides the password of a PostgreSQL URL among the
+// command-line arguments, which the report and -json repeat.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		flag, v, ok := strings.Cut(a, "=")
+		switch {
+		case keystore.IsPostgres(a):
+			out[i] = keystore.Redact(a)
+		case ok && strings.HasPrefix(flag, "-") && keystore.IsPostgres(v):
+			out[i] = flag + "=" + keystore.Redact(v)
+		default:
+			out[i] = a
+		}
+	}
+	return out
 }
 
 // redactToken replaces the query of an invite URL, which carries the

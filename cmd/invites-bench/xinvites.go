@@ -153,5 +153,14 @@ func childEnv(home string) []string {
 			env = append(env, kv)
 		}
 	}
+	// pgx reads ~/.pgpass for a PostgreSQL URL without a password: the
+	// real one, not HOME's stand-in.
+	if _, set := os.LookupEnv("PGPASSFILE"); !set {
+		if h, err := os.UserHomeDir(); err == nil {
+			if _, err := os.Stat(filepath.Join(h, ".pgpass")); err == nil {
+				env = append(env, "PGPASSFILE="+filepath.Join(h, ".pgpass"))
+			}
+		}
+	}
 	return append(env, "HOME="+home)
 }

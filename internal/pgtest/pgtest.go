@@ -10,6 +10,8 @@
 // with no Unix socket, and trusts every connection from 127.0.0.1 and
 // nothing else. Durability is off (fsync, synchronous_commit,
 // full_page_writes): the data are thrown away with the directory.
+// NewWith can keep it on and put the directory on another disk, for
+// benchmarks (cmd/invites-bench -database pgtest).
 //
 // Stop ends the postmaster by its PID (SIGINT, fast shutdown; SIGKILL to its
 // process group after a timeout). The kernel kills it too if the test
@@ -133,11 +135,28 @@ func Main(m *testing.M) int {
 
 // New starts a cluster and returns it once it accepts connections; the
 // caller stops it.
-func New() (*Cluster, error) {
+func New() (*Cluster, error) { return NewWith(Options{}) }
+
+// Options change how NewWith starts a cluster; the zero value is New's.
+type Options struct {
+	// Parent is the directory the cluster's directory is made in (empty:
+	// os.TempDir()). Run as root, the postgres user must be able to
+	// traverse it.
+	Parent string
+	// Durable keeps PostgreSQL's own durability settings (fsync,
+	// synchronous_commit and full_page_writes on) instead of turning them
+	// off: for measuring what a commit costs on Parent's disk.
+	Durable bool
+}
+
+// NewWith starts a cluster as o says and returns it once it accepts
+// connections; the caller stops it. It needs no *testing.T: commands such
+// as invites-bench use it too.
+func NewWith(o Options) (*Cluster, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "pgtest-")
+	dir, err := os.MkdirTemp(o.Parent, "pgtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +191,7 @@ func New() (*Cluster, error) {
 	// it: try a few.
 	var last error
 	for range 3 {
-		c, err := start(dir, data, cred)
+		c, err := start(dir, data, cred, o.Durable)
 		if err == nil {
 			return c, nil
 		}
@@ -204,7 +223,7 @@ func credential(dir string) (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
-func start(dir, data string, cred *syscall.Credential) (*Cluster, error) {
+func start(dir, data string, cred *syscall.Credential, durable bool) (*Cluster, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -217,10 +236,13 @@ func start(dir, data string, cred *syscall.Credential) (*Cluster, error) {
 		return nil, err
 	}
 	defer out.Close()
-	cmd := exec.Command(filepath.Join(BinDir, "postgres"), "-D", data,
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(port),
-		"-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	args := []string{"-D", data,
+		"-c", "listen_addresses=127.0.0.1", "-c", "port=" + strconv.Itoa(port),
+		"-c", "unix_socket_directories=", "-c", "max_connections=200", "-c", "shared_buffers=32MB"}
+	if !durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(BinDir, "postgres"), args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -333,6 +355,9 @@ func (c *Cluster) Stop() {
 		os.RemoveAll(c.Dir)
 	})
 }
+
+// PID is the postmaster's process ID.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
 
 // Running reports whether the postmaster is still running.
 func (c *Cluster) Running() bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -71,5 +72,48 @@ func TestLoopbackOnly(t *testing.T) {
 	if conn, err := pgx.ConnectConfig(ctx, cfg); err == nil {
 		conn.Close(ctx)
 		t.Errorf("connection from 127.0.0.2 accepted; want refused (trust for 127.0.0.1 only)")
+	}
+}
+
+// TestNewWithDurable: NewWith makes the cluster's directory in Parent and,
+// with Durable, keeps fsync and synchronous_commit on; New turns them off.
+func TestNewWithDurable(t *testing.T) {
+	if err := Available(); err != nil {
+		missing(t, err)
+	}
+	parent, err := os.MkdirTemp("", "pgtest-parent-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(parent)
+	// The postgres user must traverse it when run as root.
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewWith(Options{Parent: parent, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if filepath.Dir(c.Dir) != parent {
+		t.Errorf("cluster directory %s, want one in %s", c.Dir, parent)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, name := range []string{"fsync", "synchronous_commit", "full_page_writes"} {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v != "on" {
+			t.Errorf("%s = %s in a durable cluster, want on", name, v)
+		}
+	}
+	if c.PID() <= 0 || !c.Running() {
+		t.Errorf("PID %d, running %v", c.PID(), c.Running())
 	}
 }
