@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -354,8 +355,13 @@ func (s *Store) pgRun(op *writeOp) error {
 		}
 	}
 	err = s.classify(err)
-	if errors.Is(err, ErrUnavailable) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
 		s.setProbe(err)
+	case err == nil:
+		// A commit: the fault the probe last saw is over (after a failover,
+		// say), and readiness says so without waiting for a new probe.
+		s.clearProbe()
 	}
 	return err
 }
@@ -414,6 +420,14 @@ func pgFaultKind(err error) string {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) {
+		return FaultConn
+	}
+	// A connection the server dropped: pgx closes it at the first failed
+	// read, and a later statement or COMMIT on it (in the same
+	// transaction) fails with ErrConnClosed; the read itself may fail
+	// with an unexpected EOF. A primary that died does this to every
+	// connection it had.
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone) {
 		return FaultConn
 	}
 	return ""
