@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"xmpp-invites/internal/pgtest"
@@ -18,14 +19,23 @@ import (
 
 // TestRedactMultiHost: a URL listing several hosts, as for failover, is
 // redacted like any other and accepted by Open's parser.
+// IPv6 literals in a list of hosts, which Go's URL parser refuses, too.
 func TestRedactMultiHost(t *testing.T) {
-	in := "postgres://invites:s3cret@db1.example:5432,db2.example:5433/invites?sslmode=require&target_session_attrs=read-write"
-	want := "postgres://invites:xxxxx@db1.example:5432,db2.example:5433/invites?sslmode=require&target_session_attrs=read-write"
-	if got := Redact(in); got != want {
-		t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-	}
-	if got := pgPassword(in); got != "s3cret" {
-		t.Errorf("pgPassword(%q) = %q, want s3cret", Redact(in), got)
+	for in, want := range map[string]string{
+		"postgres://invites:s3cret@db1.example:5432,db2.example:5433/invites?sslmode=require&target_session_attrs=read-write": "postgres://invites:xxxxx@db1.example:5432,db2.example:5433/invites?sslmode=require&target_session_attrs=read-write",
+		"postgres://invites:s3cret@[2001:db8::1]:5432,[2001:db8::2]:5432/invites?target_session_attrs=read-write":             "postgres://invites:xxxxx@[2001:db8::1]:5432,[2001:db8::2]:5432/invites?target_session_attrs=read-write",
+		"postgresql://[::1],[::2]/invites?user=invites&password=s3cret":                                                       "postgresql://[::1],[::2]/invites?password=xxxxx&user=invites",
+		"postgres://invites:s3cret@[::1],[::2]":                                                                               "postgres://invites:xxxxx@[::1],[::2]",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+		if got := pgPassword(in); got != "s3cret" {
+			t.Errorf("pgPassword(%q) = %q, want s3cret", Redact(in), got)
+		}
+		if _, err := pgx.ParseConfig(in); err != nil {
+			t.Errorf("pgx refuses %s: %v", Redact(in), err)
+		}
 	}
 }
 

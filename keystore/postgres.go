@@ -48,7 +48,7 @@ func Redact(database string) string {
 	if !IsPostgres(database) {
 		return database
 	}
-	u, err := url.Parse(database)
+	u, hosts, err := parsePGURL(database)
 	if err != nil {
 		return "postgres://(unparsable URL)"
 	}
@@ -56,7 +56,43 @@ func Redact(database string) string {
 		q.Set("password", "xxxxx")
 		u.RawQuery = q.Encode()
 	}
+	if hosts != "" {
+		return strings.Replace(u.Redacted(), pgHostsPlaceholder, hosts, 1)
+	}
 	return u.Redacted()
+}
+
+// pgHostsPlaceholder stands for the hosts of a URL that net/url cannot
+// parse but pgx can.
+const pgHostsPlaceholder = "hosts.invalid"
+
+// parsePGURL parses a PostgreSQL URL. Go's parser refuses several hosts
+// when they are IPv6 literals ("[::1]:5432,[::2]:5432"), which pgx (like
+// libpq) accepts for failover: such hosts are replaced by
+// pgHostsPlaceholder and returned, so the rest can still be parsed.
+func parsePGURL(database string) (u *url.URL, hosts string, err error) {
+	u, err = url.Parse(database)
+	if err == nil {
+		return u, "", nil
+	}
+	scheme, rest, ok := strings.Cut(database, "://")
+	if !ok {
+		return nil, "", err
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	start := strings.LastIndexByte(rest[:end], '@') + 1
+	hosts = rest[start:end]
+	if !strings.Contains(hosts, ",") {
+		return nil, "", err
+	}
+	u, err2 := url.Parse(scheme + "://" + rest[:start] + pgHostsPlaceholder + rest[end:])
+	if err2 != nil {
+		return nil, "", err
+	}
+	return u, hosts, nil
 }
 
 // redactErr hides the password of database in err's text, wherever a
@@ -77,7 +113,7 @@ func (e *redactErr) Unwrap() error { return e.err }
 
 // pgPassword returns the password in a PostgreSQL URL, or "".
 func pgPassword(database string) string {
-	u, err := url.Parse(database)
+	u, _, err := parsePGURL(database)
 	if err != nil {
 		// Unparsable: hide everything between "://" and "@".
 		if _, rest, ok := strings.Cut(database, "://"); ok {
