@@ -244,3 +244,13 @@ func (s *Store) setProbe(err error) {
 	p.at, p.err = s.now(), err
 	p.mu.Unlock()
 }
+
+// clearProbe records a successful write over a fault the probe holds.
+func (s *Store) clearProbe() {
+	p := &s.probe
+	p.mu.Lock()
+	if p.err != nil {
+		p.at, p.err = s.now(), nil
+	}
+	p.mu.Unlock()
+}

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -47,7 +48,7 @@ func Redact(database string) string {
 	if !IsPostgres(database) {
 		return database
 	}
-	u, err := url.Parse(database)
+	u, hosts, err := parsePGURL(database)
 	if err != nil {
 		return "postgres://(unparsable URL)"
 	}
@@ -55,7 +56,43 @@ func Redact(database string) string {
 		q.Set("password", "xxxxx")
 		u.RawQuery = q.Encode()
 	}
+	if hosts != "" {
+		return strings.Replace(u.Redacted(), pgHostsPlaceholder, hosts, 1)
+	}
 	return u.Redacted()
+}
+
+// pgHostsPlaceholder stands for the hosts of a URL that net/url cannot
+// parse but pgx can.
+const pgHostsPlaceholder = "hosts.invalid"
+
+// parsePGURL parses a PostgreSQL URL. Go's parser refuses several hosts
+// when they are IPv6 literals ("[::1]:5432,[::2]:5432"), which pgx (like
+// libpq) accepts for failover: such hosts are replaced by
+// pgHostsPlaceholder and returned, so the rest can still be parsed.
+func parsePGURL(database string) (u *url.URL, hosts string, err error) {
+	u, err = url.Parse(database)
+	if err == nil {
+		return u, "", nil
+	}
+	scheme, rest, ok := strings.Cut(database, "://")
+	if !ok {
+		return nil, "", err
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	start := strings.LastIndexByte(rest[:end], '@') + 1
+	hosts = rest[start:end]
+	if !strings.Contains(hosts, ",") {
+		return nil, "", err
+	}
+	u, err2 := url.Parse(scheme + "://" + rest[:start] + pgHostsPlaceholder + rest[end:])
+	if err2 != nil {
+		return nil, "", err
+	}
+	return u, hosts, nil
 }
 
 // redactErr hides the password of database in err's text, wherever a
@@ -76,7 +113,7 @@ func (e *redactErr) Unwrap() error { return e.err }
 
 // pgPassword returns the password in a PostgreSQL URL, or "".
 func pgPassword(database string) string {
-	u, err := url.Parse(database)
+	u, _, err := parsePGURL(database)
 	if err != nil {
 		// Unparsable: hide everything between "://" and "@".
 		if _, rest, ok := strings.Cut(database, "://"); ok {
@@ -354,8 +391,13 @@ func (s *Store) pgRun(op *writeOp) error {
 		}
 	}
 	err = s.classify(err)
-	if errors.Is(err, ErrUnavailable) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
 		s.setProbe(err)
+	case err == nil:
+		// A commit: the fault the probe last saw is over (after a failover,
+		// say), and readiness says so without waiting for a new probe.
+		s.clearProbe()
 	}
 	return err
 }
@@ -414,6 +456,14 @@ func pgFaultKind(err error) string {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) {
+		return FaultConn
+	}
+	// A connection the server dropped: pgx closes it at the first failed
+	// read, and a later statement or COMMIT on it (in the same
+	// transaction) fails with ErrConnClosed; the read itself may fail
+	// with an unexpected EOF. A primary that died does this to every
+	// connection it had.
+	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone) {
 		return FaultConn
 	}
 	return ""
