@@ -165,7 +165,7 @@ func newStandby(ctx context.Context, port int) (*Cluster, error) {
 	}
 	var last error
 	for range 3 {
-		c, err := start(dir, data, cred)
+		c, err := start(dir, data, cred, false)
 		if err == nil {
 			return c, nil
 		}
