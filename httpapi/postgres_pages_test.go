@@ -3,13 +3,12 @@ package httpapi_test
 import (
 	"testing"
 
-	"xmpp-invites/httpapi"
 	"xmpp-invites/internal/pgtest"
 )
 
 // pagesPostgresSuite: the page tests (landing, registration, portal) that
 // run on PostgreSQL too (see httpapi's postgres_test.go).
-var pagesPostgresSuite = []httpapi.PostgresTest{
+var pagesPostgresSuite = []pgtest.Test{
 	{Name: "TestLandingPageStatus", Fn: TestLandingPageStatus},
 	{Name: "TestLandingAccountInvite", Fn: TestLandingAccountInvite},
 	{Name: "TestLandingContactInvite", Fn: TestLandingContactInvite},
@@ -79,15 +78,10 @@ var pagesSQLiteOnly = map[string]string{
 
 // TestPostgresPages runs pagesPostgresSuite on PostgreSQL. Without
 // PostgreSQL it is skipped (failed under CI=true).
-func TestPostgresPages(t *testing.T) {
-	pgtest.Shared(t)
-	for _, tc := range pagesPostgresSuite {
-		t.Run(tc.Name, tc.Fn)
-	}
-}
+func TestPostgresPages(t *testing.T) { pgtest.RunSuite(t, pagesPostgresSuite) }
 
 func TestPostgresPagesSuiteComplete(t *testing.T) {
-	httpapi.CheckPostgresSuite(t, "httpapi_test",
+	pgtest.CheckSuite(t, "httpapi_test",
 		[]string{"newPageEnv", "newPageEnvWith", "newPortalEnv", "newPrefixEnv", "newStorageEnv"},
 		pagesPostgresSuite, pagesSQLiteOnly)
 }

@@ -35,16 +35,10 @@ func testDatabase(t *testing.T) string {
 // TestPostgres reruns the tests of several instances on PostgreSQL.
 // Without PostgreSQL it is skipped (failed under CI=true).
 func TestPostgres(t *testing.T) {
-	pgtest.Shared(t)
-	for _, tc := range []struct {
-		name string
-		fn   func(*testing.T)
-	}{
-		{"TestStoppedOwnersReservationsAreClaimed", TestStoppedOwnersReservationsAreClaimed},
-		{"TestTreeLimitUnderRace", TestTreeLimitUnderRace},
-	} {
-		t.Run(tc.name, tc.fn)
-	}
+	pgtest.RunSuite(t, []pgtest.Test{
+		{Name: "TestStoppedOwnersReservationsAreClaimed", Fn: TestStoppedOwnersReservationsAreClaimed},
+		{Name: "TestTreeLimitUnderRace", Fn: TestTreeLimitUnderRace},
+	})
 }
 
 // TestTreeLimitUnderRace races max_invite_tree (docs/chains.md: checked

@@ -2,9 +2,6 @@ package keystore
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,55 +48,52 @@ func instances(t *testing.T, s *Store, c *clock, path string) [2]*Store {
 
 // postgresSuite lists the tests that run on PostgreSQL too.
 // TestPostgresSuiteComplete keeps it in step with the tests.
-var postgresSuite = []struct {
-	name string
-	fn   func(*testing.T)
-}{
-	{"TestAuthSameWork", TestAuthSameWork},
-	{"TestInviteKeepsRoomsAndCircle", TestInviteKeepsRoomsAndCircle},
-	{"TestCircles", TestCircles},
-	{"TestKeyCacheDeletedByAnotherProcess", TestKeyCacheDeletedByAnotherProcess},
-	{"TestKeyCacheRules", TestKeyCacheRules},
-	{"TestInviteIDFromToken", TestInviteIDFromToken},
-	{"TestNeverExpires", TestNeverExpires},
-	{"TestSignInLifecycle", TestSignInLifecycle},
-	{"TestSignInValidation", TestSignInValidation},
-	{"TestUseSignInOnceUnderRace", TestUseSignInOnceUnderRace},
-	{"TestSignInLimitUnderRace", TestSignInLimitUnderRace},
-	{"TestSessions", TestSessions},
-	{"TestConfirmUseRecordsAccounts", TestConfirmUseRecordsAccounts},
-	{"TestResolverConfirmRecordsAccount", TestResolverConfirmRecordsAccount},
-	{"TestAudit", TestAudit},
-	{"TestPurgePortal", TestPurgePortal},
-	{"TestPortalTokensNeverStoredInClear", TestPortalTokensNeverStoredInClear},
-	{"TestListFilters", TestListFilters},
-	{"TestSeed", TestSeed},
-	{"TestKeyLifecycle", TestKeyLifecycle},
-	{"TestInviteStatesAndRevoke", TestInviteStatesAndRevoke},
-	{"TestReservationLifecycle", TestReservationLifecycle},
-	{"TestLeasesAndClaims", TestLeasesAndClaims},
-	{"TestLeasesAcrossInstances", TestLeasesAcrossInstances},
-	{"TestGetInviteUnstorableText", TestGetInviteUnstorableText},
-	{"TestReserveExactlyOnceUnderRace", TestReserveExactlyOnceUnderRace},
-	{"TestConcurrentCreatesAllCommitted", TestConcurrentCreatesAllCommitted},
-	{"TestLimitIsAtomic", TestLimitIsAtomic},
-	{"TestLimitErrorTellsWhenASlotFrees", TestLimitErrorTellsWhenASlotFrees},
-	{"TestListPagingAndAll", TestListPagingAndAll},
-	{"TestDeleteKeyRevokesInvites", TestDeleteKeyRevokesInvites},
-	{"TestPurge", TestPurge},
-	{"TestReopenKeepsVersion", TestReopenKeepsVersion},
-	{"TestPurgeInChunks", TestPurgeInChunks},
-	{"TestInviteTree", TestInviteTree},
-	{"TestInviteTreeLarge", TestInviteTreeLarge},
-	{"TestAccount", TestAccount},
-	{"TestWritableProbe", TestWritableProbe},
-	{"TestFormKeys", TestFormKeys},
-	{"TestDomainKeys", TestDomainKeys},
-	{"TestDomainInvites", TestDomainInvites},
-	{"TestDomainLimits", TestDomainLimits},
-	{"TestDomainPurgeAndClaims", TestDomainPurgeAndClaims},
-	{"TestDomainPortal", TestDomainPortal},
-	{"TestDomainMigration", TestDomainMigration},
+var postgresSuite = []pgtest.Test{
+	{Name: "TestAuthSameWork", Fn: TestAuthSameWork},
+	{Name: "TestInviteKeepsRoomsAndCircle", Fn: TestInviteKeepsRoomsAndCircle},
+	{Name: "TestCircles", Fn: TestCircles},
+	{Name: "TestKeyCacheDeletedByAnotherProcess", Fn: TestKeyCacheDeletedByAnotherProcess},
+	{Name: "TestKeyCacheRules", Fn: TestKeyCacheRules},
+	{Name: "TestInviteIDFromToken", Fn: TestInviteIDFromToken},
+	{Name: "TestNeverExpires", Fn: TestNeverExpires},
+	{Name: "TestSignInLifecycle", Fn: TestSignInLifecycle},
+	{Name: "TestSignInValidation", Fn: TestSignInValidation},
+	{Name: "TestUseSignInOnceUnderRace", Fn: TestUseSignInOnceUnderRace},
+	{Name: "TestSignInLimitUnderRace", Fn: TestSignInLimitUnderRace},
+	{Name: "TestSessions", Fn: TestSessions},
+	{Name: "TestConfirmUseRecordsAccounts", Fn: TestConfirmUseRecordsAccounts},
+	{Name: "TestResolverConfirmRecordsAccount", Fn: TestResolverConfirmRecordsAccount},
+	{Name: "TestAudit", Fn: TestAudit},
+	{Name: "TestPurgePortal", Fn: TestPurgePortal},
+	{Name: "TestPortalTokensNeverStoredInClear", Fn: TestPortalTokensNeverStoredInClear},
+	{Name: "TestListFilters", Fn: TestListFilters},
+	{Name: "TestSeed", Fn: TestSeed},
+	{Name: "TestKeyLifecycle", Fn: TestKeyLifecycle},
+	{Name: "TestInviteStatesAndRevoke", Fn: TestInviteStatesAndRevoke},
+	{Name: "TestReservationLifecycle", Fn: TestReservationLifecycle},
+	{Name: "TestLeasesAndClaims", Fn: TestLeasesAndClaims},
+	{Name: "TestLeasesAcrossInstances", Fn: TestLeasesAcrossInstances},
+	{Name: "TestGetInviteUnstorableText", Fn: TestGetInviteUnstorableText},
+	{Name: "TestReserveExactlyOnceUnderRace", Fn: TestReserveExactlyOnceUnderRace},
+	{Name: "TestConcurrentCreatesAllCommitted", Fn: TestConcurrentCreatesAllCommitted},
+	{Name: "TestLimitIsAtomic", Fn: TestLimitIsAtomic},
+	{Name: "TestLimitErrorTellsWhenASlotFrees", Fn: TestLimitErrorTellsWhenASlotFrees},
+	{Name: "TestListPagingAndAll", Fn: TestListPagingAndAll},
+	{Name: "TestDeleteKeyRevokesInvites", Fn: TestDeleteKeyRevokesInvites},
+	{Name: "TestPurge", Fn: TestPurge},
+	{Name: "TestReopenKeepsVersion", Fn: TestReopenKeepsVersion},
+	{Name: "TestPurgeInChunks", Fn: TestPurgeInChunks},
+	{Name: "TestInviteTree", Fn: TestInviteTree},
+	{Name: "TestInviteTreeLarge", Fn: TestInviteTreeLarge},
+	{Name: "TestAccount", Fn: TestAccount},
+	{Name: "TestWritableProbe", Fn: TestWritableProbe},
+	{Name: "TestFormKeys", Fn: TestFormKeys},
+	{Name: "TestDomainKeys", Fn: TestDomainKeys},
+	{Name: "TestDomainInvites", Fn: TestDomainInvites},
+	{Name: "TestDomainLimits", Fn: TestDomainLimits},
+	{Name: "TestDomainPurgeAndClaims", Fn: TestDomainPurgeAndClaims},
+	{Name: "TestDomainPortal", Fn: TestDomainPortal},
+	{Name: "TestDomainMigration", Fn: TestDomainMigration},
 }
 
 // sqliteOnly are the tests that use openTest but check what only SQLite
@@ -117,52 +111,11 @@ var sqliteOnly = map[string]string{
 
 // TestPostgres runs postgresSuite on PostgreSQL. Without PostgreSQL it is
 // skipped (failed under CI=true).
-func TestPostgres(t *testing.T) {
-	pgtest.Shared(t)
-	for _, tc := range postgresSuite {
-		t.Run(tc.name, tc.fn)
-	}
-}
+func TestPostgres(t *testing.T) { pgtest.RunSuite(t, postgresSuite) }
 
 // TestPostgresSuiteComplete: every test that calls openTest is in
 // postgresSuite or in sqliteOnly, so a new store test runs on both engines
 // unless it says why not.
 func TestPostgresSuiteComplete(t *testing.T) {
-	in := map[string]bool{}
-	for _, tc := range postgresSuite {
-		in[tc.name] = true
-	}
-	files, err := filepath.Glob("*_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") || fn.Body == nil {
-				continue
-			}
-			calls := false
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if c, ok := n.(*ast.CallExpr); ok {
-					if id, ok := c.Fun.(*ast.Ident); ok && id.Name == "openTest" {
-						calls = true
-					}
-				}
-				return !calls
-			})
-			name := fn.Name.Name
-			switch {
-			case calls && !in[name] && sqliteOnly[name] == "":
-				t.Errorf("%s uses openTest but is neither in postgresSuite nor in sqliteOnly", name)
-			case in[name] && sqliteOnly[name] != "":
-				t.Errorf("%s is in both postgresSuite and sqliteOnly", name)
-			}
-		}
-	}
+	pgtest.CheckSuite(t, "keystore", []string{"openTest"}, postgresSuite, sqliteOnly)
 }
