@@ -244,8 +244,7 @@ func newDomain(d domainPart, m *metrics.Metrics, authLim *httpapi.AuthLimiter) (
 // newLinks builds the component links of domains: one per component JID.
 // Domains that name the same JID have identical component tables
 // (checkDomains), so they share one link (component.NewLink), which the
-// first of them runs; a link of one domain is built as ever
-// (component.New).
+// first of them runs.
 func newLinks(domains []domainPart, log *slog.Logger, m *metrics.Metrics) error {
 	cfgs := make([]Config, len(domains))
 	for i, d := range domains {
@@ -254,20 +253,17 @@ func newLinks(domains []domainPart, log *slog.Logger, m *metrics.Metrics) error 
 	for _, g := range linkGroups(cfgs) {
 		first := &domains[g[0]]
 		first.lead = true
-		if len(g) == 1 {
-			comp, err := component.New(componentConfig(first.cfg), first.svc, first.log.With("part", "component"), m)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			first.comp = comp
-			continue
-		}
 		served := make([]component.Domain, len(g))
 		for j, i := range g {
 			served[j] = componentDomain(domains[i].cfg, domains[i].svc)
 		}
-		comp, err := component.NewLink(componentLink(first.cfg), served,
-			log.With("part", "component", "component", first.cfg.ComponentJID), m)
+		// A link of one domain logs as that domain; a shared one names
+		// its JID, and each domain's view adds its domain.
+		clog := first.log.With("part", "component")
+		if len(g) > 1 {
+			clog = log.With("part", "component", "component", first.cfg.ComponentJID)
+		}
+		comp, err := component.NewLink(componentLink(first.cfg), served, clog, m)
 		if err != nil {
 			return usageErr("%v", err)
 		}
