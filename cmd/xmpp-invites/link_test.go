@@ -200,7 +200,10 @@ func registerAt(t *testing.T, in *instance, prefix, token, user, password string
 	if code != http.StatusOK || m == nil {
 		return code, page
 	}
-	form := url.Values{"csrf": {m[1]}, "user": {user}, "password": {password}, "password_confirm": {password}}
+	form := url.Values{"csrf": {m[1]}, "password": {password}, "password_confirm": {password}}
+	if user != "" { // a fixed-username invite's form has no user field
+		form.Set("user", user)
+	}
 	req, _ := http.NewRequest("POST", target, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")

@@ -112,37 +112,12 @@ var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // register fills the registration form of token like a browser would.
 func (a *attached) register(t *testing.T, token, user, password string) (int, string) {
 	t.Helper()
-	code, page := a.get(t, "/register?t="+url.QueryEscape(token))
-	m := csrfRE.FindStringSubmatch(page)
-	if code != 200 || m == nil {
-		return code, page
-	}
-	form := url.Values{"csrf": {m[1]}, "password": {password}, "password_confirm": {password}}
-	if user != "" {
-		form.Set("user", user)
-	}
-	req, _ := http.NewRequest("POST", "http://"+a.addr+"/register?t="+url.QueryEscape(token), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return registerAt(t, a.instance, "", token, user, password)
 }
 
 func (a *attached) canLogin(t *testing.T, user, password string) bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	s, err := a.srv.Login(t, ctx, user, password)
-	if err != nil {
-		return false
-	}
-	s.Close()
-	return true
+	return canLoginAt(t, a.srv, user, password)
 }
 
 func TestOnboarding(t *testing.T) {
